@@ -1,0 +1,1 @@
+"""The studio core: no Qt; torch only where a module truly needs it."""

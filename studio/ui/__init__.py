@@ -1,0 +1,1 @@
+"""The PySide6 user interface. Receives numpy arrays; never imports torch."""
