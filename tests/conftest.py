@@ -1,0 +1,19 @@
+"""Shared test setup: headless Qt, offline hub, a temporary user data folder."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("LATENT_STUDIO_DEVICE", "cpu")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own user data folder; nothing touches the real one."""
+    home = tmp_path_factory.mktemp("studio-home")
+    monkeypatch.setenv("LATENT_STUDIO_HOME", str(home))
+    return home

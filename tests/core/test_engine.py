@@ -1,0 +1,167 @@
+"""Engine: job states, cancel, latest-wins, failures, synchronous mode."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from studio.core.cache import ModelCache
+from studio.core.engine import DROPPED, Engine, JobState, run_sync, validator_for
+from studio.core.params import ParamError
+from studio.core.requests import Request
+from tests.fakes import FakeLibrary, FakeModel, fake_registry
+
+
+@pytest.fixture
+def make_engine():
+    engines = []
+
+    def make(synchronous: bool = False) -> Engine:
+        library, registry = FakeLibrary(), fake_registry()
+        cache = ModelCache(library, registry, device="cpu")
+        engine = Engine(cache, synchronous=synchronous, threads=1,
+                        validate=validator_for(registry, library))
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.shutdown()
+    FakeModel.step_delay, FakeModel.fail_with, FakeModel.gate = 0.0, None, None
+
+
+def sample(seed: int = 1, count: int = 4) -> Request:
+    return Request("fake-model", "sample", {"seed": seed, "count": count})
+
+
+def test_job_moves_through_states_and_reports_events(make_engine):
+    engine = make_engine()
+    events = []
+    engine.add_listener(lambda event, job, payload: events.append(event))
+    job = engine.submit(sample())
+    assert job.wait(10)
+    assert job.state is JobState.DONE
+    assert job.result is not None and job.result.images.shape == (4, 8, 8, 1)
+    assert events[0] == "queued" and events[1] == "started" and events[-1] == "finished"
+    assert "progress" in events and "preview" in events
+    # the request in the result holds every parameter, defaults filled in
+    assert job.result.request.params["temperature"] == 0.8
+
+
+def test_synchronous_mode_runs_inline_and_is_deterministic(make_engine):
+    engine = make_engine(synchronous=True)
+    a = engine.submit(sample(seed=7))
+    b = engine.submit(sample(seed=7))
+    c = engine.submit(sample(seed=8))
+    assert a.state is JobState.DONE  # no waiting: it ran inline
+    assert np.array_equal(a.result.images, b.result.images)
+    assert not np.array_equal(a.result.images, c.result.images)
+
+
+def test_bad_parameters_are_refused_before_queueing(make_engine):
+    engine = make_engine()
+    with pytest.raises(ParamError, match="count"):
+        engine.submit(Request("fake-model", "sample", {"count": 1000}))
+    with pytest.raises(ParamError, match="no parameter"):
+        engine.submit(Request("fake-model", "sample", {"colour": 3}))
+    with pytest.raises(ParamError, match="needs an input"):
+        engine.submit(Request("fake-model", "decode", {}))
+    assert engine.idle()
+
+
+def test_cancel_running_job_is_cooperative(make_engine):
+    engine = make_engine()
+    FakeModel.step_delay = 0.05
+    started = threading.Event()
+    engine.add_listener(lambda e, j, p: started.set() if e == "progress" else None)
+    job = engine.submit(sample(count=64))
+    assert started.wait(10)
+    engine.cancel(job)
+    assert job.wait(10)
+    assert job.state is JobState.CANCELLED and job.result is None
+
+
+def test_cancel_queued_job_never_runs(make_engine):
+    engine = make_engine()
+    FakeModel.gate = threading.Event()
+    first = engine.submit(sample())
+    second = engine.submit(sample(seed=2))
+    engine.cancel(second)
+    FakeModel.gate.set()
+    assert first.wait(10) and second.wait(10)
+    assert first.state is JobState.DONE
+    assert second.state is JobState.CANCELLED and second.started_at == 0.0
+
+
+def test_latest_wins_lane_drops_superseded_requests(make_engine):
+    engine = make_engine()
+    FakeModel.gate = threading.Event()
+    dropped = []
+    engine.add_listener(lambda e, j, p: dropped.append(j.id) if e == DROPPED else None)
+    blocker = engine.submit(sample())  # holds the worker until the gate opens
+    scrubs = [engine.submit(Request("fake-model", "decode", {},
+                                    {"latent": np.full((4, 2, 2), t, np.float32)}),
+                            lane="scrub", latest_wins=True) for t in (0.1, 0.2, 0.3)]
+    FakeModel.gate.set()
+    for job in [blocker, *scrubs]:
+        assert job.wait(10)
+    assert [j.state for j in scrubs] == [JobState.CANCELLED, JobState.CANCELLED, JobState.DONE]
+    assert dropped == [scrubs[0].id, scrubs[1].id]
+    assert scrubs[2].result.request.inputs["latent"][0, 0, 0] == pytest.approx(0.3)
+
+
+def test_latest_wins_jobs_jump_ahead_of_batch_work(make_engine):
+    engine = make_engine()
+    FakeModel.gate = threading.Event()
+    order = []
+    blocker_started = threading.Event()
+
+    def on_event(event, job, payload):
+        if event == "started":
+            order.append(job.label)
+            blocker_started.set()
+
+    engine.add_listener(on_event)
+    engine.submit(sample(), label="blocker")
+    assert blocker_started.wait(10)
+    engine.submit(sample(seed=3), label="batch")
+    engine.submit(Request("fake-model", "decode", {}, {"latent": np.zeros((4, 2, 2), np.float32)}),
+                  lane="scrub", latest_wins=True, label="scrub")
+    FakeModel.gate.set()
+    assert engine.wait_idle(10)
+    assert order == ["blocker", "scrub", "batch"]
+
+
+def test_a_failing_job_fails_alone(make_engine):
+    engine = make_engine()
+    FakeModel.fail_with = RuntimeError("boom in the family")
+    bad = engine.submit(sample())
+    assert bad.wait(10)
+    assert bad.state is JobState.FAILED and "boom in the family" in bad.error
+    assert "Traceback" in bad.detail
+    FakeModel.fail_with = None
+    good = engine.submit(sample())
+    assert good.wait(10) and good.state is JobState.DONE
+
+
+def test_calls_run_on_the_worker_thread_with_the_cache(make_engine):
+    engine = make_engine()
+    seen = {}
+
+    def task(ctx, cache):
+        seen["thread"] = threading.current_thread().name
+        cache.get("fake-model")
+        return cache.loaded_ids()
+
+    job = engine.submit_call(task, label="load")
+    assert job.wait(10)
+    assert job.value == ["fake-model"] and seen["thread"] == "studio-engine"
+
+
+def test_run_sync_raises_on_failure(make_engine):
+    engine = make_engine(synchronous=True)
+    FakeModel.fail_with = ValueError("bad latent")
+    with pytest.raises(RuntimeError, match="bad latent"):
+        run_sync(engine, sample())
