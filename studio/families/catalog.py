@@ -44,10 +44,14 @@ VAE = FamilyInfo(
         OpSpec(
             "interpolate",
             (
-                ParamSpec("latent_a", "latent", label="Start latent"),
-                ParamSpec("latent_b", "latent", label="End latent"),
-                ParamSpec("image_a", "image", label="Start image"),
-                ParamSpec("image_b", "image", label="End image"),
+                ParamSpec("latent_a", "latent", label="Start latent",
+                          help="Where the path starts (a latent from encode or sample)."),
+                ParamSpec("latent_b", "latent", label="End latent",
+                          help="Where the path ends (a latent from encode or sample)."),
+                ParamSpec("image_a", "image", label="Start image",
+                          help="An image to encode as the start, when no start latent is given."),
+                ParamSpec("image_b", "image", label="End image",
+                          help="An image to encode as the end, when no end latent is given."),
                 SEED,
                 ParamSpec("frames", "int", default=9, minimum=2, maximum=64, label="Frames",
                           help="Images along the path, ends included."),

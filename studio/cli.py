@@ -1,0 +1,340 @@
+"""The `studio` command line. With no sub-command it opens the window.
+
+    studio models [--json]
+    studio generate --model ID [--op OP] [op parameters] -o FILE
+    studio generate --recipe IMAGE.png -o FILE
+    studio train --recipe FILE [--out DIR] [--steps N]
+    studio eval --model ID
+    studio import FOLDER
+
+Op parameters come from the same specs that build the GUI panels. Bad input exits with
+code 2 and a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio import __version__
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("gui", "run"):
+        from studio.app import main as gui_main
+
+        return gui_main(argv[1:] if argv else [])
+    if argv[0] in ("-V", "--version"):
+        print(f"Latent Studio {__version__}")
+        return 0
+    commands = {"models": cmd_models, "generate": cmd_generate, "train": cmd_train,
+                "eval": cmd_eval, "import": cmd_import}
+    if argv[0] in ("-h", "--help") or argv[0] not in commands:
+        print(__doc__.strip())
+        if argv[0] in ("-h", "--help"):
+            return 0
+        print(f"studio: error: unknown command {argv[0]!r}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return commands[argv[0]](argv[1:])
+    except UsageError as exc:
+        print(f"studio: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("studio: interrupted", file=sys.stderr)
+        return 130
+
+
+def _services(device: str | None = None):
+    from studio.wiring import build_services
+
+    return build_services(synchronous=True, device=device)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """argparse exits 2 on its own errors, which is the code we want."""
+    return parser.parse_args(argv)
+
+
+# -- models -----------------------------------------------------------------------------
+def cmd_models(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="studio models", description="List the model library.")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = _parse(parser, argv)
+    from studio.core.library import Library
+
+    library = Library()
+    rows = [{"id": e.id, "name": e.card.name, "family": e.family, "resolution": e.card.resolution,
+             "channels": e.card.channels, "size_bytes": e.size_bytes, "builtin": e.builtin,
+             "folder": str(e.folder), "metrics": e.card.metrics} for e in library.entries()]
+    if args.json:
+        print(json.dumps({"models": rows, "problems": library.problems}, indent=2))
+        return 0
+    if not rows:
+        print("No models. Import one with `studio import FOLDER`.")
+    for row in rows:
+        kind = "built-in" if row["builtin"] else "user"
+        print(f"{row['id']:<24} {row['family']:<8} {row['resolution']}px  "
+              f"{row['size_bytes'] / 1e6:5.1f} MB  {kind:<8} {row['name']}")
+    for problem in library.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 0
+
+
+# -- generate ---------------------------------------------------------------------------
+def _generate_parser(op_spec: Any | None, families: Sequence[Any]) -> argparse.ArgumentParser:
+    epilog = ""
+    if op_spec is None:
+        lines = ["ops and their parameters, by family (pass --model to see one op's options):"]
+        for info in families:
+            for op in info.ops:
+                names = ", ".join(f"--{p.name.replace('_', '-')}" for p in op.params)
+                lines.append(f"  {info.name} {op.name}: {names}")
+        epilog = "\n".join(lines)
+    parser = argparse.ArgumentParser(
+        prog="studio generate", description="Render images from a model or a recipe.",
+        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="model id (see `studio models`)")
+    parser.add_argument("--op", default="sample", help="the op to run (default: sample)")
+    parser.add_argument("--recipe", type=Path,
+                        help="re-render an exported PNG (or animation / recipe JSON)")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="output file: .png (recipe embedded), .gif or .webp for frames")
+    parser.add_argument("--device", help="auto, cpu, cuda or mps")
+    parser.add_argument("--fps", type=int, default=12, help="frames per second of an animation")
+    if op_spec is not None:
+        group = parser.add_argument_group(f"parameters of {op_spec.name}")
+        for spec in op_spec.params:
+            flag = f"--{spec.name.replace('_', '-')}"
+            if spec.is_array:
+                what = "an image file" if spec.kind in ("image", "mask") else "a .npy latent"
+                group.add_argument(flag, dest=spec.name, type=Path, help=f"{spec.help} ({what})")
+                continue
+            bits = [spec.help]
+            if spec.choices:
+                bits.append(f"one of {', '.join(spec.choices)}")
+            elif spec.minimum is not None or spec.maximum is not None:
+                bits.append(f"range {spec.minimum}..{spec.maximum}")
+            bits.append(f"default {spec.default}")
+            group.add_argument(flag, dest=spec.name, default=None, help="; ".join(bits),
+                               metavar=spec.kind.upper())
+    return parser
+
+
+def cmd_generate(argv: Sequence[str]) -> int:
+    from studio.core.params import ParamError
+    from studio.core.registry import Registry
+    from studio.families import register_all
+
+    registry = register_all(Registry())
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--model")
+    pre.add_argument("--op", default="sample")
+    pre.add_argument("--recipe", type=Path)
+    known, _ = pre.parse_known_args(argv)
+
+    services = None
+    op_spec = None
+    if known.model:
+        from studio.core.library import Library, LibraryError
+
+        try:
+            entry = Library().get(known.model)
+            op_spec = registry.get(entry.family).op(known.op)
+        except (LibraryError, KeyError) as exc:
+            raise UsageError(str(exc).strip("'\"")) from None
+    args = _parse(_generate_parser(op_spec, list(registry)), argv)
+    if not args.recipe and not args.model:
+        raise UsageError("give --model ID (and optionally --op), or --recipe FILE")
+
+    request = _request_from_args(args, op_spec)
+    services = _services(args.device)
+    try:
+        from studio.core.engine import JobState
+
+        try:
+            job = services.engine.submit(request, label="cli")
+        except ParamError as exc:
+            raise UsageError(str(exc)) from None
+        except KeyError as exc:
+            raise UsageError(str(exc).strip("'\"")) from None
+        if job.state is JobState.FAILED:
+            raise UsageError(job.error)
+        assert job.result is not None
+        return _write_output(args.output, job.result, services, args.fps)
+    finally:
+        services.close()
+
+
+def _request_from_args(args: argparse.Namespace, op_spec: Any | None):
+    from studio.core import media
+    from studio.core.export import open_recipe
+    from studio.core.requests import RecipeError, Request
+
+    if args.recipe:
+        try:
+            request = open_recipe(args.recipe)
+        except (RecipeError, media.MediaError) as exc:
+            raise UsageError(str(exc)) from None
+        return request
+    assert op_spec is not None
+    params: dict[str, Any] = {}
+    inputs: dict[str, np.ndarray] = {}
+    for spec in op_spec.params:
+        value = getattr(args, spec.name, None)
+        if value is None:
+            continue
+        if spec.kind in ("image", "mask"):
+            try:
+                inputs[spec.name] = media.load_image(value)
+            except media.MediaError as exc:
+                raise UsageError(str(exc)) from None
+        elif spec.kind == "latent":
+            inputs[spec.name] = _load_latent(value)
+        else:
+            params[spec.name] = value
+    return Request(args.model, args.op, params, inputs, device=args.device)
+
+
+def _load_latent(path: Path) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a readable .npy latent ({exc})") from None
+    if array.dtype.kind != "f":
+        raise UsageError(f"{path}: a latent must hold floats, not {array.dtype}")
+    return array.astype(np.float32)
+
+
+def _write_output(path: Path, result: Any, services: Any, fps: int) -> int:
+    from studio.core import export, media
+
+    suffix = path.suffix.lower()
+    family = services.library.get(result.request.model_id).family
+    try:
+        if suffix in (".gif", ".webp"):
+            export.export_animation(path, result, fps=fps)
+        elif suffix == ".png":
+            export.export_png(path, result, family=family)
+        else:
+            raise UsageError(f"{path}: unsupported output type {suffix or '(none)'}; use .png, .gif or .webp")
+    except (media.MediaError, OSError) as exc:
+        raise UsageError(f"{path}: cannot write ({exc})") from None
+    if result.latents is not None and result.request.op == "encode":
+        np.save(path.with_suffix(".npy"), result.latents)
+    print(f"wrote {path} ({result.count} image{'s' if result.count != 1 else ''}, "
+          f"{result.timings.get('run', 0.0) * 1000:.0f} ms)")
+    return 0
+
+
+# -- train / eval / import --------------------------------------------------------------
+def cmd_train(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="studio train", description="Train a model from a recipe.")
+    parser.add_argument("--recipe", type=Path, required=True, help="a recipe JSON (resources/recipes/)")
+    parser.add_argument("--out", type=Path, help="output model folder (default: the user library)")
+    parser.add_argument("--steps", type=int, help="override the recipe's step count")
+    parser.add_argument("--no-resume", action="store_true", help="start afresh, ignoring checkpoints")
+    args = _parse(parser, argv)
+    if not args.recipe.is_file():
+        raise UsageError(f"{args.recipe}: no such recipe file")
+    try:
+        recipe = json.loads(args.recipe.read_text(encoding="utf-8"))
+        model_id = recipe["id"] if "id" in recipe else recipe["model_id"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"{args.recipe}: not a valid recipe ({exc})") from None
+
+    from tqdm import tqdm
+
+    from studio.core.family import Cancelled, JobContext
+    from studio.core.library import Library
+    from studio.core.paths import studio_home
+    from studio.core.registry import Registry
+    from studio.core.training import train_from_recipe
+    from studio.families import register_all
+
+    out = args.out or (studio_home() / "models" / str(model_id))
+    bar = tqdm(total=1000, unit="‰", desc=f"training {model_id}", dynamic_ncols=True)
+
+    def on_progress(fraction: float, message: str) -> None:
+        bar.n = int(fraction * 1000)
+        bar.set_postfix_str(message, refresh=False)
+        bar.refresh()
+
+    ctx = JobContext(on_progress=on_progress, min_interval=0.2)
+    try:
+        folder = train_from_recipe(args.recipe, register_all(Registry()), out, ctx=ctx,
+                                   resume=not args.no_resume, max_steps=args.steps)
+    except Cancelled:
+        bar.close()
+        print("training cancelled; a checkpoint was kept", file=sys.stderr)
+        return 1
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        bar.close()
+        raise UsageError(f"{args.recipe}: {exc}") from None
+    bar.close()
+    if args.out is None:
+        Library().import_folder(folder)
+    print(f"trained {model_id} → {folder}")
+    return 0
+
+
+def cmd_eval(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="studio eval", description="Evaluate a model's samples.")
+    parser.add_argument("--model", required=True, help="model id")
+    parser.add_argument("--samples", type=int, default=256, help="samples to draw")
+    parser.add_argument("--device", help="auto, cpu, cuda or mps")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = _parse(parser, argv)
+    services = _services(args.device)
+    try:
+        from studio.core.evaluator import evaluate_model
+        from studio.core.library import LibraryError
+
+        try:
+            entry = services.library.get(args.model)
+        except LibraryError as exc:
+            raise UsageError(str(exc)) from None
+        model = services.cache.get(args.model)
+        figures = evaluate_model(model, samples=args.samples)
+    finally:
+        services.close()
+    if args.json:
+        print(json.dumps({"model": args.model, "figures": figures, "card": entry.card.metrics}, indent=2))
+        return 0
+    print(f"{args.model} ({entry.family}), {args.samples} samples")
+    for key, value in figures.items():
+        card = entry.card.metrics.get(key)
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"  {key:<28} {shown:>10}" + (f"   (card: {card:.4f})" if isinstance(card, float) else ""))
+    return 0
+
+
+def cmd_import(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="studio import", description="Add a model folder to the library.")
+    parser.add_argument("folder", type=Path)
+    args = _parse(parser, argv)
+    from studio.core.library import Library, LibraryError
+
+    try:
+        entry = Library().import_folder(args.folder)
+    except LibraryError as exc:
+        raise UsageError(str(exc)) from None
+    print(entry.id)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
