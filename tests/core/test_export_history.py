@@ -1,0 +1,113 @@
+"""Exports carry their recipe; the history persists across instances."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from studio.core import media
+from studio.core.export import (
+    export_animation,
+    export_contact_sheet,
+    export_png,
+    open_recipe,
+    recipe_index,
+    sidecar_path,
+)
+from studio.core.history import History
+from studio.core.requests import RecipeError, Request, Result
+
+
+def make_result(count: int = 4, op: str = "sample", **params) -> Result:
+    rng = np.random.default_rng(count)
+    images = rng.integers(0, 256, (count, 8, 8, 1), dtype=np.uint8)
+    request = Request("vae-glyphs", op, {"seed": 12, "count": count, "temperature": 0.8, **params},
+                      {"latent": rng.standard_normal((4, 2, 2)).astype(np.float32)})
+    return Result(request, images, columns=2)
+
+
+def test_png_export_round_trips_the_recipe_and_writes_a1111_parameters(tmp_path):
+    result = make_result()
+    path = export_png(tmp_path / "out.png", result, family="vae")
+    again = open_recipe(path)
+    assert again.same_recipe(result.request)
+    _, parameters = media.read_png_recipe(path)
+    lines = parameters.splitlines()
+    assert lines[0] == "sample"  # no prompt or class: the op name
+    fields = media.parse_parameters(parameters)
+    assert fields["Steps"] == "1" and fields["Seed"] == "12" and fields["Model"] == "vae-glyphs"
+    assert fields["Sampler"] == "vae sample"
+    # the whole 2×2 grid, 1-px gaps and border
+    assert media.load_image(path).shape == (2 * 8 + 3, 2 * 8 + 3, 3)
+
+
+def test_png_of_one_image_records_its_index(tmp_path):
+    path = export_png(tmp_path / "one.png", make_result(), index=3)
+    assert recipe_index(path) == 3
+    assert np.array_equal(media.load_image(path)[..., :1], make_result().images[3])
+
+
+def test_animation_export_has_a_sidecar_and_a_comment(tmp_path):
+    result = make_result(count=5, op="interpolate")
+    for suffix in (".gif", ".webp"):
+        path = export_animation(tmp_path / f"walk{suffix}", result, fps=10)
+        assert sidecar_path(path).exists()
+        assert open_recipe(path).same_recipe(result.request)
+        comment = json.loads(media.read_animation_comment(path))
+        assert comment["op"] == "interpolate"
+        assert len(media.read_animation(path)) == 5
+
+
+def test_contact_sheet(tmp_path):
+    path = export_contact_sheet(tmp_path / "sheet.png", make_result(6).images, columns=3,
+                                labels=[str(i) for i in range(6)], scale=2)
+    sheet = media.load_image(path)
+    assert sheet.shape[1] > 3 * 16 and sheet.shape[0] > 2 * 16
+
+
+def test_open_recipe_names_the_file_on_bad_input(tmp_path):
+    plain = tmp_path / "plain.png"
+    media.save_png(plain, np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(RecipeError, match="plain.png: has no Latent Studio recipe"):
+        open_recipe(plain)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(RecipeError, match="broken.json"):
+        open_recipe(broken)
+    truncated = tmp_path / "cut.png"
+    export_png(truncated, make_result())
+    truncated.write_bytes(truncated.read_bytes()[:-30])
+    with pytest.raises(media.MediaError, match="cut.png"):
+        open_recipe(truncated)
+
+
+def test_history_persists_and_restores_requests(tmp_path):
+    history = History(tmp_path)
+    first = history.add(make_result(2))
+    history.add(make_result(3))
+    reopened = History(tmp_path)
+    assert [e.id for e in reopened.entries()] == [e.id for e in history.entries()]
+    restored = reopened.entries()[0].request()
+    assert restored.same_recipe(first.request())
+    assert reopened.entries()[0].image_path.exists()
+
+
+def test_history_limit_deletes_old_files(tmp_path):
+    history = History(tmp_path, limit=2)
+    first = history.add(make_result(1))
+    history.add(make_result(2))
+    history.add(make_result(3))
+    assert len(history) == 2 and not first.image_path.exists()
+
+
+def test_corrupt_history_index_is_set_aside_not_fatal(tmp_path):
+    history = History(tmp_path)
+    history.add(make_result(1))
+    (history.folder / "index.json").write_text("{garbage")
+    reopened = History(tmp_path)
+    assert len(reopened) == 0 and "unreadable history index" in reopened.problems[0]
+    assert (history.folder / "index.json.bak").exists()
+    reopened.add(make_result(2))
+    assert len(History(tmp_path)) == 1
