@@ -1,0 +1,102 @@
+"""The `studio` command line, run in-process, with the shipped built-in VAE."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from studio.cli import main
+from studio.core import media
+from studio.core.export import open_recipe
+
+MODEL = "vae-glyphs"
+
+
+def test_models_lists_the_builtin_vae_as_json(capsys):
+    assert main(["models", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    vae = next(m for m in data["models"] if m["id"] == MODEL)
+    assert vae["family"] == "vae" and vae["builtin"] and vae["resolution"] == 32
+    assert main(["models"]) == 0
+    assert MODEL in capsys.readouterr().out
+
+
+def test_generate_then_rerender_from_the_recipe_gives_identical_pixels(tmp_path, capsys):
+    first = tmp_path / "grid.png"
+    assert main(["generate", "--model", MODEL, "--seed", "5", "--count", "4",
+                 "--temperature", "0.7", "-o", str(first)]) == 0
+    request = open_recipe(first)
+    assert (request.model_id, request.op, request.seed) == (MODEL, "sample", 5)
+    assert request.params["temperature"] == 0.7
+    again = tmp_path / "again.png"
+    assert main(["generate", "--recipe", str(first), "-o", str(again)]) == 0
+    assert np.array_equal(media.load_image(first), media.load_image(again))
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_interpolate_between_two_images_writes_an_animation(tmp_path):
+    for name, value in (("a.png", 40), ("b.png", 220)):
+        image = np.zeros((48, 48, 3), np.uint8)
+        image[8:40, 20:28] = value  # a bar, brighter in b
+        media.save_png(tmp_path / name, image)
+    out = tmp_path / "path.gif"
+    assert main(["generate", "--model", MODEL, "--op", "interpolate", "--image-a",
+                 str(tmp_path / "a.png"), "--image-b", str(tmp_path / "b.png"),
+                 "--frames", "5", "-o", str(out)]) == 0
+    frames = media.read_animation(out)
+    assert 2 <= len(frames) <= 5  # identical neighbours may merge in GIF
+    # the recipe embeds the (small, fitted) input images: no need for the originals
+    recipe = open_recipe(out)
+    assert recipe.inputs["image_a"].shape[:2] == (48, 48) or recipe.inputs["image_a"].size > 0
+
+
+def test_generate_help_lists_the_op_parameters(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", "--model", MODEL, "--op", "map", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--direction-x" in out and "--extent" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["generate", "--model", "nope", "-o", "x.png"], "unknown model"),
+    (["generate", "--model", MODEL, "--op", "fly", "-o", "x.png"], "no op 'fly'"),
+    (["generate", "--model", MODEL, "--count", "9999", "-o", "x.png"], "above the maximum"),
+    (["generate", "--model", MODEL, "--op", "decode", "-o", "x.png"], "needs an input latent"),
+    (["generate", "--model", MODEL, "-o", "x.bmp"], "unsupported output"),
+    (["frobnicate"], "unknown command"),
+])
+def test_bad_input_exits_2_with_one_line(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_bad_files_exit_2_naming_the_file(tmp_path, capsys):
+    garbage = tmp_path / "garbage.png"
+    garbage.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    assert main(["generate", "--recipe", str(garbage), "-o", str(tmp_path / "o.png")]) == 2
+    assert "garbage.png" in capsys.readouterr().err
+    assert main(["generate", "--model", MODEL, "--op", "encode", "--image", str(garbage),
+                 "-o", str(tmp_path / "o.png")]) == 2
+    assert "garbage.png" in capsys.readouterr().err
+
+
+def test_encode_writes_the_latent_beside_the_image(tmp_path):
+    source = tmp_path / "seven.png"
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[6:10, 8:24] = 255
+    image[10:28, 18:22] = 255
+    media.save_png(source, image)
+    out = tmp_path / "enc.png"
+    assert main(["generate", "--model", MODEL, "--op", "encode", "--image", str(source), "-o", str(out)]) == 0
+    latent = np.load(out.with_suffix(".npy"))
+    assert latent.shape == (1, 4, 8, 8)
+    decoded = tmp_path / "dec.png"
+    np.save(tmp_path / "z.npy", latent[0])
+    assert main(["generate", "--model", MODEL, "--op", "decode", "--latent", str(tmp_path / "z.npy"),
+                 "-o", str(decoded)]) == 0
+    assert np.array_equal(media.load_image(out), media.load_image(decoded))
