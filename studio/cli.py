@@ -308,7 +308,7 @@ def cmd_eval(argv: Sequence[str]) -> int:
         except LibraryError as exc:
             raise UsageError(str(exc)) from None
         model = services.cache.get(args.model)
-        figures = evaluate_model(model, samples=args.samples)
+        figures = evaluate_model(model, services.registry.get(entry.family), samples=args.samples)
     finally:
         services.close()
     if args.json:
