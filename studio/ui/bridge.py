@@ -1,0 +1,54 @@
+"""The engine → Qt bridge: one engine listener, re-emitted as Qt signals.
+
+Engine listeners run on the worker thread. Emitting a signal from there to slots of
+objects living on the GUI thread makes Qt queue the call onto the GUI thread, so every
+slot connected here runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.core import engine as events
+
+
+class EngineBridge(QObject):
+    job_queued = Signal(object)  # job
+    job_started = Signal(object)  # job
+    job_progressed = Signal(object, float, str)  # job, fraction, message
+    job_previewed = Signal(object, object)  # job, uint8 images (N, H, W, C)
+    job_finished = Signal(object, object)  # job, Result (None for a plain call)
+    job_failed = Signal(object, str)  # job, message
+    job_cancelled = Signal(object)  # job
+    job_dropped = Signal(object)  # job: superseded in a latest-wins lane
+
+    def __init__(self, engine: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        engine.add_listener(self._on_engine_event)
+
+    def detach(self) -> None:
+        """Stop listening (before the bridge is deleted while the engine lives on)."""
+        self.engine.remove_listener(self._on_engine_event)
+
+    def _on_engine_event(self, event: str, job: Any, payload: Any) -> None:
+        # runs on the worker thread
+        if event == events.QUEUED:
+            self.job_queued.emit(job)
+        elif event == events.STARTED:
+            self.job_started.emit(job)
+        elif event == events.PROGRESS:
+            fraction, message = payload
+            self.job_progressed.emit(job, float(fraction), str(message or ""))
+        elif event == events.PREVIEW:
+            self.job_previewed.emit(job, payload)
+        elif event == events.FINISHED:
+            self.job_finished.emit(job, job.result if job.result is not None else None)
+        elif event == events.FAILED:
+            self.job_failed.emit(job, str(payload or job.error))
+        elif event == events.CANCELLED:
+            self.job_cancelled.emit(job)
+        elif event == events.DROPPED:
+            self.job_dropped.emit(job)

@@ -1,0 +1,124 @@
+"""The History dock: a strip of thumbnails of every result, oldest on the left.
+
+It reads the persisted History at start, so results survive a restart. A click emits
+`entry_activated(entry)`; the window restores that entry's parameters and image.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+THUMB = 72
+ENTRY_ROLE = Qt.ItemDataRole.UserRole
+
+
+def _thumbnail(path: Any) -> QIcon:
+    pixmap = QPixmap(str(path))
+    if pixmap.isNull():
+        return QIcon()
+    # nearest-neighbour keeps 32-px results crisp at thumbnail size
+    mode = (Qt.TransformationMode.FastTransformation if max(pixmap.width(), pixmap.height()) < THUMB
+            else Qt.TransformationMode.SmoothTransformation)
+    return QIcon(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, mode))
+
+
+def describe(entry: Any) -> str:
+    params = entry.recipe.get("params", {})
+    lines = [f"<b>{entry.op}</b> · {entry.model_id}",
+             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.created))]
+    shown = ", ".join(f"{k} {v}" for k, v in params.items() if v is not None)
+    if shown:
+        lines.append(shown)
+    lines.append("<i>Click to restore these settings</i>")
+    return "<br>".join(lines)
+
+
+class HistoryStrip(QWidget):
+    entry_activated = Signal(object)  # HistoryEntry
+
+    def __init__(self, history: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.list = QListWidget()
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setFlow(QListView.Flow.LeftToRight)
+        self.list.setWrapping(False)
+        self.list.setMovement(QListView.Movement.Static)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setGridSize(QSize(THUMB + 14, THUMB + 12))
+        self.list.setUniformItemSizes(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setMinimumHeight(THUMB + 28)
+        self.list.itemClicked.connect(self._on_list_item_clicked)
+        self.list.itemActivated.connect(self._on_list_item_clicked)
+
+        self.clear_button = QToolButton()
+        self.clear_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TrashIcon))
+        self.clear_button.setToolTip("Clear the history (deletes its thumbnails)")
+        self.clear_button.setAutoRaise(True)
+        self.clear_button.clicked.connect(self._on_clear_button_clicked)
+        side = QVBoxLayout()
+        side.addWidget(self.clear_button)
+        side.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 4)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(side)
+        self.reload()
+
+    def reload(self) -> None:
+        self.list.clear()
+        for entry in self.history.entries():
+            self._append(entry)
+        self.list.scrollToBottom()
+
+    def add(self, entry: Any) -> None:
+        self._append(entry)
+        self.list.scrollToItem(self.list.item(self.list.count() - 1))
+
+    def _append(self, entry: Any) -> None:
+        item = QListWidgetItem(_thumbnail(entry.image_path), "")
+        item.setData(ENTRY_ROLE, entry)
+        item.setToolTip(describe(entry))
+        item.setSizeHint(QSize(THUMB + 10, THUMB + 8))
+        self.list.addItem(item)
+
+    def count(self) -> int:
+        return self.list.count()
+
+    def entry(self, row: int) -> Any:
+        return self.list.item(row).data(ENTRY_ROLE)
+
+    def clear(self) -> None:
+        self.history.clear()
+        self.list.clear()
+
+    def _confirm_clear(self) -> bool:
+        """Ask before deleting (a separate method so tests can answer for the user)."""
+        answer = QMessageBox.question(self, "Clear history",
+                                      f"Delete all {self.count()} history entries and their images?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _on_clear_button_clicked(self) -> None:
+        if self.count() and self._confirm_clear():
+            self.clear()
+
+    def _on_list_item_clicked(self, item: QListWidgetItem) -> None:
+        self.entry_activated.emit(item.data(ENTRY_ROLE))

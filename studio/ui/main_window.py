@@ -1,0 +1,760 @@
+"""The main window: Models (left), the explorer (centre), Parameters (right), History
+(bottom), a status bar with progress and Cancel, and the menus.
+
+It owns the session and wires widgets to it; every model run goes session → Request →
+JobRouter → engine, and results come back through the bridge. Collaborators are passed
+in, so tests build it around a fake family.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core import export, media
+from studio.core.params import ParamError
+from studio.core.requests import RecipeError, Request, Result
+from studio.core.session import Session
+from studio.ui import images as imgs
+from studio.ui.bridge import EngineBridge
+from studio.ui.history_strip import HistoryStrip
+from studio.ui.jobs import JobRouter
+from studio.ui.message_bar import MessageBar
+from studio.ui.model_panel import ModelPanel, human_size
+from studio.ui.params_panel import ParamsPanel
+from studio.ui.theme import apply_theme
+from studio.ui.vae_explorer import VIEW_OF_OP, VIEWS, VAEExplorer
+
+APP_TITLE = "Latent Studio"
+PREFERRED_MODEL = "vae-glyphs"
+OPEN_FILTER = "Images and recipes (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff *.json)"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+SHORTCUTS = (
+    ("Ctrl+Enter", "Generate"),
+    ("Esc", "Cancel the running job"),
+    ("Ctrl+O", "Open an image or a recipe"),
+    ("Ctrl+E", "Export PNG (with its recipe)"),
+    ("Ctrl+Shift+E", "Export the interpolation as GIF / WebP"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a parameter edit"),
+    ("Ctrl+C", "Copy the image"),
+    ("Ctrl+= / Ctrl+-", "Zoom in / out"),
+    ("Ctrl+0, F on the canvas", "Fit to view"),
+    ("Wheel · middle-drag · Space+drag", "Zoom · pan · pan"),
+    ("Click / Shift+click", "Pick sample A / B"),
+    ("Ctrl+L", "Load the selected model"),
+    ("Ctrl+1 … Ctrl+4", "Samples, Interpolate, Traverse, Map"),
+    ("Ctrl+Q", "Quit"),
+)
+
+
+def cache_state(cache: Any) -> dict[str, Any]:
+    """What the Models dock shows; runs on the engine's thread."""
+    return {"device": cache.device, "loaded": cache.loaded_ids(), "memory": cache.memory_in_use()}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, engine: Any, library: Any, registry: Any, history: Any, *,
+                 settings: QSettings | None = None, bridge: EngineBridge | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.engine, self.library, self.registry, self.history = engine, library, registry, history
+        self.settings = settings if settings is not None else QSettings()
+        self.bridge = bridge or EngineBridge(engine, self)
+        self.jobs = JobRouter(engine, self.bridge, self)
+        self.session = Session(registry, family_of=lambda model_id: library.get(model_id).card.family)
+        self._active: set[int] = set()  # default-lane jobs not finished yet
+        self.last_result: Result | None = None
+
+        self.setWindowTitle(APP_TITLE)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self._build_centre()
+        self._build_docks()
+        self._build_status_bar()
+        self._build_actions()
+        self._build_menus()
+        self._connect()
+        self._restore_settings()
+        self._update_busy()
+
+    # -- building -------------------------------------------------------------------------
+    def _build_centre(self) -> None:
+        self.explorer = VAEExplorer(self.session, self.jobs)
+        self.message_bar = MessageBar()
+        centre = QWidget()
+        layout = QVBoxLayout(centre)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.explorer, 1)
+        self.setCentralWidget(centre)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)  # saveState needs names
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.models = ModelPanel(self.library, self.registry)
+        self.params = ParamsPanel()
+        self.history_strip = HistoryStrip(self.history)
+        self.models_dock = self._dock("Models", "models", self.models, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.params_dock = self._dock("Parameters", "parameters", self.params,
+                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        self.history_dock = self._dock("History", "history", self.history_strip,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        # the side docks run the full height; History sits under the canvas only
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.models_dock, self.params_dock], [260, 320], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.history_dock], [118], Qt.Orientation.Vertical)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.job_label = QLabel("Ready")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFixedWidth(180)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserStop))
+        self.cancel_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        self.cancel_button.setAutoRaise(True)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.time_label = QLabel("")
+        self.time_label.setToolTip("Time per image of the last result")
+        self.device_label = QLabel("Device: …")
+        bar.addWidget(self.job_label, 1)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+        bar.addPermanentWidget(self.time_label)
+        bar.addPermanentWidget(self.device_label)
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, icon: Any = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            shortcuts = shortcut if isinstance(shortcut, (list, tuple)) else [shortcut]
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even with the menu bar hidden
+        return action
+
+    def _build_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.open_action = self._action("&Open Image or Recipe…", self.open_file_dialog,
+                                        QKeySequence.StandardKey.Open, sp.SP_DialogOpenButton)
+        self.import_action = self._action("&Import Model Folder…", self.import_model_dialog,
+                                          None, sp.SP_DirOpenIcon)
+        self.export_png_action = self._action("&Export PNG…", self.export_png, "Ctrl+E",
+                                              sp.SP_DialogSaveButton,
+                                              "Save the image with its full recipe")
+        self.export_anim_action = self._action("Export &Animation…", self.export_animation,
+                                               "Ctrl+Shift+E", None,
+                                               "Save the interpolation as GIF or WebP")
+        self.export_sheet_action = self._action("Export &Contact Sheet…", self.export_contact_sheet)
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.generate_action = self._action("&Generate", self.generate, ["Ctrl+Return", "Ctrl+Enter"],
+                                            sp.SP_MediaPlay)
+        self.cancel_action = self._action("&Cancel", self.cancel, "Escape", sp.SP_BrowserStop)
+        self.undo_action = self._action("&Undo Parameter Edit", self.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action("&Redo Parameter Edit", self.redo, QKeySequence.StandardKey.Redo)
+        self.copy_action = self._action("&Copy Image", self.copy_image, QKeySequence.StandardKey.Copy)
+        self.zoom_in_action = self._action("Zoom &In", lambda: self.explorer.canvas().zoom_in(),
+                                           ["Ctrl+=", "Ctrl++"])
+        self.zoom_out_action = self._action("Zoom &Out", lambda: self.explorer.canvas().zoom_out(),
+                                            "Ctrl+-")
+        self.fit_action = self._action("&Fit to View", lambda: self.explorer.canvas().fit(), "Ctrl+0")
+        self.load_action = self._action("&Load", self._on_load_action_triggered, "Ctrl+L",
+                                        sp.SP_MediaPlay)
+        self.unload_action = self._action("&Unload", self._on_unload_action_triggered, None,
+                                          sp.SP_MediaStop)
+        self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1")
+        self.about_action = self._action("&About Latent Studio", self.show_about)
+        self.view_actions = []
+        for index, view in enumerate(VIEWS):
+            self.view_actions.append(self._action(
+                view.capitalize(), lambda _=False, v=view: self.explorer.set_view(v), f"Ctrl+{index + 1}"))
+        self.theme_group = QActionGroup(self)
+        self.theme_actions = {}
+        for theme in ("dark", "light"):
+            action = QAction(theme.capitalize(), self, checkable=True)
+            action.triggered.connect(lambda _=False, t=theme: self.set_theme(t))
+            self.theme_group.addAction(action)
+            self.theme_actions[theme] = action
+        self.device_group = QActionGroup(self)
+        self.device_actions = {}
+        for device in DEVICES:
+            action = QAction(device.upper() if device != "auto" else "Auto (best available)",
+                             self, checkable=True)
+            action.triggered.connect(lambda _=False, d=device: self.set_device(d))
+            self.device_group.addAction(action)
+            self.device_actions[device] = action
+        self.device_actions["auto"].setChecked(True)
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addActions([self.open_action, self.import_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.export_png_action, self.export_anim_action, self.export_sheet_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit = menu.addMenu("&Edit")
+        edit.addActions([self.undo_action, self.redo_action])
+        edit.addSeparator()
+        edit.addAction(self.copy_action)
+        edit.addSeparator()
+        edit.addActions([self.generate_action, self.cancel_action])
+        view = menu.addMenu("&View")
+        for dock in (self.models_dock, self.params_dock, self.history_dock):
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        view.addActions(self.view_actions)
+        view.addSeparator()
+        view.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action])
+        view.addSeparator()
+        themes = view.addMenu("&Theme")
+        themes.addActions(list(self.theme_actions.values()))
+        model = menu.addMenu("&Model")
+        model.addActions([self.load_action, self.unload_action])
+        model.addSeparator()
+        model.addAction(self.import_action)
+        devices = model.addMenu("&Device")
+        devices.addActions(list(self.device_actions.values()))
+        help_menu = menu.addMenu("&Help")
+        help_menu.addActions([self.shortcuts_action, self.about_action])
+
+    def _connect(self) -> None:
+        self.models.model_selected.connect(self._on_models_model_selected)
+        self.models.load_requested.connect(self.load_model)
+        self.models.unload_requested.connect(self.unload_model)
+        self.models.import_requested.connect(self.import_model_dialog)
+        self.models.model_imported.connect(self._on_models_model_imported)
+        self.models.error_raised.connect(self.show_error)
+        self.params.value_changed.connect(self._on_params_value_changed)
+        self.params.live_value_changed.connect(self._on_params_live_value_changed)
+        self.params.values_reset.connect(self._on_params_values_reset)
+        self.params.generate_requested.connect(self.generate)
+        self.params.op_chosen.connect(self._on_params_op_chosen)
+        self.params.seed_lock_toggled.connect(self._on_params_seed_lock_toggled)
+        self.explorer.view_changed.connect(self._on_explorer_view_changed)
+        self.explorer.files_dropped.connect(self.open_files)
+        self.explorer.generate_requested.connect(self.generate)
+        self.explorer.message_raised.connect(self.show_info)
+        self.history_strip.entry_activated.connect(self._on_history_entry_activated)
+        self.jobs.error_raised.connect(self.show_error)
+        self.bridge.job_started.connect(self._on_bridge_job_started)
+        self.bridge.job_progressed.connect(self._on_bridge_job_progressed)
+        self.bridge.job_previewed.connect(self._on_bridge_job_previewed)
+        self.bridge.job_finished.connect(self._on_bridge_job_finished)
+        self.bridge.job_failed.connect(self._on_bridge_job_failed)
+        self.bridge.job_cancelled.connect(self._on_bridge_job_cancelled)
+        self.bridge.job_dropped.connect(self._on_bridge_job_cancelled)
+
+    # -- settings and theme -------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        theme = str(self.settings.value("theme", "dark"))
+        self.theme_actions.get(theme, self.theme_actions["dark"]).setChecked(True)
+        self._apply_theme(theme)
+        device = str(self.settings.value("device", "auto"))
+        if device in self.device_actions and device != "auto":
+            self.device_actions[device].setChecked(True)
+            self.jobs.call(lambda ctx, cache: cache.set_device(device), label="device")
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        if self.session.model_id:
+            self.settings.setValue("last_model", self.session.model_id)
+        self.settings.sync()
+
+    def set_theme(self, theme: str) -> None:
+        self.settings.setValue("theme", theme)
+        self.theme_actions[theme].setChecked(True)
+        self._apply_theme(theme)
+
+    def _apply_theme(self, theme: str) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, theme)
+        for canvas in self.explorer.canvases():
+            canvas.set_dark(theme != "light")
+        if self.params.seed_lock is not None:  # repaint the painted icons in the new colours
+            self.params.set_seed_locked(self.params.seed_lock.isChecked())
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
+        self.bridge.detach()
+        super().closeEvent(event)
+
+    # -- start-up and models ---------------------------------------------------------------
+    def start(self, model_id: str | None = None, sample: bool = True) -> None:
+        """Select the first model and load it on the engine's thread; the window is
+        already up. With `sample`, the first grid is made as soon as it is loaded."""
+        ids = self.models.model_ids()
+        if not ids:
+            self.show_info("No models in the library yet: import a model folder (Model ▸ Import).")
+            return
+        last = str(self.settings.value("last_model", ""))
+        choice = next((m for m in (model_id, last, PREFERRED_MODEL) if m and m in ids), ids[0])
+        self.models.select(choice)
+        self.select_model(choice)
+        self.load_model(choice, then_sample=sample)
+
+    def select_model(self, model_id: str) -> None:
+        if model_id == self.session.model_id:
+            return
+        family = self.session.family
+        self.session.select_model(model_id)
+        if self.session.family != family:
+            self.explorer.clear()
+        info = self.registry.get(self.session.family)
+        # families without the VAE explorer show their results in Samples only
+        for index, view in enumerate(VIEWS):
+            self.explorer.setTabVisible(index, view == "samples" or info.explorer == "vae")
+        card = self.library.get(model_id).card
+        self.setWindowTitle(f"{card.name} — {APP_TITLE}")
+        self.settings.setValue("last_model", model_id)
+        self._rebuild_params()
+        self._update_busy()
+
+    def load_model(self, model_id: str, then_sample: bool = False) -> None:
+        def loaded(_job: Any, state: dict[str, Any]) -> None:
+            self._show_cache_state(state)
+            self.job_label.setText(f"Loaded {model_id}")
+            if then_sample and self.explorer.samples.result is None and model_id == self.session.model_id:
+                self.generate()
+
+        self.job_label.setText(f"Loading {model_id}…")
+        self.jobs.call(lambda ctx, cache: (cache.get(model_id), cache_state(cache))[1],
+                       label=f"load {model_id}", on_result=loaded)
+
+    def unload_model(self, model_id: str) -> None:
+        self.jobs.call(lambda ctx, cache: (cache.unload(model_id), cache_state(cache))[1],
+                       label=f"unload {model_id}", on_result=lambda _j, s: self._show_cache_state(s))
+
+    def refresh_cache_state(self) -> None:
+        self.jobs.call(lambda ctx, cache: cache_state(cache), label="status",
+                       on_result=lambda _j, s: self._show_cache_state(s))
+
+    def _show_cache_state(self, state: dict[str, Any]) -> None:
+        self.models.set_loaded(state["loaded"])
+        self.models.set_device(state["device"], state["memory"])
+        self.device_label.setText(f"Device: {state['device']}  ·  {human_size(state['memory'])}")
+
+    def set_device(self, device: str) -> None:
+        before = str(self.settings.value("device", "auto"))
+
+        def change(ctx: Any, cache: Any) -> dict[str, Any]:
+            cache.set_device(None if device == "auto" else device)
+            try:
+                return cache_state(cache)
+            except ValueError:
+                cache.set_device(None if before == "auto" else before)  # keep a working device
+                raise
+
+        def failed(_job: Any, message: str) -> None:
+            self.show_error(message)
+            self.device_actions[before].setChecked(True)
+
+        def changed(_job: Any, state: dict[str, Any]) -> None:
+            self.settings.setValue("device", device)
+            self._show_cache_state(state)
+
+        self.jobs.call(change, label=f"device {device}", on_result=changed, on_error=failed)
+
+    def import_folder(self, path: str) -> str | None:
+        return self.models.import_folder(path)
+
+    def import_model_dialog(self) -> None:
+        path = self._ask_folder("Import a model folder")
+        if path:
+            self.import_folder(path)
+
+    def _on_models_model_selected(self, model_id: str) -> None:
+        self.select_model(model_id)
+
+    def _on_models_model_imported(self, model_id: str) -> None:
+        self.show_info(f"Imported {model_id}.")
+
+    def _on_load_action_triggered(self) -> None:
+        if self.models.current_id():
+            self.load_model(self.models.current_id())
+
+    def _on_unload_action_triggered(self) -> None:
+        if self.models.current_id():
+            self.unload_model(self.models.current_id())
+
+    # -- parameters -----------------------------------------------------------------------
+    def _ops_of_view(self) -> list[Any]:
+        ops = self.session.ops()
+        if self.registry.get(self.session.family).explorer != "vae":
+            return list(ops)
+        return [op for op in ops if VIEW_OF_OP.get(op.name, "samples") == self.session.view]
+
+    def _rebuild_params(self) -> None:
+        if self.session.family is None:
+            return
+        ops = self._ops_of_view()
+        if ops and self.session.op not in [op.name for op in ops]:
+            self.session.set_op(ops[0].name)
+        self.params.set_ops(ops, self.session.op)
+        self.params.set_seed_locked(self.session.seed_locked)
+        self.params.set_spec(self.session.op_spec(), self.session.values())
+
+    def _on_params_value_changed(self, name: str, value: Any) -> None:
+        try:
+            self.session.set_value(name, value)
+        except ParamError as exc:
+            self.show_error(str(exc))
+
+    def _on_params_values_reset(self, values: dict) -> None:
+        self.session.set_values(values)
+
+    def _on_params_live_value_changed(self, _name: str, _value: Any) -> None:
+        # re-render what is on screen, if it was made by this op: latest wins
+        result = self.explorer.result()
+        if result is None or result.request.op != self.session.op or self.session.model_id is None:
+            return
+        request = dataclasses.replace(self.session.request(), inputs=result.request.inputs)
+        self.jobs.submit(request, lane="live", latest_wins=True, label=f"{request.op} (live)",
+                         on_result=lambda _job, r: self.explorer.show_result(r))
+
+    def _on_params_op_chosen(self, op: str) -> None:
+        self.session.set_op(op)
+        self.params.set_spec(self.session.op_spec(), self.session.values())
+
+    def _on_params_seed_lock_toggled(self, locked: bool) -> None:
+        self.session.seed_locked = locked
+
+    def _on_explorer_view_changed(self, view: str) -> None:
+        self.session.set_view(view)
+        self._rebuild_params()
+
+    def undo(self) -> None:
+        if self.session.undo() is not None:
+            self.params.set_values(self.session.values())
+
+    def redo(self) -> None:
+        if self.session.redo() is not None:
+            self.params.set_values(self.session.values())
+
+    # -- running ----------------------------------------------------------------------------
+    def generate(self) -> None:
+        """Run the current op with the panel's settings (Ctrl+Enter)."""
+        if self.session.model_id is None:
+            self.show_error("Pick a model first (Models dock on the left).")
+            return
+        if self._active:
+            return  # one generation at a time; Esc cancels it
+        self.session.next_seed()
+        self.params.set_values(self.session.values())
+        self.run_request(self.session.request())
+
+    def run_request(self, request: Request, *, to_history: bool = True, pick: str = "",
+                    endpoint: str = "") -> Any:
+        """Queue a user-visible run on the default lane; its result is shown (and kept in
+        History). An encoded image can be picked in Samples as A or B (`pick`), or go
+        straight to an interpolation endpoint (`endpoint`) without leaving the view."""
+        job = self.jobs.submit(
+            request, label=f"{request.op} · {request.model_id}",
+            on_result=lambda j, result: self._on_result_ready(result, to_history, pick, endpoint))
+        if job is not None and not job.state.finished:
+            self._active.add(job.id)
+            self._update_busy()
+        return job
+
+    def _on_result_ready(self, result: Result, to_history: bool, pick: str, endpoint: str) -> None:
+        self.last_result = result
+        view = VIEW_OF_OP.get(result.request.op, "samples")
+        self.explorer.show_result(result)
+        samples = self.explorer.samples
+        if result.request.op == "encode" and samples.images is not None:
+            if endpoint:
+                latent = None if result.latents is None else result.latents[0]
+                self.explorer.set_endpoint(endpoint, result.images[0], latent)
+            elif pick:
+                samples.pick(len(samples.images) - 1, as_b=(pick == "b" and bool(samples.selection)))
+        if not endpoint and self.explorer.current_view() != view:
+            self.explorer.set_view(view)
+        per_image = result.timings.get("per_image")
+        if per_image is not None:
+            self.time_label.setText(f"{per_image * 1000:.0f} ms/image")
+        if to_history:
+            try:
+                self.history_strip.add(self.history.add(result, family=self.session.family or ""))
+            except OSError as exc:
+                self.show_error(f"Could not save to the history: {exc}")
+        if not self.models.is_loaded(result.request.model_id):
+            self.refresh_cache_state()
+
+    def cancel(self) -> None:
+        """Cancel everything queued or running (Esc)."""
+        self.engine.cancel_all()
+        self.job_label.setText("Cancelling…")
+
+    def busy(self) -> bool:
+        return bool(self._active)
+
+    def _update_busy(self) -> None:
+        busy = self.busy()
+        self.params.set_busy(busy, ready=self.session.model_id is not None)
+        self.generate_action.setEnabled(not busy and self.session.model_id is not None)
+        self.cancel_button.setEnabled(busy)
+        self.models.set_busy(busy)
+        if not busy:
+            self.progress.hide()
+
+    def _on_bridge_job_started(self, job: Any) -> None:
+        if job.lane in ("default", "calls") and job.label != "status":
+            self.job_label.setText(f"{job.label}…")
+            if job.id in self._active:
+                self.progress.setValue(0)
+                self.progress.show()
+
+    def _on_bridge_job_progressed(self, job: Any, fraction: float, message: str) -> None:
+        if job.id in self._active:
+            self.progress.setValue(round(fraction * 1000))
+            if message:
+                self.job_label.setText(f"{job.label}: {message}")
+
+    def _on_bridge_job_previewed(self, job: Any, images: Any) -> None:
+        # a growing grid while a sample runs
+        if job.id in self._active and job.request is not None and job.request.op == "sample":
+            self.explorer.samples.canvas.set_images(images)
+
+    def _on_bridge_job_finished(self, job: Any, _result: Any) -> None:
+        self._end_job(job)
+
+    def _on_bridge_job_failed(self, job: Any, _message: str) -> None:
+        self._end_job(job)
+
+    def _on_bridge_job_cancelled(self, job: Any) -> None:
+        self._end_job(job)
+
+    def _end_job(self, job: Any) -> None:
+        if job.id in self._active:
+            self._active.discard(job.id)
+            state = job.state.value
+            text = {"done": f"Done: {job.label}", "failed": f"Failed: {job.label}",
+                    "cancelled": "Cancelled"}.get(state, "Ready")
+            self.job_label.setText(text)
+            if state == "cancelled" and self.explorer.samples.result is not None:
+                # take back the partial preview
+                self.explorer.samples.show_result(self.explorer.samples.result)
+            self._update_busy()
+
+    # -- files: open, drop, recipes ---------------------------------------------------------
+    def open_file_dialog(self) -> None:
+        path = self._ask_open_path("Open an image or a recipe")
+        if path:
+            self.open_files([path], "samples")
+
+    def open_files(self, paths: list[str], target: str = "samples") -> None:
+        """Dropped or opened files: a recipe restores and re-renders; an image is encoded.
+        A bad file shows a message and changes nothing."""
+        if self.session.model_id is None:
+            self.show_error("Pick a model first, then drop images to encode them.")
+            return
+        for index, path in enumerate(paths):
+            request = self._recipe_in(path)
+            if request is not None:
+                self.restore_request(request)
+            elif Path(path).suffix.lower() != ".json":
+                # the first two images dropped on a canvas become A and B
+                pick = ("a", "b")[index] if target == "samples" and index < 2 else ""
+                self._encode_file(path, pick, "" if target == "samples" else target)
+
+    def _recipe_in(self, path: str) -> Request | None:
+        try:
+            return export.open_recipe(path)
+        except RecipeError as exc:
+            if Path(path).suffix.lower() == ".json":
+                self.show_error(str(exc))
+            return None  # an image without a recipe: encode it
+        except (media.MediaError, OSError):
+            return None  # load_image below gives the clear message
+
+    def _encode_file(self, path: str, pick: str, endpoint: str) -> None:
+        card = self.library.get(self.session.model_id).card
+        try:
+            image = media.load_image(path)
+            fitted = media.fit_image(image, card.resolution, card.channels)
+        except (media.MediaError, OSError, ValueError) as exc:
+            self.show_error(str(exc) if isinstance(exc, media.MediaError) else f"{path}: {exc}")
+            return
+        self.session.set_input("image", fitted)
+        self.run_request(self.session.request("encode"), pick=pick, endpoint=endpoint)
+
+    def restore_request(self, request: Request, render: bool = True) -> None:
+        """Take model, op, parameters and seed from a recipe, and render it again."""
+        if request.model_id not in self.models.model_ids():
+            self.show_error(f"This recipe needs the model {request.model_id!r}, "
+                            "which is not in the library. Import its folder first.")
+            return
+        self.models.select(request.model_id)
+        self.select_model(request.model_id)
+        self.session.restore(request)
+        self.explorer.set_view(self.session.view)
+        self._rebuild_params()
+        if render:
+            self.run_request(dataclasses.replace(request, device=None), to_history=False)
+
+    def _on_history_entry_activated(self, entry: Any) -> None:
+        try:
+            request = entry.request()
+        except RecipeError as exc:
+            self.show_error(f"History entry {entry.id}: {exc}")
+            return
+        self.restore_request(request)
+
+    # -- export, copy ---------------------------------------------------------------------
+    def _suggested_name(self, result: Result, suffix: str) -> str:
+        seed = result.request.seed
+        return f"{result.request.model_id}-{result.request.op}{f'-{seed}' if seed is not None else ''}{suffix}"
+
+    def _export_target(self, path: str) -> Path:
+        self.settings.setValue("last_export_dir", str(Path(path).parent))
+        return Path(path)
+
+    def export_png(self) -> Path | None:
+        result = self.explorer.result()
+        if result is None:
+            self.show_info("Nothing to export yet: Generate first.")
+            return None
+        path = self._ask_save_path("Export PNG", "PNG image (*.png)", self._suggested_name(result, ".png"))
+        if not path:
+            return None
+        index = self.explorer.selected_index()
+        try:
+            out = export.export_png(self._export_target(path), result, index,
+                                    family=self.session.family or "")
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Export failed: {exc}")
+            return None
+        self.statusBar().showMessage(f"Exported {out}", 5000)
+        return out
+
+    def export_animation(self) -> Path | None:
+        result = self.explorer.result("interpolate")
+        if result is None:
+            self.show_info("Render an interpolation first (Interpolate tab, then Generate).")
+            return None
+        path = self._ask_save_path("Export animation", "GIF animation (*.gif);;Animated WebP (*.webp)",
+                                   self._suggested_name(result, ".gif"))
+        if not path:
+            return None
+        if Path(path).suffix.lower() not in (".gif", ".webp"):
+            path += ".gif"
+        try:
+            out = export.export_animation(self._export_target(path), result, fps=12)
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Export failed: {exc}")
+            return None
+        self.statusBar().showMessage(f"Exported {out}", 5000)
+        return out
+
+    def export_contact_sheet(self) -> Path | None:
+        result = self.explorer.result()
+        if result is None:
+            self.show_info("Nothing to export yet: Generate first.")
+            return None
+        path = self._ask_save_path("Export contact sheet", "PNG image (*.png)",
+                                   self._suggested_name(result, "-sheet.png"))
+        if not path:
+            return None
+        try:
+            out = export.export_contact_sheet(
+                self._export_target(path), result.images, columns=result.columns,
+                labels=list(result.labels) or None, recipes=[export.recipe_of(result)])
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Export failed: {exc}")
+            return None
+        self.statusBar().showMessage(f"Exported {out}", 5000)
+        return out
+
+    def copy_image(self) -> None:
+        image = self.explorer.current_image()
+        if image is None:
+            return
+        QApplication.clipboard().setImage(imgs.to_qimage(image))
+        self.statusBar().showMessage("Image copied", 3000)
+
+    # -- dialogs (separate methods, so tests can answer for the user) -------------------------
+    def _last_dir(self) -> str:
+        return str(self.settings.value("last_export_dir", str(Path.home())))
+
+    def _ask_save_path(self, caption: str, file_filter: str, suggested: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, caption, str(Path(self._last_dir()) / suggested),
+                                              file_filter)
+        return path or None
+
+    def _ask_open_path(self, caption: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, caption, self._last_dir(), OPEN_FILTER)
+        return path or None
+
+    def _ask_folder(self, caption: str) -> str | None:
+        return QFileDialog.getExistingDirectory(self, caption, str(Path.home())) or None
+
+    # -- messages and help --------------------------------------------------------------------
+    def show_error(self, text: str) -> None:
+        self.message_bar.show_error(text)
+        self.statusBar().showMessage(text.splitlines()[0] if text else "", 8000)
+
+    def show_info(self, text: str) -> None:
+        self.message_bar.show_info(text)
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td style='padding:2px 14px 2px 0'><b>{keys}</b></td><td>{what}</td></tr>"
+                       for keys, what in SHORTCUTS)
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{rows}</table>",
+                          QMessageBox.StandardButton.Close, self)
+        box.setModal(False)
+        box.show()
+
+    def show_about(self) -> None:
+        from studio import __version__
+
+        QMessageBox.about(self, f"About {APP_TITLE}",
+                          f"<h3>{APP_TITLE} {__version__}</h3>"
+                          "<p>A desktop studio for exploring generative image models: sample, "
+                          "encode, interpolate, traverse and map latent spaces.</p>"
+                          "<p>Every exported PNG carries its full recipe: open it again to get "
+                          "the same settings and the same pixels.</p>")

@@ -1,0 +1,71 @@
+"""UI fixtures: a MainWindow around the fake family, a real engine thread, a temporary
+History and a temporary QSettings file."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from studio.core.cache import ModelCache
+from studio.core.engine import Engine, validator_for
+from studio.core.history import History
+from studio.ui.main_window import MainWindow
+from tests.fakes import FakeLibrary, FakeModel, fake_card, fake_registry
+
+
+class Services:
+    def __init__(self, home) -> None:
+        self.library = FakeLibrary(fake_card("fake-model", name="Fake glyphs"),
+                                   fake_card("fake-other", name="Fake other"))
+        self.registry = fake_registry()
+        self.cache = ModelCache(self.library, self.registry, device="cpu")
+        self.engine = Engine(self.cache, threads=1,
+                             validate=validator_for(self.registry, self.library))
+        self.history = History(home)
+
+
+@pytest.fixture
+def services(tmp_path):
+    made = Services(tmp_path / "home")
+    yield made
+    made.engine.shutdown()
+    FakeModel.step_delay, FakeModel.fail_with, FakeModel.gate = 0.0, None, None
+
+
+@pytest.fixture
+def settings(tmp_path):
+    # a file of our own: tests never read or write the user's settings
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def make_window(qtbot, services, settings, start: bool = True) -> MainWindow:
+    window = MainWindow(services.engine, services.library, services.registry, services.history,
+                        settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    if start:
+        window.start(sample=False)
+        qtbot.waitUntil(lambda: window.models.is_loaded("fake-model"), timeout=20000)
+    return window
+
+
+@pytest.fixture
+def window(qtbot, services, settings):
+    made = make_window(qtbot, services, settings)
+    yield made
+    made.close()
+
+
+def generate(qtbot, window, view: str | None = None):
+    """Click Generate and wait for the result to be shown; returns it."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    if view:
+        window.explorer.set_view(view)
+    before = window.last_result
+    QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.last_result is not before and not window.busy(), timeout=10000)
+    return window.last_result
