@@ -69,3 +69,43 @@ def generate(qtbot, window, view: str | None = None):
     QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.last_result is not before and not window.busy(), timeout=10000)
     return window.last_result
+
+
+def cell_center(canvas, index: int):
+    """Viewport coordinates of the centre of grid cell `index` of a canvas."""
+    from PySide6.QtCore import QPointF
+
+    from studio.ui import images as imgs
+
+    x, y, w, h = imgs.cell_rect(index, canvas.count, canvas._columns, canvas._cell)
+    return canvas.mapFromScene(QPointF(x + w / 2, y + h / 2))
+
+
+def drop_files(widget, paths) -> None:
+    """Drop local files on a widget the way a file manager does: a real QMimeData with
+    file URLs, delivered as drag-enter, drag-move and drop events (Qt only delivers a
+    drop to the widget that accepted the drag)."""
+    from PySide6.QtCore import QMimeData, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    target = widget.viewport() if hasattr(widget, "viewport") else widget
+    centre = target.rect().center().toPointF()
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(centre, *args)
+    QApplication.sendEvent(target, enter)
+    assert enter.isAccepted(), "the widget refused the drag"
+    QApplication.sendEvent(target, QDragMoveEvent(centre, *args))
+    QApplication.sendEvent(target, QDropEvent(centre, *args))
+
+
+def write_png(path, size: int = 16, rgb: bool = False):
+    import numpy as np
+    from PIL import Image
+
+    ramp = np.linspace(0, 255, size * size).reshape(size, size).astype(np.uint8)
+    image = np.stack([ramp, ramp[::-1], ramp.T], axis=-1) if rgb else ramp
+    Image.fromarray(image).save(path)
+    return path
