@@ -1,0 +1,219 @@
+"""The main window, driven like a user: pick a model, Generate, shortcuts, export,
+re-open a recipe, history, errors, settings."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from studio.core import export
+from studio.core.history import History
+from studio.core.library import LibraryError
+from studio.core.requests import Request
+from tests.fakes import FakeModel
+from tests.ui.conftest import drop_files, generate, make_window, write_png
+
+
+def press(window, key, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    QTest.keyClick(window, key, modifiers)
+
+
+def test_window_opens_with_a_model_picked(window):
+    assert "Latent Studio" in window.windowTitle()
+    assert window.session.model_id == "fake-model"
+    assert window.models.current_id() == "fake-model"
+    assert window.models.is_loaded("fake-model")
+    assert "cpu" in window.device_label.text()
+    assert window.params.op_combo.currentData() == "sample"
+    assert window.params.generate_button.isEnabled()
+    assert [window.explorer.tabText(i) for i in range(4)] == ["Samples", "Interpolate", "Traverse", "Map"]
+
+
+def test_generate_click_shows_a_grid_and_records_history(window, qtbot):
+    result = generate(qtbot, window)
+    assert result.request.op == "sample" and result.count == 16
+    assert window.explorer.samples.canvas.count == 16
+    assert window.history_strip.count() == 1 and len(window.history) == 1
+    assert "ms/image" in window.time_label.text()
+    # an unlocked seed is redrawn for every Generate
+    assert window.session.value("seed") == result.request.seed
+
+
+def test_ctrl_return_generates_with_a_locked_seed(window, qtbot):
+    window.params.set_value("seed", 1234)
+    QTest.mouseClick(window.params.seed_lock, Qt.MouseButton.LeftButton)
+    before = window.last_result
+    press(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.last_result is not before and not window.busy())
+    assert window.last_result.request.seed == 1234
+
+
+def test_escape_cancels_a_running_job(window, qtbot):
+    FakeModel.gate = threading.Event()
+    QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.engine.running_job is not None)
+    assert window.busy() and not window.params.generate_button.isEnabled()
+    assert window.cancel_button.isEnabled()
+    press(window, Qt.Key.Key_Escape)
+    FakeModel.gate.set()
+    qtbot.waitUntil(lambda: not window.busy())
+    assert window.job_label.text() == "Cancelled"
+    assert len(window.history) == 0 and window.params.generate_button.isEnabled()
+
+
+def test_ctrl_e_exports_a_png_carrying_its_recipe(window, qtbot, tmp_path, monkeypatch):
+    result = generate(qtbot, window)
+    target = tmp_path / "out.png"
+    monkeypatch.setattr(window, "_ask_save_path", lambda *args: str(target))
+    press(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert target.exists()
+    assert export.open_recipe(target).same_recipe(result.request)
+    assert window.settings.value("last_export_dir") == str(tmp_path)
+
+
+def test_export_animation_and_contact_sheet(window, qtbot, tmp_path, monkeypatch):
+    generate(qtbot, window, view="interpolate")
+    paths = iter([str(tmp_path / "walk.gif"), str(tmp_path / "sheet.png")])
+    monkeypatch.setattr(window, "_ask_save_path", lambda *args: next(paths))
+    press(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert (tmp_path / "walk.gif").stat().st_size > 0
+    window.export_sheet_action.trigger()
+    assert (tmp_path / "sheet.png").stat().st_size > 0
+
+
+def test_a_dropped_exported_png_restores_settings_and_the_same_pixels(window, qtbot, tmp_path,
+                                                                      monkeypatch):
+    window.explorer.set_view("traverse")
+    window.params.set_value("extent", 1.5)
+    first = generate(qtbot, window)
+    target = tmp_path / "traverse.png"
+    monkeypatch.setattr(window, "_ask_save_path", lambda *args: str(target))
+    window.export_png_action.trigger()
+    # wander off: other view, other settings
+    window.explorer.set_view("samples")
+    window.params.set_value("count", 4)
+    history_before = len(window.history)
+    drop_files(window.explorer.samples.canvas, [target])
+    qtbot.waitUntil(lambda: window.last_result is not first and not window.busy())
+    again = window.last_result
+    assert window.explorer.current_view() == "traverse"
+    assert window.params.value("extent") == 1.5 and window.params.value("seed") == first.request.seed
+    assert window.session.seed_locked
+    assert np.array_equal(again.images, first.images)
+    assert len(window.history) == history_before  # a restore makes nothing new
+
+
+def test_file_open_restores_a_recipe(window, qtbot, tmp_path, monkeypatch):
+    result = generate(qtbot, window)
+    path = export.export_png(tmp_path / "one.png", result, index=2)
+    monkeypatch.setattr(window, "_ask_open_path", lambda *args: str(path))
+    window.params.set_value("count", 3)
+    press(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.last_result is not result and not window.busy())
+    assert window.params.value("count") == 16
+    assert np.array_equal(window.last_result.images, result.images)
+
+
+def test_history_click_restores_parameters(window, qtbot):
+    window.params.set_value("seed", 11)
+    QTest.mouseClick(window.params.seed_lock, Qt.MouseButton.LeftButton)
+    first = generate(qtbot, window)
+    window.params.set_value("seed", 22)
+    window.params.set_value("count", 4)
+    generate(qtbot, window)
+    strip = window.history_strip
+    assert strip.count() == 2
+    rect = strip.list.visualItemRect(strip.list.item(0))
+    QTest.mouseClick(strip.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: window.params.value("seed") == 11)
+    assert window.params.value("count") == 16
+    qtbot.waitUntil(lambda: not window.busy() and window.last_result.request.seed == 11)
+    assert np.array_equal(window.last_result.images, first.images)
+    assert strip.count() == 2
+
+
+def test_history_survives_a_restart(window, qtbot, services, settings):
+    generate(qtbot, window)
+    window.close()
+    services.history = History(services.history.folder.parent)
+    reopened = make_window(qtbot, services, settings, start=False)
+    assert reopened.history_strip.count() == 1
+    reopened.close()
+
+
+def test_a_corrupt_file_shows_an_error_and_changes_nothing(window, qtbot, tmp_path):
+    bad = tmp_path / "broken.png"
+    good = write_png(tmp_path / "good.png").read_bytes()
+    bad.write_bytes(good[: len(good) // 2])  # truncated
+    drop_files(window.explorer.samples.canvas, [bad])
+    assert window.message_bar.level == "error" and "broken.png" in window.message_bar.text
+    assert len(window.history) == 0 and window.history_strip.count() == 0
+    assert window.engine.idle()
+
+
+def test_a_failing_job_shows_a_message_and_the_app_goes_on(window, qtbot):
+    FakeModel.fail_with = RuntimeError("the model broke")
+    QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "the model broke" in window.message_bar.text)
+    qtbot.waitUntil(lambda: not window.busy())
+    FakeModel.fail_with = None
+    assert generate(qtbot, window).count == 16
+
+
+def test_undo_and_redo_parameter_edits(window, qtbot):
+    window.params.set_value("count", 4)
+    window.params.set_value("temperature", 1.5)
+    press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.params.value("temperature") == 0.8 and window.params.value("count") == 4
+    window.redo_action.trigger()
+    assert window.params.value("temperature") == 1.5
+
+
+def test_live_parameter_rerenders_on_the_latest_wins_lane(window, qtbot):
+    first = generate(qtbot, window)
+    window.params.set_value("temperature", 0.3)
+    qtbot.waitUntil(lambda: window.explorer.samples.result is not first)
+    assert window.explorer.samples.result.request.params["temperature"] == 0.3
+    assert len(window.history) == 1  # live previews stay out of the history
+
+
+def test_load_unload_and_switching_models(window, qtbot):
+    window.models.select("fake-other")
+    assert window.session.model_id == "fake-other" and "Fake other" in window.windowTitle()
+    window.load_action.trigger()
+    qtbot.waitUntil(lambda: window.models.is_loaded("fake-other"))
+    window.unload_action.trigger()
+    qtbot.waitUntil(lambda: not window.models.is_loaded("fake-other"))
+
+
+def test_import_model_folder(window, qtbot, monkeypatch, tmp_path):
+    def refuse(path):
+        raise LibraryError(f"{path}: no model card (card.json) in this folder")
+
+    monkeypatch.setattr(window.library, "import_folder", refuse, raising=False)
+    assert window.import_folder(str(tmp_path)) is None
+    assert "card.json" in window.message_bar.text
+
+
+def test_recipe_for_a_missing_model_is_refused_clearly(window):
+    window.restore_request(Request("nowhere", "sample", {"seed": 1}))
+    assert "nowhere" in window.message_bar.text and window.session.model_id == "fake-model"
+
+
+def test_settings_persist_theme_geometry_and_last_model(window, qtbot, services, settings):
+    window.set_theme("light")
+    window.models.select("fake-other")
+    window.resize(1000, 700)
+    window.close()
+    reopened = make_window(qtbot, services, settings, start=False)
+    try:
+        assert reopened.theme_actions["light"].isChecked()
+        assert settings.value("last_model") == "fake-other"
+        reopened.start(sample=False)
+        assert reopened.session.model_id == "fake-other"
+    finally:
+        reopened.set_theme("dark")
+        reopened.close()
