@@ -266,10 +266,11 @@ def cmd_train(argv: Sequence[str]) -> int:
     from studio.families import register_all
 
     out = args.out or (studio_home() / "models" / str(model_id))
-    bar = tqdm(total=1000, unit="‰", desc=f"training {model_id}", dynamic_ncols=True)
+    bar = tqdm(total=100, desc=f"training {model_id}", dynamic_ncols=True,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
 
     def on_progress(fraction: float, message: str) -> None:
-        bar.n = int(fraction * 1000)
+        bar.n = round(fraction * 100, 1)
         bar.set_postfix_str(message, refresh=False)
         bar.refresh()
 
