@@ -58,7 +58,7 @@ class JobRouter(QObject):
         return self._route(job, _Route(on_result, on_error))
 
     def _route(self, job: Any, route: _Route) -> Any:
-        if job.state.finished:  # a synchronous engine has already run it
+        if getattr(self.engine, "synchronous", False):  # it has run already
             self._deliver(job, route)
         else:
             self._routes[job.id] = route

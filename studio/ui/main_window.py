@@ -496,7 +496,9 @@ class MainWindow(QMainWindow):
         job = self.jobs.submit(
             request, label=f"{request.op} · {request.model_id}",
             on_result=lambda j, result: self._on_result_ready(result, to_history, pick, endpoint))
-        if job is not None and not job.state.finished:
+        # a threaded engine always reports the end through the bridge, even for a job
+        # that is already done here; a synchronous one has reported it already
+        if job is not None and not getattr(self.engine, "synchronous", False):
             self._active.add(job.id)
             self._update_busy()
         return job
@@ -557,7 +559,8 @@ class MainWindow(QMainWindow):
 
     def _on_bridge_job_previewed(self, job: Any, images: Any) -> None:
         # a growing grid while a sample runs
-        if job.id in self._active and job.request is not None and job.request.op == "sample":
+        if (job.id in self._active and not job.state.finished and job.request is not None
+                and job.request.op == "sample"):
             self.explorer.samples.canvas.set_images(images)
 
     def _on_bridge_job_finished(self, job: Any, _result: Any) -> None:

@@ -169,6 +169,8 @@ class ParamsPanel(QWidget):
             note.setWordWrap(True)
             self._form_layout.addWidget(note)
         self._form_layout.addStretch(1)
+        for section in self._sections.values():
+            section.show()  # at once: a layout shows new children only on the next event loop pass
         self.reset_all_button.setEnabled(bool(spec.scalar_params))
         if self.seed_lock is not None:
             self.set_seed_locked(locked)
