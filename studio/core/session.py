@@ -60,12 +60,11 @@ class Session:
 
     # -- model, view and op ------------------------------------------------------------
     def select_model(self, model_id: str) -> None:
-        self.model_id = model_id
-        family = self._family_of(model_id)
-        if family != self.family:
-            # latents of another family mean nothing to this one
+        if model_id != self.model_id:
+            # another model's latents (even of the same family) mean nothing to this one
             self.inputs.clear()
-        self.family = family
+        self.model_id = model_id
+        self.family = self._family_of(model_id)
 
     def ops(self) -> tuple[OpSpec, ...]:
         if self.family is None:

@@ -341,10 +341,8 @@ class MainWindow(QMainWindow):
     def select_model(self, model_id: str) -> None:
         if model_id == self.session.model_id:
             return
-        family = self.session.family
         self.session.select_model(model_id)
-        if self.session.family != family:
-            self.explorer.clear()
+        self.explorer.clear()  # the old model's images and latents
         info = self.registry.get(self.session.family)
         # families without the VAE explorer show their results in Samples only
         for index, view in enumerate(VIEWS):

@@ -406,6 +406,10 @@ class VAEExplorer(QTabWidget):
     def show_result(self, result: Result) -> None:
         view = VIEW_OF_OP.get(result.request.op, "samples")
         self.views[view].show_result(result)
+        if view == "map":  # a point of the old map means nothing on the new one
+            self.map_point_result = None
+        elif view == "interpolate":
+            self.scrub_result = None
 
     def result(self, view: str | None = None) -> Result | None:
         return self.views[view or self.current_view()].result

@@ -107,14 +107,11 @@ def test_reset_all_is_one_undo_step(session):
     assert session.value("count") == 4 and session.value("temperature") == 1.5
 
 
-def test_switching_family_clears_inputs():
-    families = {"m1": "fake", "m2": "other"}
-    registry = fake_registry()
-    session = Session(registry, family_of=families.__getitem__)
+def test_switching_model_clears_inputs():
+    session = Session(fake_registry(), family_of=lambda model_id: "fake")
     session.select_model("m1")
     session.set_input("latent_a", np.zeros(3, np.float32))
     session.select_model("m1")
     assert "latent_a" in session.inputs
-    session.family = None
-    session.select_model("m1")
-    assert session.inputs == {}
+    session.select_model("m2")
+    assert session.inputs == {} and session.model_id == "m2"

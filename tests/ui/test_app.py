@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from studio.app import XCB_PACKAGES, main, preflight
 
@@ -52,24 +54,22 @@ def test_the_window_modules_do_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
-def test_main_shows_the_window_and_shuts_down(qapp, monkeypatch, tmp_path):
-    from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from studio.ui.main_window import MainWindow
-
-    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
-    for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
-        QSettings.setPath(QSettings.Format.NativeFormat, scope, str(tmp_path / "settings"))
-    seen = []
-
-    def look_and_quit():
-        seen.extend(w for w in QApplication.topLevelWidgets()
-                    if isinstance(w, MainWindow) and w.isVisible())
-        for window in seen:
-            window.close()
-        QApplication.quit()
-
-    QTimer.singleShot(200, look_and_quit)
-    assert main([]) == 0
-    assert seen and seen[0].windowTitle().endswith("Latent Studio")
+def test_main_shows_the_window_and_shuts_down(tmp_path):
+    # in a child process: an app.exec() that returned leaves this process's Qt unusable
+    script = (
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "import studio.app\n"
+        "app = QApplication([])\n"
+        "def look():\n"
+        "    print([w.windowTitle() for w in app.topLevelWidgets()\n"
+        "           if w.isVisible() and w.inherits('QMainWindow')], flush=True)\n"
+        "    app.quit()\n"
+        "QTimer.singleShot(300, look)\n"
+        "raise SystemExit(studio.app.main([]))\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "LATENT_STUDIO_HOME": str(tmp_path / "home"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    assert "Latent Studio" in out.stdout
