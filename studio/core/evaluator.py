@@ -286,7 +286,8 @@ def evaluate_model(model: Any, family: Any, samples: int = 256, seed: int = 0,
     evaluator = evaluator or Evaluator.load()
     ops = {op.name: op for op in family.ops}
     if data is None:
-        data = build_dataset({"name": "glyphs", **model.card.training.get("dataset", {})})
+        spec = model.card.training.get("dataset", {})
+        data = build_dataset({"name": model.card.dataset or "glyphs", **spec})
     train, held = data["train"], data["held_out"]
     out: dict[str, float] = {}
     gen_images = np.zeros((0,) + train.images.shape[1:], dtype=np.uint8)

@@ -58,6 +58,8 @@ class Trainable(Protocol):
 
     def export(self, folder: Path, metrics: Mapping[str, float]) -> ModelCard: ...
 
+    # optional: def extra_metrics(self, evaluator) -> dict[str, float], recorded in the card
+
 
 @dataclass
 class TrainConfig:
@@ -155,8 +157,12 @@ def train_loop(trainable: Trainable, data: Split, config: TrainConfig,
     ctx = ctx or JobContext()
     torch.manual_seed(config.seed)
     start = 0
-    if resume and checkpoint_dir is not None:
-        start = load_latest_checkpoint(checkpoint_dir, trainable)
+    if checkpoint_dir is not None:
+        if resume:
+            start = load_latest_checkpoint(checkpoint_dir, trainable)
+        else:  # a fresh run: old checkpoints would be resumed by mistake later
+            for _, old in checkpoints(checkpoint_dir):
+                old.unlink()
     step = start
     last_saved = start
 
@@ -274,9 +280,12 @@ def train_from_recipe(recipe_path: str | Path, registry: Any, out_dir: str | Pat
         samples = int(recipe.get("evaluate", {}).get("samples", 256))
         metrics = evaluate_model(model, info, samples=samples, seed=0, data=data,
                                  evaluator=evaluator)
-        metrics["dataset_ceiling"] = dataset_ceiling(data["train"], evaluator, samples)
-        card.metrics = {**card.metrics, **metrics}
+        metrics["dataset_ceiling"] = round(dataset_ceiling(data["train"], evaluator, samples), 5)
         card.thresholds = quality_thresholds(metrics)
+        extra = getattr(trainable, "extra_metrics", None)  # optional: family-specific figures
+        if extra is not None:
+            metrics.update(extra(evaluator))
+        card.metrics = {**card.metrics, **metrics}
     write_card(card, out_dir)
     return out_dir
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import math
 import os
 import tempfile
@@ -49,12 +50,13 @@ class VAEConfig:
     # first halves the size, so (32, 64, 128) on 32 × 32 gives an 8 × 8 latent
     widths: tuple[int, ...] = (32, 64, 128)
     beta: float = 1.0  # weight of the KL term (β-VAE)
-    # What `sample` draws from. "standard": N(0, I), the training prior. "fitted": a
-    # full-covariance Gaussian fitted to the held-out posterior means (the shipped PCA
-    # basis), an ex-post prior (Ghosh et al. 2020, "From variational to deterministic
-    # autoencoders"). A spatial latent's 256 numbers are strongly correlated in the data;
-    # independent N(0, 1) draws ignore that and decode to stroke soup, the fitted prior
-    # keeps it and decodes to glyphs.
+    # What `sample` draws from. "standard": N(0, I), the training prior. "fitted": an
+    # ex-post prior (Ghosh et al. 2020, "From variational to deterministic autoencoders"):
+    # a mixture of full-covariance Gaussians fitted after training to the posterior means
+    # of the training set, one per class (one in all for unlabelled data), shipped with
+    # the weights. A spatial latent's 256 numbers are strongly correlated in the data and
+    # clustered by class; independent N(0, 1) draws ignore both and decode to stroke
+    # soup or ghosts of two digits, draws from the fitted mixture decode to glyphs.
     prior: str = "standard"
 
     def __post_init__(self) -> None:
@@ -191,6 +193,33 @@ def compute_pca(model: VAE, images: np.ndarray, batch: int = 256) -> dict[str, t
     return {"pca.mean": mean.float(), "pca.components": components.float(), "pca.stds": stds.float()}
 
 
+@torch.inference_mode()
+def fit_prior(model: VAE, images: np.ndarray, labels: np.ndarray | None, batch: int = 512,
+              ridge: float = 1e-4) -> dict[str, torch.Tensor]:
+    """The "fitted" prior: per class (or for all images), the mean and the Cholesky
+    factor of the covariance of the flattened posterior means of uint8 NHWC `images`."""
+    model.eval()
+    z = torch.cat([model.encoder(torch.from_numpy(images[i:i + batch]).permute(0, 3, 1, 2).float()
+                                 / 255.0)[0].flatten(1) for i in range(0, len(images), batch)])
+    z = z.double()  # (N, D)
+    groups = [np.arange(len(z))] if labels is None else [
+        np.flatnonzero(labels == k) for k in np.unique(labels)]
+    d = z.shape[1]
+    means, scales, weights = [], [], []
+    for index in groups:
+        zk = z[torch.from_numpy(index)]
+        mu = zk.mean(0)
+        cov = (zk - mu).T @ (zk - mu) / max(1, len(zk) - 1)
+        # a small ridge keeps the factorisation defined for rarely used latent dims
+        scales.append(torch.linalg.cholesky(cov + ridge * torch.eye(d, dtype=cov.dtype)))
+        means.append(mu)
+        weights.append(len(index))
+    w = torch.tensor(weights, dtype=torch.float64)
+    return {"prior.means": torch.stack(means).float(),  # (K, D)
+            "prior.scales": torch.stack(scales).float(),  # (K, D, D) lower-triangular
+            "prior.weights": (w / w.sum()).float()}  # (K,)
+
+
 class VAETrainable:
     """Adam + EMA weights + a linear KL warm-up (avoids posterior collapse early on)."""
 
@@ -239,6 +268,14 @@ class VAETrainable:
         self.sched.load_state_dict(state["sched"])
         self.steps_done = int(state["steps_done"])
 
+    def extra_metrics(self, evaluator: Any) -> dict[str, float]:
+        """Figures the driver records beside the evaluator's: with a fitted prior, the
+        training prior's recognisability too, so the card shows what the fit adds."""
+        if self.cfg.prior != "fitted":
+            return {}
+        standard = self.sample_images(256, temperature=0.8, seed=0)
+        return {"recognisability_standard_prior": round(evaluator.recognisability(standard), 5)}
+
     @torch.inference_mode()
     def sample_images(self, n: int, temperature: float = 0.8, seed: int = 0) -> np.ndarray:
         self.ema.eval()
@@ -251,12 +288,15 @@ class VAETrainable:
         held = self.data["held_out"].images
         tensors = {k: v.detach().float().contiguous() for k, v in self.ema.state_dict().items()}
         tensors.update(compute_pca(self.ema, held))
+        if self.cfg.prior == "fitted":
+            train = self.data["train"]
+            tensors.update(fit_prior(self.ema, train.images, train.labels))
         recon = reconstruction_mse(self.ema, held)
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         os.close(fd)
-        save_file(tensors, tmp, metadata={"format": "latent-studio/vae", "config": str(self.cfg.to_dict())})
+        save_file(tensors, tmp, metadata={"format": "latent-studio/vae", "config": json.dumps(self.cfg.to_dict())})
         os.chmod(tmp, 0o644)  # mkstemp makes 0600
         os.replace(tmp, folder / WEIGHTS_FILE)  # atomic
         digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
@@ -305,16 +345,18 @@ class _PCA:
 
 
 class LoadedVAE:
-    def __init__(self, model: VAE, pca: _PCA, card: ModelCard, device: str) -> None:
+    def __init__(self, model: VAE, pca: _PCA, card: ModelCard, device: str,
+                 prior: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> None:
         self.model = model.eval().requires_grad_(False)
         self.pca = pca
+        self.prior = prior  # (means (K, D), scales (K, D, D), weights (K,)) on the CPU, or None
         self.card = card
         self.device = device
         self.cfg = model.cfg
         self.ops = {op.name: op for op in VAE_INFO.ops}
 
     def memory_bytes(self) -> int:
-        tensors = list(self.model.parameters()) + list(self.model.buffers())
+        tensors = list(self.model.parameters()) + list(self.model.buffers()) + list(self.prior or ())
         return sum(t.numel() * t.element_size() for t in tensors) + sum(
             a.nbytes for a in (self.pca.mean, self.pca.components, self.pca.stds))
 
@@ -333,11 +375,11 @@ class LoadedVAE:
         # same latents on every device
         gen = torch.Generator("cpu").manual_seed(int(seed))
         shape = self.cfg.latent_shape
-        if self.cfg.prior == "fitted":
-            eps = torch.randn((count, self.cfg.latent_dim), generator=gen) * float(temperature)
-            mean, comps, stds = (torch.from_numpy(a) for a in
-                                 (self.pca.mean, self.pca.components, self.pca.stds))
-            z = (mean + (eps * stds) @ comps).view(count, *shape)  # (count, D) → (count, zc, h, w)
+        if self.prior is not None:  # the fitted mixture: pick a component, then draw from it
+            means, scales, weights = self.prior
+            k = torch.multinomial(weights, count, replacement=True, generator=gen)  # (count,)
+            eps = torch.randn((count, self.cfg.latent_dim, 1), generator=gen) * float(temperature)
+            z = (means[k] + (scales[k] @ eps)[..., 0]).view(count, *shape)  # (count, D) → (count, zc, h, w)
         else:
             z = torch.randn((count, *shape), generator=gen) * float(temperature)
         return z.to(self.device)  # (count, zc, h, w)
@@ -508,6 +550,10 @@ class VAEFamily:
         expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
         d = cfg.latent_dim
         expected.update({"pca.mean": (d,), "pca.components": (d, d), "pca.stds": (d,)})
+        if cfg.prior == "fitted":
+            weights = tensors.get("prior.weights")  # K, the number of components, is free
+            k = int(weights.shape[0]) if weights is not None and weights.ndim == 1 else 1
+            expected.update({"prior.means": (k, d), "prior.scales": (k, d, d), "prior.weights": (k,)})
         for name, shape in expected.items():
             if name not in tensors:
                 raise ModelLoadError(f"{path}: tensor '{name}' is missing")
@@ -522,7 +568,12 @@ class VAEFamily:
             raise ModelLoadError(f"{path}: unexpected tensors {', '.join(unexpected[:5])}")
         model.load_state_dict({k: tensors[k].float() for k in model.state_dict()})
         pca = _PCA(*(tensors[f"pca.{k}"].float().numpy() for k in ("mean", "components", "stds")))
-        return LoadedVAE(model.to(device), pca, card, device)
+        prior = None
+        if cfg.prior == "fitted":
+            prior = tuple(tensors[f"prior.{k}"].float() for k in ("means", "scales", "weights"))
+            if not (prior[2] >= 0).all() or float(prior[2].sum()) <= 0:
+                raise ModelLoadError(f"{path}: tensor 'prior.weights' is not a distribution")
+        return LoadedVAE(model.to(device), pca, card, device, prior)
 
     @classmethod
     def make_trainable(cls, recipe: Mapping[str, Any], data: Mapping[str, Split]) -> VAETrainable:

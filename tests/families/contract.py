@@ -70,13 +70,16 @@ class FamilyContract:
 
     # -- helpers ----------------------------------------------------------------
 
-    @pytest.fixture
-    def folder(self, tmp_path: Path) -> Path:
-        return self.make_model_folder(tmp_path / "model")
+    # One model per test class: the contract tests only read it.
+    @pytest.fixture(scope="class")
+    @classmethod
+    def folder(cls, tmp_path_factory: pytest.TempPathFactory) -> Path:
+        return cls().make_model_folder(tmp_path_factory.mktemp("model"))
 
-    @pytest.fixture
-    def model(self, folder: Path) -> Any:
-        return self.load(folder)
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls, folder: Path) -> Any:
+        return cls().load(folder)
 
     def run_op(self, model: Any, op: str, params: dict | None = None,
                ctx: JobContext | None = None) -> Output:
