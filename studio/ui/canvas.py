@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
+    QToolTip,
     QWidget,
 )
 
@@ -75,6 +76,7 @@ class Canvas(QGraphicsView):
         self._marker = self._make_marker()
         self.placeholder = placeholder
         self._count, self._columns, self._cell = 0, 1, (0, 0)
+        self._labels: tuple[str, ...] = ()
         self._size = (0, 0)  # (H, W) of the shown pixmap
         self._auto_fit = True  # until the user zooms or pans
         self._point_mode = False
@@ -95,11 +97,14 @@ class Canvas(QGraphicsView):
         self._background = QBrush(_checker_tile(True))
 
     # -- content -------------------------------------------------------------------
-    def set_images(self, images: np.ndarray, columns: int = 0) -> None:
-        """Show (N, H, W, C) uint8 images as a grid (or one image when N is 1)."""
+    def set_images(self, images: np.ndarray, columns: int = 0,
+                   labels: tuple[str, ...] | list[str] = ()) -> None:
+        """Show (N, H, W, C) uint8 images as a grid (or one image when N is 1); `labels`
+        become the cells' tooltips."""
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]
+        self._labels = tuple(labels)
         self._count, self._columns = len(images), imgs.grid_columns(len(images), columns)
         self._cell = (images.shape[1], images.shape[2])
         self._set_pixmap(imgs.to_pixmap(imgs.grid_image(images, self._columns)))
@@ -313,6 +318,21 @@ class Canvas(QGraphicsView):
             return
         self._pressing_point = False
         super().mouseReleaseEvent(event)
+
+    def cell_label(self, index: int) -> str:
+        return self._labels[index] if 0 <= index < len(self._labels) else ""
+
+    def viewportEvent(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip and self._labels:
+            point = self.mapToScene(event.pos())
+            index = imgs.cell_at(point.x(), point.y(), self._count, self._columns, self._cell)
+            text = self.cell_label(index)
+            if text:
+                QToolTip.showText(event.globalPos(), text, self.viewport())
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.MiddleButton:

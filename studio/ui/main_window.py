@@ -516,7 +516,8 @@ class MainWindow(QMainWindow):
             self.explorer.set_view(view)
         per_image = result.timings.get("per_image")
         if per_image is not None:
-            self.time_label.setText(f"{per_image * 1000:.0f} ms/image")
+            ms = per_image * 1000
+            self.time_label.setText(f"{ms:.1f} ms/image" if ms < 10 else f"{ms:.0f} ms/image")
         if to_history:
             try:
                 self.history_strip.add(self.history.add(result, family=self.session.family or ""))

@@ -92,7 +92,8 @@ class SamplesView(QWidget):
         self.appending = result.request.op == "encode"
         self.result = result
         columns = result.columns if not self.appending else 0
-        self.canvas.set_images(self.images, columns)
+        labels = result.labels if len(result.labels) == len(self.images) else ()
+        self.canvas.set_images(self.images, columns, labels)
         self.canvas.set_selection(self.selection)
 
     def clear(self) -> None:
@@ -267,7 +268,7 @@ class TraverseView(QWidget):
     def show_result(self, result: Result) -> None:
         self.result = result
         self.selection = []
-        self.canvas.set_images(result.images, result.columns)
+        self.canvas.set_images(result.images, result.columns, result.labels)
         directions = result.extras.get("directions")
         if directions:
             self.caption.setText(f"Rows: principal directions {directions[0]}–{directions[-1]} · "
@@ -307,8 +308,8 @@ class MapView(QWidget):
         side_box = QWidget()
         side_box.setLayout(side)
         side_box.setFixedWidth(230)
-        caption = _caption("Click a point to decode it; drag to scrub across the map. "
-                           "x and y are principal directions, in σ.")
+        self.caption = caption = _caption("Click a point to decode it; drag to scrub across "
+                                          "the map. x and y are principal directions, in σ.")
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(caption, 0, 0, 1, 2)
@@ -325,6 +326,12 @@ class MapView(QWidget):
         self.canvas.clear_marker()
         self.preview.clear()
         self.point_label.setText("")
+        params = result.request.params
+        if "direction_x" in params:
+            extent = result.extras.get("extent", params.get("extent", 0))
+            self.caption.setText(
+                f"x → principal direction {params['direction_x']} · y ↑ direction "
+                f"{params['direction_y']} · ±{extent:g}σ. Click to decode a point; drag to scrub.")
 
     def clear(self) -> None:
         self.result = None

@@ -103,3 +103,8 @@ def test_point_mode_reports_press_and_drag_and_shows_a_marker(canvas, qtbot):
     with qtbot.waitSignal(canvas.point_dragged):
         QTest.mouseMove(canvas.viewport(), centre + QPoint(20, 0))
     QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, pos=centre + QPoint(20, 0))
+
+
+def test_cells_carry_their_labels_as_tooltips(canvas):
+    canvas.set_images(gray_grid(2), 2, ["PC0 −2σ", "PC0 +2σ"])
+    assert canvas.cell_label(1) == "PC0 +2σ" and canvas.cell_label(5) == ""

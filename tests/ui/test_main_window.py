@@ -8,6 +8,7 @@ import threading
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDoubleSpinBox
 
 from studio.core import export
 from studio.core.history import History
@@ -49,6 +50,15 @@ def test_ctrl_return_generates_with_a_locked_seed(window, qtbot):
     press(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: window.last_result is not before and not window.busy())
     assert window.last_result.request.seed == 1234
+
+
+def test_ctrl_return_works_while_a_parameter_has_focus(window, qtbot):
+    spin = window.params.editor("temperature").findChild(QDoubleSpinBox)
+    spin.setFocus()
+    before = window.last_result
+    QTest.keyClick(spin, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.last_result is not before and not window.busy())
+    assert window.last_result.request.op == "sample"
 
 
 def test_escape_cancels_a_running_job(window, qtbot):

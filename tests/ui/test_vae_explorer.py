@@ -72,6 +72,7 @@ def test_clicking_the_latent_map_decodes_that_point(window, qtbot):
     result = generate(qtbot, window, view="map")
     view = window.explorer.map
     assert result.count == 81 and view.canvas.count == 81
+    assert "direction 0" in view.caption.text() and "±2.5σ" in view.caption.text()
     QTest.mouseClick(view.canvas.viewport(), Qt.MouseButton.LeftButton,
                      pos=cell_center(view.canvas, 0))
     qtbot.waitUntil(lambda: window.explorer.map_point_result is not None)
@@ -147,6 +148,7 @@ def test_traverse_grid_rows_are_directions(window, qtbot):
     result = generate(qtbot, window)
     assert result.count == 15 and window.explorer.traverse.canvas.count == 15
     assert window.explorer.traverse.canvas._columns == 5
+    assert "3 directions" not in window.explorer.traverse.caption.text()
 
 
 def test_use_picked_without_a_pick_explains_what_to_do(window, qtbot):
