@@ -748,6 +748,7 @@ class MainWindow(QMainWindow):
                        for keys, what in SHORTCUTS)
         box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{rows}</table>",
                           QMessageBox.StandardButton.Close, self)
+        box.setStyleSheet("QLabel { min-width: 480px; }")  # one line per shortcut
         box.setModal(False)
         box.show()
 

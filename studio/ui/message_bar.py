@@ -47,11 +47,10 @@ class MessageBar(QFrame):
         self._text.setText(text)
         self.show()
 
-    @property
     def text(self) -> str:
+        """The message shown, or "" when the bar is hidden."""
         return "" if self.isHidden() else self._text.text()
 
-    @property
     def level(self) -> str:
         return str(self.property("level") or "")
 

@@ -159,7 +159,7 @@ def test_a_corrupt_file_shows_an_error_and_changes_nothing(window, qtbot, tmp_pa
     good = write_png(tmp_path / "good.png").read_bytes()
     bad.write_bytes(good[: len(good) // 2])  # truncated
     drop_files(window.explorer.samples.canvas, [bad])
-    assert window.message_bar.level == "error" and "broken.png" in window.message_bar.text
+    assert window.message_bar.level() == "error" and "broken.png" in window.message_bar.text()
     assert len(window.history) == 0 and window.history_strip.count() == 0
     assert window.engine.idle()
 
@@ -167,7 +167,7 @@ def test_a_corrupt_file_shows_an_error_and_changes_nothing(window, qtbot, tmp_pa
 def test_a_failing_job_shows_a_message_and_the_app_goes_on(window, qtbot):
     FakeModel.fail_with = RuntimeError("the model broke")
     QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "the model broke" in window.message_bar.text)
+    qtbot.waitUntil(lambda: "the model broke" in window.message_bar.text())
     qtbot.waitUntil(lambda: not window.busy())
     FakeModel.fail_with = None
     assert generate(qtbot, window).count == 16
@@ -205,12 +205,12 @@ def test_import_model_folder(window, qtbot, monkeypatch, tmp_path):
 
     monkeypatch.setattr(window.library, "import_folder", refuse, raising=False)
     assert window.import_folder(str(tmp_path)) is None
-    assert "card.json" in window.message_bar.text
+    assert "card.json" in window.message_bar.text()
 
 
 def test_recipe_for_a_missing_model_is_refused_clearly(window):
     window.restore_request(Request("nowhere", "sample", {"seed": 1}))
-    assert "nowhere" in window.message_bar.text and window.session.model_id == "fake-model"
+    assert "nowhere" in window.message_bar.text() and window.session.model_id == "fake-model"
 
 
 def test_settings_persist_theme_geometry_and_last_model(window, qtbot, services, settings):

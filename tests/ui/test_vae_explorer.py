@@ -137,7 +137,7 @@ def test_a_corrupt_drop_on_the_map_changes_nothing(window, qtbot, tmp_path):
     bad = tmp_path / "noise.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
     drop_files(window.explorer.map.canvas, [bad])
-    assert window.message_bar.level == "error" and "noise.jpg" in window.message_bar.text
+    assert window.message_bar.level() == "error" and "noise.jpg" in window.message_bar.text()
     assert len(window.history) == 1 and window.explorer.current_view() == "map"
 
 
@@ -154,4 +154,4 @@ def test_traverse_grid_rows_are_directions(window, qtbot):
 def test_use_picked_without_a_pick_explains_what_to_do(window, qtbot):
     window.explorer.set_view("interpolate")
     QTest.mouseClick(window.explorer.interpolate.use_buttons["a"], Qt.MouseButton.LeftButton)
-    assert "Pick an image" in window.message_bar.text
+    assert "Pick an image" in window.message_bar.text()
