@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListView,
@@ -32,8 +32,17 @@ def _thumbnail(path: Any) -> QIcon:
     if pixmap.isNull():
         return QIcon()
     # nearest-neighbour keeps 32-px results crisp at thumbnail size
-    mode = (Qt.TransformationMode.FastTransformation if max(pixmap.width(), pixmap.height()) < THUMB
+    mode = (Qt.TransformationMode.FastTransformation if min(pixmap.width(), pixmap.height()) < THUMB
             else Qt.TransformationMode.SmoothTransformation)
+    if pixmap.width() > 2 * pixmap.height():
+        # a strip of frames: show its start at a readable height, not a sliver
+        strip = pixmap.scaledToHeight(THUMB // 2, mode).copy(0, 0, THUMB, THUMB // 2)
+        square = QPixmap(THUMB, THUMB)
+        square.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(square)
+        painter.drawPixmap(0, THUMB // 4, strip)
+        painter.end()
+        return QIcon(square)
     return QIcon(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, mode))
 
 

@@ -355,14 +355,30 @@ class MainWindow(QMainWindow):
 
     def load_model(self, model_id: str, then_sample: bool = False) -> None:
         def loaded(_job: Any, state: dict[str, Any]) -> None:
+            self._show_loading(False)
             self._show_cache_state(state)
             self.job_label.setText(f"Loaded {model_id}")
             if then_sample and self.explorer.samples.result is None and model_id == self.session.model_id:
                 self.generate()
 
+        def failed(_job: Any, message: str) -> None:
+            self._show_loading(False)
+            self.job_label.setText(f"Could not load {model_id}")
+            self.show_error(message)
+
         self.job_label.setText(f"Loading {model_id}…")
+        self._show_loading(True)
         self.jobs.call(lambda ctx, cache: (cache.get(model_id), cache_state(cache))[1],
-                       label=f"load {model_id}", on_result=loaded)
+                       label=f"load {model_id}", on_result=loaded, on_error=failed)
+
+    def _show_loading(self, loading: bool) -> None:
+        """An indeterminate bar while a model loads (the first load imports torch)."""
+        if loading:
+            self.progress.setRange(0, 0)
+            self.progress.show()
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setVisible(self.busy())
 
     def unload_model(self, model_id: str) -> None:
         self.jobs.call(lambda ctx, cache: (cache.unload(model_id), cache_state(cache))[1],
