@@ -95,9 +95,11 @@ def checkpoints(folder: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def save_checkpoint(folder: Path, step: int, trainable: Trainable, keep: int = 2) -> Path:
+def save_checkpoint(folder: Path, step: int, trainable: Trainable, keep: int = 2,
+                    seconds: float = 0.0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    state = {"step": step, "trainable": trainable.state_dict(), "torch_rng": torch.get_rng_state()}
+    state = {"step": step, "trainable": trainable.state_dict(), "torch_rng": torch.get_rng_state(),
+             "seconds": float(seconds)}
     path = folder / f"step-{step:08d}.pt"
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
     os.close(fd)
@@ -108,8 +110,10 @@ def save_checkpoint(folder: Path, step: int, trainable: Trainable, keep: int = 2
     return path
 
 
-def load_latest_checkpoint(folder: Path, trainable: Trainable) -> int:
-    """Restore the newest checkpoint into `trainable`; return its step (0 when none)."""
+def load_latest_checkpoint(folder: Path, trainable: Trainable,
+                           stats: dict[str, float] | None = None) -> int:
+    """Restore the newest checkpoint into `trainable`; return its step (0 when none).
+    `stats["seconds"]` gets the training time spent before it."""
     found = checkpoints(folder)
     if not found:
         return 0
@@ -119,6 +123,8 @@ def load_latest_checkpoint(folder: Path, trainable: Trainable) -> int:
     assert int(state["step"]) == step, (path, state["step"])
     trainable.load_state_dict(state["trainable"])
     torch.set_rng_state(state["torch_rng"])
+    if stats is not None:
+        stats["seconds"] = float(state.get("seconds", 0.0))
     return step
 
 
@@ -148,28 +154,35 @@ def train_loop(trainable: Trainable, data: Split, config: TrainConfig,
                ctx: JobContext | None = None, checkpoint_dir: Path | None = None,
                resume: bool = True, on_log: LogFn | None = None,
                on_samples: Callable[[int, np.ndarray], None] | None = None,
-               on_checkpoint: Callable[[int, Path], None] | None = None) -> int:
+               on_checkpoint: Callable[[int, Path], None] | None = None,
+               stats: dict[str, float] | None = None) -> int:
     """Train to `config.steps`; return the step reached.
 
     Cancel (ctx's event, checked every step) saves a checkpoint, then raises Cancelled.
     Progress goes to ctx.progress(step, steps); sample grids to ctx.preview and on_samples.
+    `stats` (if given) gets "seconds": training time over all runs, and "resumed_from".
     """
     ctx = ctx or JobContext()
     torch.manual_seed(config.seed)
     start = 0
+    stats = {} if stats is None else stats
+    stats["seconds"] = 0.0
     if checkpoint_dir is not None:
         if resume:
-            start = load_latest_checkpoint(checkpoint_dir, trainable)
+            start = load_latest_checkpoint(checkpoint_dir, trainable, stats)
         else:  # a fresh run: old checkpoints would be resumed by mistake later
             for _, old in checkpoints(checkpoint_dir):
                 old.unlink()
     step = start
     last_saved = start
+    stats["resumed_from"] = start
+    before = stats["seconds"]
 
     def checkpoint() -> None:
         nonlocal last_saved
         if checkpoint_dir is not None and step != last_saved:
-            path = save_checkpoint(checkpoint_dir, step, trainable, config.keep_checkpoints)
+            path = save_checkpoint(checkpoint_dir, step, trainable, config.keep_checkpoints,
+                                   stats["seconds"])
             last_saved = step
             if on_checkpoint:
                 on_checkpoint(step, path)
@@ -184,6 +197,7 @@ def train_loop(trainable: Trainable, data: Split, config: TrainConfig,
         index = batch_indices(len(data), config.batch_size, config.seed, step)
         logs = trainable.step(to_batch(data, index))
         step += 1
+        stats["seconds"] = before + time.monotonic() - started
         assert all(math.isfinite(v) for v in logs.values()), f"step {step}: {logs}"
         if on_log and (step % max(1, config.log_every) == 0 or step == config.steps):
             rate = (step - start) / max(1e-9, time.monotonic() - started)
@@ -262,14 +276,14 @@ def train_from_recipe(recipe_path: str | Path, registry: Any, out_dir: str | Pat
     np.random.seed(config.seed)
     data = build_dataset(recipe["dataset"])
     trainable = impl.make_trainable(recipe, data)
-    started = time.monotonic()
-    steps = train_loop(trainable, data["train"], config, ctx, ckpt, resume, on_log)
-    seconds = time.monotonic() - started
+    stats: dict[str, float] = {}
+    steps = train_loop(trainable, data["train"], config, ctx, ckpt, resume, on_log, stats=stats)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     card = trainable.export(out_dir, {})
     card.recipe = recipe_path.name
-    card.training = {**card.training, "steps": steps, "seconds_this_run": round(seconds, 1),
+    card.training = {**card.training, "steps": steps, "seconds": round(stats["seconds"], 1),
+                     "threads": torch.get_num_threads(),
                      "seed": config.seed, "batch_size": config.batch_size,
                      "torch": torch.__version__, "apt": list(recipe.get("apt", []))}
     if evaluate:

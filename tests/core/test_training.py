@@ -92,8 +92,9 @@ def test_resume_continues_and_matches_an_uninterrupted_run(tmp_path: Path) -> No
                on_checkpoint=lambda s, p: saved.append(s))
     assert saved == [3, 6] and [s for s, _ in checkpoints(tmp_path / "split")] == [3, 6]
     second = MeanImage()
-    assert train_loop(second, toy_data(), config, checkpoint_dir=tmp_path / "split") == 10
-    assert second.seen == 10
+    stats: dict = {}
+    assert train_loop(second, toy_data(), config, checkpoint_dir=tmp_path / "split", stats=stats) == 10
+    assert second.seen == 10 and stats["resumed_from"] == 6 and stats["seconds"] > 0
     torch.testing.assert_close(second.w, whole.w, rtol=0, atol=0)
     # at most keep_checkpoints remain
     assert [s for s, _ in checkpoints(tmp_path / "split")] == [9, 10]
