@@ -498,6 +498,13 @@ class MainWindow(QMainWindow):
             return
         if self._active:
             return  # one generation at a time; Esc cancels it
+        spec = self.session.op_spec()
+        request = self.session.request()
+        missing = [p for p in spec.array_params if p.required and p.name not in request.inputs]
+        if missing:
+            self.show_info(f"{spec.label} needs {missing[0].label.lower()}: pick a sample "
+                           "(click it) or drop an image file on the canvas first.")
+            return
         self.session.next_seed()
         self.params.set_values(self.session.values())
         self.run_request(self.session.request())

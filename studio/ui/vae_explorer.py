@@ -483,8 +483,11 @@ class VAEExplorer(QTabWidget):
             if item is not None:
                 self.set_endpoint(side, *item)
         first = self.samples.picked_item(0)
-        # traversals and maps centre on the picked image
+        # traversals and maps centre on the picked image; encode, reconstruct and
+        # decode act on it
         self.session.set_input("center", None if first is None else first[1])
+        self.session.set_input("latent", None if first is None else first[1])
+        self.session.set_input("image", None if first is None else first[0])
         self.samples.interpolate_button.setEnabled(len(self.samples.selection) == 2)
 
     def _on_samples_interpolate_clicked(self) -> None:

@@ -155,3 +155,21 @@ def test_use_picked_without_a_pick_explains_what_to_do(window, qtbot):
     window.explorer.set_view("interpolate")
     QTest.mouseClick(window.explorer.interpolate.use_buttons["a"], Qt.MouseButton.LeftButton)
     assert "Pick an image" in window.message_bar.text()
+
+
+def test_reconstruct_acts_on_the_picked_sample(window, qtbot):
+    result = generate(qtbot, window)
+    window.explorer.samples.pick(2)
+    window.params.op_combo.setCurrentIndex(window.params.op_combo.findData("reconstruct"))
+    window.params.op_combo.activated.emit(window.params.op_combo.currentIndex())
+    assert window.session.op == "reconstruct"
+    again = generate(qtbot, window)
+    assert again.request.op == "reconstruct" and again.count == 2
+    assert np.array_equal(again.request.inputs["image"], result.images[2])
+
+
+def test_an_op_without_its_input_explains_what_it_needs(window, qtbot):
+    window.params.op_combo.activated.emit(window.params.op_combo.findData("encode"))
+    QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
+    assert "Encode needs image" in window.message_bar.text()
+    assert window.engine.idle() and len(window.history) == 0
