@@ -9,18 +9,15 @@ in, so tests build it around a fake family.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QStyle,
     QToolButton,
@@ -28,11 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import export, media
 from studio.core.params import ParamError
-from studio.core.requests import RecipeError, Request, Result
+from studio.core.requests import Request, Result
 from studio.core.session import Session
-from studio.ui import images as imgs
 from studio.ui.bridge import EngineBridge
 from studio.ui.history_strip import HistoryStrip
 from studio.ui.jobs import JobRouter
@@ -41,27 +36,12 @@ from studio.ui.model_panel import ModelPanel, human_size
 from studio.ui.params_panel import ParamsPanel
 from studio.ui.theme import apply_theme
 from studio.ui.vae_explorer import VIEW_OF_OP, VIEWS, VAEExplorer
+from studio.ui.window_actions import APP_TITLE, SHORTCUTS, ActionsMixin
+from studio.ui.window_files import FilesMixin
 
-APP_TITLE = "Latent Studio"
+__all__ = ["APP_TITLE", "SHORTCUTS", "MainWindow"]
+
 PREFERRED_MODEL = "vae-glyphs"
-OPEN_FILTER = "Images and recipes (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff *.json)"
-DEVICES = ("auto", "cpu", "cuda", "mps")
-SHORTCUTS = (
-    ("Ctrl+Enter", "Generate"),
-    ("Esc", "Cancel the running job"),
-    ("Ctrl+O", "Open an image or a recipe"),
-    ("Ctrl+E", "Export PNG (with its recipe)"),
-    ("Ctrl+Shift+E", "Export the interpolation as GIF / WebP"),
-    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a parameter edit"),
-    ("Ctrl+C", "Copy the image"),
-    ("Ctrl+= / Ctrl+-", "Zoom in / out"),
-    ("Ctrl+0, F on the canvas", "Fit to view"),
-    ("Wheel · middle-drag · Space+drag", "Zoom · pan · pan"),
-    ("Click / Shift+click", "Pick sample A / B"),
-    ("Ctrl+L", "Load the selected model"),
-    ("Ctrl+1 … Ctrl+4", "Samples, Interpolate, Traverse, Map"),
-    ("Ctrl+Q", "Quit"),
-)
 
 
 def cache_state(cache: Any) -> dict[str, Any]:
@@ -69,7 +49,7 @@ def cache_state(cache: Any) -> dict[str, Any]:
     return {"device": cache.device, "loaded": cache.loaded_ids(), "memory": cache.memory_in_use()}
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
     def __init__(self, engine: Any, library: Any, registry: Any, history: Any, *,
                  settings: QSettings | None = None, bridge: EngineBridge | None = None,
                  parent: QWidget | None = None) -> None:
@@ -153,105 +133,6 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.cancel_button)
         bar.addPermanentWidget(self.time_label)
         bar.addPermanentWidget(self.device_label)
-
-    def _action(self, text: str, slot: Any, shortcut: Any = None, icon: Any = None,
-                tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            shortcuts = shortcut if isinstance(shortcut, (list, tuple)) else [shortcut]
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
-        if tip:
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        self.addAction(action)  # shortcuts work even with the menu bar hidden
-        return action
-
-    def _build_actions(self) -> None:
-        sp = QStyle.StandardPixmap
-        self.open_action = self._action("&Open Image or Recipe…", self.open_file_dialog,
-                                        QKeySequence.StandardKey.Open, sp.SP_DialogOpenButton)
-        self.import_action = self._action("&Import Model Folder…", self.import_model_dialog,
-                                          None, sp.SP_DirOpenIcon)
-        self.export_png_action = self._action("&Export PNG…", self.export_png, "Ctrl+E",
-                                              sp.SP_DialogSaveButton,
-                                              "Save the image with its full recipe")
-        self.export_anim_action = self._action("Export &Animation…", self.export_animation,
-                                               "Ctrl+Shift+E", None,
-                                               "Save the interpolation as GIF or WebP")
-        self.export_sheet_action = self._action("Export &Contact Sheet…", self.export_contact_sheet)
-        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.generate_action = self._action("&Generate", self.generate, ["Ctrl+Return", "Ctrl+Enter"],
-                                            sp.SP_MediaPlay)
-        self.cancel_action = self._action("&Cancel", self.cancel, "Escape", sp.SP_BrowserStop)
-        self.undo_action = self._action("&Undo Parameter Edit", self.undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action("&Redo Parameter Edit", self.redo, QKeySequence.StandardKey.Redo)
-        self.copy_action = self._action("&Copy Image", self.copy_image, QKeySequence.StandardKey.Copy)
-        self.zoom_in_action = self._action("Zoom &In", lambda: self.explorer.canvas().zoom_in(),
-                                           ["Ctrl+=", "Ctrl++"])
-        self.zoom_out_action = self._action("Zoom &Out", lambda: self.explorer.canvas().zoom_out(),
-                                            "Ctrl+-")
-        self.fit_action = self._action("&Fit to View", lambda: self.explorer.canvas().fit(), "Ctrl+0")
-        self.load_action = self._action("&Load", self._on_load_action_triggered, "Ctrl+L",
-                                        sp.SP_MediaPlay)
-        self.unload_action = self._action("&Unload", self._on_unload_action_triggered, None,
-                                          sp.SP_MediaStop)
-        self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1")
-        self.about_action = self._action("&About Latent Studio", self.show_about)
-        self.view_actions = []
-        for index, view in enumerate(VIEWS):
-            self.view_actions.append(self._action(
-                view.capitalize(), lambda _=False, v=view: self.explorer.set_view(v), f"Ctrl+{index + 1}"))
-        self.theme_group = QActionGroup(self)
-        self.theme_actions = {}
-        for theme in ("dark", "light"):
-            action = QAction(theme.capitalize(), self, checkable=True)
-            action.triggered.connect(lambda _=False, t=theme: self.set_theme(t))
-            self.theme_group.addAction(action)
-            self.theme_actions[theme] = action
-        self.device_group = QActionGroup(self)
-        self.device_actions = {}
-        for device in DEVICES:
-            action = QAction(device.upper() if device != "auto" else "Auto (best available)",
-                             self, checkable=True)
-            action.triggered.connect(lambda _=False, d=device: self.set_device(d))
-            self.device_group.addAction(action)
-            self.device_actions[device] = action
-        self.device_actions["auto"].setChecked(True)
-
-    def _build_menus(self) -> None:
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        file_menu.addActions([self.open_action, self.import_action])
-        file_menu.addSeparator()
-        file_menu.addActions([self.export_png_action, self.export_anim_action, self.export_sheet_action])
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit = menu.addMenu("&Edit")
-        edit.addActions([self.undo_action, self.redo_action])
-        edit.addSeparator()
-        edit.addAction(self.copy_action)
-        edit.addSeparator()
-        edit.addActions([self.generate_action, self.cancel_action])
-        view = menu.addMenu("&View")
-        for dock in (self.models_dock, self.params_dock, self.history_dock):
-            view.addAction(dock.toggleViewAction())
-        view.addSeparator()
-        view.addActions(self.view_actions)
-        view.addSeparator()
-        view.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action])
-        view.addSeparator()
-        themes = view.addMenu("&Theme")
-        themes.addActions(list(self.theme_actions.values()))
-        model = menu.addMenu("&Model")
-        model.addActions([self.load_action, self.unload_action])
-        model.addSeparator()
-        model.addAction(self.import_action)
-        devices = model.addMenu("&Device")
-        devices.addActions(list(self.device_actions.values()))
-        help_menu = menu.addMenu("&Help")
-        help_menu.addActions([self.shortcuts_action, self.about_action])
 
     def _connect(self) -> None:
         self.models.model_selected.connect(self._on_models_model_selected)
@@ -606,158 +487,6 @@ class MainWindow(QMainWindow):
                 self.explorer.samples.show_result(self.explorer.samples.result)
             self._update_busy()
 
-    # -- files: open, drop, recipes ---------------------------------------------------------
-    def open_file_dialog(self) -> None:
-        path = self._ask_open_path("Open an image or a recipe")
-        if path:
-            self.open_files([path], "samples")
-
-    def open_files(self, paths: list[str], target: str = "samples") -> None:
-        """Dropped or opened files: a recipe restores and re-renders; an image is encoded.
-        A bad file shows a message and changes nothing."""
-        if self.session.model_id is None:
-            self.show_error("Pick a model first, then drop images to encode them.")
-            return
-        for index, path in enumerate(paths):
-            request = self._recipe_in(path)
-            if request is not None:
-                self.restore_request(request)
-            elif Path(path).suffix.lower() != ".json":
-                # the first two images dropped on a canvas become A and B
-                pick = ("a", "b")[index] if target == "samples" and index < 2 else ""
-                self._encode_file(path, pick, "" if target == "samples" else target)
-
-    def _recipe_in(self, path: str) -> Request | None:
-        try:
-            return export.open_recipe(path)
-        except RecipeError as exc:
-            if Path(path).suffix.lower() == ".json":
-                self.show_error(str(exc))
-            return None  # an image without a recipe: encode it
-        except (media.MediaError, OSError):
-            return None  # load_image below gives the clear message
-
-    def _encode_file(self, path: str, pick: str, endpoint: str) -> None:
-        card = self.library.get(self.session.model_id).card
-        try:
-            image = media.load_image(path)
-            fitted = media.fit_image(image, card.resolution, card.channels)
-        except (media.MediaError, OSError, ValueError) as exc:
-            self.show_error(str(exc) if isinstance(exc, media.MediaError) else f"{path}: {exc}")
-            return
-        self.session.set_input("image", fitted)
-        self.run_request(self.session.request("encode"), pick=pick, endpoint=endpoint)
-
-    def restore_request(self, request: Request, render: bool = True) -> None:
-        """Take model, op, parameters and seed from a recipe, and render it again."""
-        if request.model_id not in self.models.model_ids():
-            self.show_error(f"This recipe needs the model {request.model_id!r}, "
-                            "which is not in the library. Import its folder first.")
-            return
-        self.models.select(request.model_id)
-        self.select_model(request.model_id)
-        self.session.restore(request)
-        self.explorer.set_view(self.session.view)
-        self._rebuild_params()
-        if render:
-            self.run_request(dataclasses.replace(request, device=None), to_history=False)
-
-    def _on_history_entry_activated(self, entry: Any) -> None:
-        try:
-            request = entry.request()
-        except RecipeError as exc:
-            self.show_error(f"History entry {entry.id}: {exc}")
-            return
-        self.restore_request(request)
-
-    # -- export, copy ---------------------------------------------------------------------
-    def _suggested_name(self, result: Result, suffix: str) -> str:
-        seed = result.request.seed
-        return f"{result.request.model_id}-{result.request.op}{f'-{seed}' if seed is not None else ''}{suffix}"
-
-    def _export_target(self, path: str) -> Path:
-        self.settings.setValue("last_export_dir", str(Path(path).parent))
-        return Path(path)
-
-    def export_png(self) -> Path | None:
-        result = self.explorer.result()
-        if result is None:
-            self.show_info("Nothing to export yet: Generate first.")
-            return None
-        path = self._ask_save_path("Export PNG", "PNG image (*.png)", self._suggested_name(result, ".png"))
-        if not path:
-            return None
-        index = self.explorer.selected_index()
-        try:
-            out = export.export_png(self._export_target(path), result, index,
-                                    family=self.session.family or "")
-        except (OSError, ValueError) as exc:
-            self.show_error(f"Export failed: {exc}")
-            return None
-        self.statusBar().showMessage(f"Exported {out}", 5000)
-        return out
-
-    def export_animation(self) -> Path | None:
-        result = self.explorer.result("interpolate")
-        if result is None:
-            self.show_info("Render an interpolation first (Interpolate tab, then Generate).")
-            return None
-        path = self._ask_save_path("Export animation", "GIF animation (*.gif);;Animated WebP (*.webp)",
-                                   self._suggested_name(result, ".gif"))
-        if not path:
-            return None
-        if Path(path).suffix.lower() not in (".gif", ".webp"):
-            path += ".gif"
-        try:
-            out = export.export_animation(self._export_target(path), result, fps=12)
-        except (OSError, ValueError) as exc:
-            self.show_error(f"Export failed: {exc}")
-            return None
-        self.statusBar().showMessage(f"Exported {out}", 5000)
-        return out
-
-    def export_contact_sheet(self) -> Path | None:
-        result = self.explorer.result()
-        if result is None:
-            self.show_info("Nothing to export yet: Generate first.")
-            return None
-        path = self._ask_save_path("Export contact sheet", "PNG image (*.png)",
-                                   self._suggested_name(result, "-sheet.png"))
-        if not path:
-            return None
-        try:
-            out = export.export_contact_sheet(
-                self._export_target(path), result.images, columns=result.columns,
-                labels=list(result.labels) or None, recipes=[export.recipe_of(result)])
-        except (OSError, ValueError) as exc:
-            self.show_error(f"Export failed: {exc}")
-            return None
-        self.statusBar().showMessage(f"Exported {out}", 5000)
-        return out
-
-    def copy_image(self) -> None:
-        image = self.explorer.current_image()
-        if image is None:
-            return
-        QApplication.clipboard().setImage(imgs.to_qimage(image))
-        self.statusBar().showMessage("Image copied", 3000)
-
-    # -- dialogs (separate methods, so tests can answer for the user) -------------------------
-    def _last_dir(self) -> str:
-        return str(self.settings.value("last_export_dir", str(Path.home())))
-
-    def _ask_save_path(self, caption: str, file_filter: str, suggested: str) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self, caption, str(Path(self._last_dir()) / suggested),
-                                              file_filter)
-        return path or None
-
-    def _ask_open_path(self, caption: str) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(self, caption, self._last_dir(), OPEN_FILTER)
-        return path or None
-
-    def _ask_folder(self, caption: str) -> str | None:
-        return QFileDialog.getExistingDirectory(self, caption, str(Path.home())) or None
-
     # -- messages and help --------------------------------------------------------------------
     def show_error(self, text: str) -> None:
         self.message_bar.show_error(text)
@@ -765,22 +494,3 @@ class MainWindow(QMainWindow):
 
     def show_info(self, text: str) -> None:
         self.message_bar.show_info(text)
-
-    def show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td style='padding:2px 14px 2px 0'><b>{keys}</b></td><td>{what}</td></tr>"
-                       for keys, what in SHORTCUTS)
-        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{rows}</table>",
-                          QMessageBox.StandardButton.Close, self)
-        box.setStyleSheet("QLabel { min-width: 480px; }")  # one line per shortcut
-        box.setModal(False)
-        box.show()
-
-    def show_about(self) -> None:
-        from studio import __version__
-
-        QMessageBox.about(self, f"About {APP_TITLE}",
-                          f"<h3>{APP_TITLE} {__version__}</h3>"
-                          "<p>A desktop studio for exploring generative image models: sample, "
-                          "encode, interpolate, traverse and map latent spaces.</p>"
-                          "<p>Every exported PNG carries its full recipe: open it again to get "
-                          "the same settings and the same pixels.</p>")

@@ -1,0 +1,155 @@
+"""The main window's actions and menus (File, Edit, View, Model, Help) and its help.
+
+A mixin of MainWindow: the actions call the window's own methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMessageBox, QStyle
+
+from studio.ui.vae_explorer import VIEWS
+
+APP_TITLE = "Latent Studio"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+SHORTCUTS = (
+    ("Ctrl+Enter", "Generate"),
+    ("Esc", "Cancel the running job"),
+    ("Ctrl+O", "Open an image or a recipe"),
+    ("Ctrl+E", "Export PNG (with its recipe)"),
+    ("Ctrl+Shift+E", "Export the interpolation as GIF / WebP"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a parameter edit"),
+    ("Ctrl+C", "Copy the image"),
+    ("Ctrl+= / Ctrl+-", "Zoom in / out"),
+    ("Ctrl+0, F on the canvas", "Fit to view"),
+    ("Wheel · middle-drag · Space+drag", "Zoom · pan · pan"),
+    ("Click / Shift+click", "Pick sample A / B"),
+    ("Ctrl+L", "Load the selected model"),
+    ("Ctrl+1 … Ctrl+4", "Samples, Interpolate, Traverse, Map"),
+    ("Ctrl+Q", "Quit"),
+)
+
+
+class ActionsMixin:
+    """Builds the actions (with their shortcuts) and the menu bar."""
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, icon: Any = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            shortcuts = shortcut if isinstance(shortcut, (list, tuple)) else [shortcut]
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even with the menu bar hidden
+        return action
+
+    def _build_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self.open_action = self._action("&Open Image or Recipe…", self.open_file_dialog,
+                                        QKeySequence.StandardKey.Open, sp.SP_DialogOpenButton)
+        self.import_action = self._action("&Import Model Folder…", self.import_model_dialog,
+                                          None, sp.SP_DirOpenIcon)
+        self.export_png_action = self._action("&Export PNG…", self.export_png, "Ctrl+E",
+                                              sp.SP_DialogSaveButton,
+                                              "Save the image with its full recipe")
+        self.export_anim_action = self._action("Export &Animation…", self.export_animation,
+                                               "Ctrl+Shift+E", None,
+                                               "Save the interpolation as GIF or WebP")
+        self.export_sheet_action = self._action("Export &Contact Sheet…", self.export_contact_sheet)
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.generate_action = self._action("&Generate", self.generate, ["Ctrl+Return", "Ctrl+Enter"],
+                                            sp.SP_MediaPlay)
+        self.cancel_action = self._action("&Cancel", self.cancel, "Escape", sp.SP_BrowserStop)
+        self.undo_action = self._action("&Undo Parameter Edit", self.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action("&Redo Parameter Edit", self.redo, QKeySequence.StandardKey.Redo)
+        self.copy_action = self._action("&Copy Image", self.copy_image, QKeySequence.StandardKey.Copy)
+        self.zoom_in_action = self._action("Zoom &In", lambda: self.explorer.canvas().zoom_in(),
+                                           ["Ctrl+=", "Ctrl++"])
+        self.zoom_out_action = self._action("Zoom &Out", lambda: self.explorer.canvas().zoom_out(),
+                                            "Ctrl+-")
+        self.fit_action = self._action("&Fit to View", lambda: self.explorer.canvas().fit(), "Ctrl+0")
+        self.load_action = self._action("&Load", self._on_load_action_triggered, "Ctrl+L",
+                                        sp.SP_MediaPlay)
+        self.unload_action = self._action("&Unload", self._on_unload_action_triggered, None,
+                                          sp.SP_MediaStop)
+        self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1")
+        self.about_action = self._action("&About Latent Studio", self.show_about)
+        self.view_actions = []
+        for index, view in enumerate(VIEWS):
+            self.view_actions.append(self._action(
+                view.capitalize(), lambda _=False, v=view: self.explorer.set_view(v), f"Ctrl+{index + 1}"))
+        self.theme_group = QActionGroup(self)
+        self.theme_actions = {}
+        for theme in ("dark", "light"):
+            action = QAction(theme.capitalize(), self, checkable=True)
+            action.triggered.connect(lambda _=False, t=theme: self.set_theme(t))
+            self.theme_group.addAction(action)
+            self.theme_actions[theme] = action
+        self.device_group = QActionGroup(self)
+        self.device_actions = {}
+        for device in DEVICES:
+            action = QAction(device.upper() if device != "auto" else "Auto (best available)",
+                             self, checkable=True)
+            action.triggered.connect(lambda _=False, d=device: self.set_device(d))
+            self.device_group.addAction(action)
+            self.device_actions[device] = action
+        self.device_actions["auto"].setChecked(True)
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addActions([self.open_action, self.import_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.export_png_action, self.export_anim_action, self.export_sheet_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit = menu.addMenu("&Edit")
+        edit.addActions([self.undo_action, self.redo_action])
+        edit.addSeparator()
+        edit.addAction(self.copy_action)
+        edit.addSeparator()
+        edit.addActions([self.generate_action, self.cancel_action])
+        view = menu.addMenu("&View")
+        for dock in (self.models_dock, self.params_dock, self.history_dock):
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        view.addActions(self.view_actions)
+        view.addSeparator()
+        view.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action])
+        view.addSeparator()
+        themes = view.addMenu("&Theme")
+        themes.addActions(list(self.theme_actions.values()))
+        model = menu.addMenu("&Model")
+        model.addActions([self.load_action, self.unload_action])
+        model.addSeparator()
+        model.addAction(self.import_action)
+        devices = model.addMenu("&Device")
+        devices.addActions(list(self.device_actions.values()))
+        help_menu = menu.addMenu("&Help")
+        help_menu.addActions([self.shortcuts_action, self.about_action])
+
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td style='padding:2px 14px 2px 0'><b>{keys}</b></td><td>{what}</td></tr>"
+                       for keys, what in SHORTCUTS)
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{rows}</table>",
+                          QMessageBox.StandardButton.Close, self)
+        box.setStyleSheet("QLabel { min-width: 480px; }")  # one line per shortcut
+        box.setModal(False)
+        box.show()
+
+    def show_about(self) -> None:
+        from studio import __version__
+
+        QMessageBox.about(self, f"About {APP_TITLE}",
+                          f"<h3>{APP_TITLE} {__version__}</h3>"
+                          "<p>A desktop studio for exploring generative image models: sample, "
+                          "encode, interpolate, traverse and map latent spaces.</p>"
+                          "<p>Every exported PNG carries its full recipe: open it again to get "
+                          "the same settings and the same pixels.</p>")

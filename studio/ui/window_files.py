@@ -1,0 +1,176 @@
+"""The main window's files: open and drop (a recipe restores, an image is encoded),
+export (PNG with its recipe, animation, contact sheet), copy, and the file dialogs.
+
+A mixin of MainWindow. The dialogs are separate methods, so tests can answer for the user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from studio.core import export, media
+from studio.core.requests import RecipeError, Request, Result
+from studio.ui import images as imgs
+
+OPEN_FILTER = "Images and recipes (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff *.json)"
+
+
+class FilesMixin:
+    """Opening, dropping, restoring recipes, exporting and copying."""
+
+    # -- files: open, drop, recipes ---------------------------------------------------------
+    def open_file_dialog(self) -> None:
+        path = self._ask_open_path("Open an image or a recipe")
+        if path:
+            self.open_files([path], "samples")
+
+    def open_files(self, paths: list[str], target: str = "samples") -> None:
+        """Dropped or opened files: a recipe restores and re-renders; an image is encoded.
+        A bad file shows a message and changes nothing."""
+        if self.session.model_id is None:
+            self.show_error("Pick a model first, then drop images to encode them.")
+            return
+        for index, path in enumerate(paths):
+            request = self._recipe_in(path)
+            if request is not None:
+                self.restore_request(request)
+            elif Path(path).suffix.lower() != ".json":
+                # the first two images dropped on a canvas become A and B
+                pick = ("a", "b")[index] if target == "samples" and index < 2 else ""
+                self._encode_file(path, pick, "" if target == "samples" else target)
+
+    def _recipe_in(self, path: str) -> Request | None:
+        try:
+            return export.open_recipe(path)
+        except RecipeError as exc:
+            if Path(path).suffix.lower() == ".json":
+                self.show_error(str(exc))
+            return None  # an image without a recipe: encode it
+        except (media.MediaError, OSError):
+            return None  # load_image below gives the clear message
+
+    def _encode_file(self, path: str, pick: str, endpoint: str) -> None:
+        card = self.library.get(self.session.model_id).card
+        try:
+            image = media.load_image(path)
+            fitted = media.fit_image(image, card.resolution, card.channels)
+        except (media.MediaError, OSError, ValueError) as exc:
+            self.show_error(str(exc) if isinstance(exc, media.MediaError) else f"{path}: {exc}")
+            return
+        self.session.set_input("image", fitted)
+        self.run_request(self.session.request("encode"), pick=pick, endpoint=endpoint)
+
+    def restore_request(self, request: Request, render: bool = True) -> None:
+        """Take model, op, parameters and seed from a recipe, and render it again."""
+        if request.model_id not in self.models.model_ids():
+            self.show_error(f"This recipe needs the model {request.model_id!r}, "
+                            "which is not in the library. Import its folder first.")
+            return
+        self.models.select(request.model_id)
+        self.select_model(request.model_id)
+        self.session.restore(request)
+        self.explorer.set_view(self.session.view)
+        self._rebuild_params()
+        if render:
+            self.run_request(dataclasses.replace(request, device=None), to_history=False)
+
+    def _on_history_entry_activated(self, entry: Any) -> None:
+        try:
+            request = entry.request()
+        except RecipeError as exc:
+            self.show_error(f"History entry {entry.id}: {exc}")
+            return
+        self.restore_request(request)
+
+    # -- export, copy ---------------------------------------------------------------------
+    def _suggested_name(self, result: Result, suffix: str) -> str:
+        seed = result.request.seed
+        return f"{result.request.model_id}-{result.request.op}{f'-{seed}' if seed is not None else ''}{suffix}"
+
+    def _export_target(self, path: str) -> Path:
+        self.settings.setValue("last_export_dir", str(Path(path).parent))
+        return Path(path)
+
+    def export_png(self) -> Path | None:
+        result = self.explorer.result()
+        if result is None:
+            self.show_info("Nothing to export yet: Generate first.")
+            return None
+        path = self._ask_save_path("Export PNG", "PNG image (*.png)", self._suggested_name(result, ".png"))
+        if not path:
+            return None
+        index = self.explorer.selected_index()
+        try:
+            out = export.export_png(self._export_target(path), result, index,
+                                    family=self.session.family or "")
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Export failed: {exc}")
+            return None
+        self.statusBar().showMessage(f"Exported {out}", 5000)
+        return out
+
+    def export_animation(self) -> Path | None:
+        result = self.explorer.result("interpolate")
+        if result is None:
+            self.show_info("Render an interpolation first (Interpolate tab, then Generate).")
+            return None
+        path = self._ask_save_path("Export animation", "GIF animation (*.gif);;Animated WebP (*.webp)",
+                                   self._suggested_name(result, ".gif"))
+        if not path:
+            return None
+        if Path(path).suffix.lower() not in (".gif", ".webp"):
+            path += ".gif"
+        try:
+            out = export.export_animation(self._export_target(path), result, fps=12)
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Export failed: {exc}")
+            return None
+        self.statusBar().showMessage(f"Exported {out}", 5000)
+        return out
+
+    def export_contact_sheet(self) -> Path | None:
+        result = self.explorer.result()
+        if result is None:
+            self.show_info("Nothing to export yet: Generate first.")
+            return None
+        path = self._ask_save_path("Export contact sheet", "PNG image (*.png)",
+                                   self._suggested_name(result, "-sheet.png"))
+        if not path:
+            return None
+        try:
+            out = export.export_contact_sheet(
+                self._export_target(path), result.images, columns=result.columns,
+                labels=list(result.labels) or None, recipes=[export.recipe_of(result)])
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Export failed: {exc}")
+            return None
+        self.statusBar().showMessage(f"Exported {out}", 5000)
+        return out
+
+    def copy_image(self) -> None:
+        image = self.explorer.current_image()
+        if image is None:
+            return
+        QApplication.clipboard().setImage(imgs.to_qimage(image))
+        self.statusBar().showMessage("Image copied", 3000)
+
+    # -- dialogs (separate methods, so tests can answer for the user) -------------------------
+    def _last_dir(self) -> str:
+        return str(self.settings.value("last_export_dir", str(Path.home())))
+
+    def _ask_save_path(self, caption: str, file_filter: str, suggested: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, caption, str(Path(self._last_dir()) / suggested),
+                                              file_filter)
+        return path or None
+
+    def _ask_open_path(self, caption: str) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, caption, self._last_dir(), OPEN_FILTER)
+        return path or None
+
+    def _ask_folder(self, caption: str) -> str | None:
+        return QFileDialog.getExistingDirectory(self, caption, str(Path.home())) or None
+
