@@ -108,3 +108,21 @@ def test_point_mode_reports_press_and_drag_and_shows_a_marker(canvas, qtbot):
 def test_cells_carry_their_labels_as_tooltips(canvas):
     canvas.set_images(gray_grid(2), 2, ["PC0 −2σ", "PC0 +2σ"])
     assert canvas.cell_label(1) == "PC0 +2σ" and canvas.cell_label(5) == ""
+
+
+def test_middle_drag_and_space_drag_pan(canvas, qtbot):
+    canvas.set_images(gray_grid(4), columns=2)
+    for _ in range(4):
+        canvas.zoom_in()
+    bar = canvas.horizontalScrollBar()
+    start = bar.value()
+    centre = canvas.viewport().rect().center()
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.MiddleButton, pos=centre)
+    QTest.mouseMove(canvas.viewport(), centre + QPoint(40, 0))
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.MiddleButton, pos=centre + QPoint(40, 0))
+    assert bar.value() == start - 40
+    canvas.setFocus()
+    QTest.keyPress(canvas, Qt.Key.Key_Space)
+    assert canvas.dragMode() == canvas.DragMode.ScrollHandDrag
+    QTest.keyRelease(canvas, Qt.Key.Key_Space)
+    assert canvas.dragMode() == canvas.DragMode.NoDrag
