@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QSlider,
     QStyle,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -388,6 +389,7 @@ class VAEExplorer(QTabWidget):
         for name, view in self.views.items():
             self.addTab(view, self.style().standardIcon(icons[name]), VIEW_LABELS[name])
         self.setDocumentMode(True)
+        self.setCornerWidget(self._zoom_buttons(), Qt.Corner.TopRightCorner)
         self.currentChanged.connect(self._on_tabs_current_changed)
 
         for canvas in (self.samples.canvas, self.traverse.canvas, self.map.canvas,
@@ -402,6 +404,22 @@ class VAEExplorer(QTabWidget):
         self.map.point_moved.connect(self._on_map_point_moved)
         self.scrub_result: Result | None = None
         self.map_point_result: Result | None = None
+
+    def _zoom_buttons(self) -> QWidget:
+        box = QWidget()
+        layout = QHBoxLayout(box)
+        layout.setContentsMargins(0, 0, 4, 0)
+        layout.setSpacing(2)
+        for text, tip, slot in (("−", "Zoom out (Ctrl+-, wheel)", lambda: self.canvas().zoom_out()),
+                                ("Fit", "Fit to view (F on the canvas, Ctrl+0)", lambda: self.canvas().fit()),
+                                ("+", "Zoom in (Ctrl+=, wheel)", lambda: self.canvas().zoom_in())):
+            button = QToolButton()
+            button.setText(text)
+            button.setToolTip(tip)
+            button.setAutoRaise(True)
+            button.clicked.connect(slot)
+            layout.addWidget(button)
+        return box
 
     # -- views and results ------------------------------------------------------------
     def current_view(self) -> str:
