@@ -211,7 +211,9 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         already up. With `sample`, the first grid is made as soon as it is loaded."""
         ids = self.models.model_ids()
         if not ids:
-            self.show_info("No models in the library yet: import a model folder (Model ▸ Import).")
+            self.show_info("No models in the library yet: import a model folder "
+                           "(Model ▸ Import Model Folder…).", sticky=True)
+            self.refresh_cache_state()  # still show the device
             return
         last = str(self.settings.value("last_model", ""))
         choice = next((m for m in (model_id, last, PREFERRED_MODEL) if m and m in ids), ids[0])
@@ -492,5 +494,5 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         self.message_bar.show_error(text)
         self.statusBar().showMessage(text.splitlines()[0] if text else "", 8000)
 
-    def show_info(self, text: str) -> None:
-        self.message_bar.show_info(text)
+    def show_info(self, text: str, sticky: bool = False) -> None:
+        self.message_bar.show_info(text, sticky=sticky)

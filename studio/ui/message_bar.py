@@ -34,9 +34,10 @@ class MessageBar(QFrame):
     def show_error(self, text: str) -> None:
         self._show(text, "error", QStyle.StandardPixmap.SP_MessageBoxWarning)
 
-    def show_info(self, text: str) -> None:
+    def show_info(self, text: str, sticky: bool = False) -> None:
         self._show(text, "info", QStyle.StandardPixmap.SP_MessageBoxInformation)
-        self._timer.start(INFO_SECONDS * 1000)
+        if not sticky:
+            self._timer.start(INFO_SECONDS * 1000)
 
     def _show(self, text: str, level: str, icon: QStyle.StandardPixmap) -> None:
         self._timer.stop()

@@ -121,6 +121,8 @@ class ParamsPanel(QWidget):
         self.reset_all_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserReload))
         self.reset_all_button.setToolTip("Every parameter of this op back to its default")
         self.reset_all_button.clicked.connect(self._on_reset_all_clicked)
+        self.reset_all_button.setEnabled(False)  # until an op is shown
+        self.generate_button.setEnabled(False)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)

@@ -94,6 +94,8 @@ def test_set_values_is_silent_and_sections_collapse(panel, qtbot):
 
 
 def test_generate_button_and_busy_state(panel, qtbot):
+    assert not ParamsPanel().generate_button.isEnabled()  # nothing to run yet
+    panel.set_busy(False, ready=True)
     with qtbot.waitSignal(panel.generate_requested):
         QTest.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
     panel.set_busy(True)
