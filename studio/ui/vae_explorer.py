@@ -38,7 +38,8 @@ VIEW_OF_OP = {"sample": "samples", "encode": "samples", "reconstruct": "samples"
 
 class VAEExplorer(QTabWidget):
     view_changed = Signal(str)
-    files_dropped = Signal(list, str)  # paths, target: "samples" | "a" | "b"
+    # paths, target: "samples" (picked as A, B), "a" / "b" (an endpoint), "ab" (both ends)
+    files_dropped = Signal(list, str)
     generate_requested = Signal()  # the explorer wants the current view rendered
     message_raised = Signal(str)
 
@@ -62,9 +63,11 @@ class VAEExplorer(QTabWidget):
         self.setCornerWidget(self._zoom_buttons(), Qt.Corner.TopRightCorner)
         self.currentChanged.connect(self._on_tabs_current_changed)
 
-        for canvas in (self.samples.canvas, self.traverse.canvas, self.map.canvas,
-                       self.interpolate.preview, self.map.preview):
+        for canvas in (self.samples.canvas, self.traverse.canvas, self.map.canvas, self.map.preview):
             canvas.files_dropped.connect(lambda files: self.files_dropped.emit(files, "samples"))
+        # images dropped on the interpolation become its ends, and the view stays
+        for canvas in (self.interpolate.preview, self.interpolate.strip):
+            canvas.files_dropped.connect(lambda files: self.files_dropped.emit(files, "ab"))
         self.samples.picked.connect(self._on_samples_picked)
         self.samples.interpolate_button.clicked.connect(self._on_samples_interpolate_clicked)
         self.interpolate.scrub_moved.connect(self._on_interpolate_scrub_moved)

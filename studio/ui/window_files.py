@@ -40,8 +40,10 @@ class FilesMixin:
                 self.restore_request(request)
             elif Path(path).suffix.lower() != ".json":
                 # the first two images dropped on a canvas become A and B
-                pick = ("a", "b")[index] if target == "samples" and index < 2 else ""
-                self._encode_file(path, pick, "" if target == "samples" else target)
+                first_two = ("a", "b")[index] if index < 2 else ""
+                pick = first_two if target == "samples" else ""
+                endpoint = first_two if target == "ab" else target if target in ("a", "b") else ""
+                self._encode_file(path, pick, endpoint)
 
     def _recipe_in(self, path: str) -> Request | None:
         try:

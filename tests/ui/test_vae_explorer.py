@@ -173,3 +173,15 @@ def test_an_op_without_its_input_explains_what_it_needs(window, qtbot):
     QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
     assert "Encode needs image" in window.message_bar.text()
     assert window.engine.idle() and len(window.history) == 0
+
+
+def test_two_images_dropped_on_the_interpolation_become_its_ends(window, qtbot, tmp_path):
+    window.explorer.set_view("interpolate")
+    paths = [write_png(tmp_path / "from.png"), write_png(tmp_path / "to.png", rgb=True)]
+    drop_files(window.explorer.interpolate.preview, paths)
+    qtbot.waitUntil(lambda: len(window.history) == 2 and not window.busy())
+    assert window.explorer.current_view() == "interpolate"
+    assert all(window.explorer.interpolate.wells[side].has_image() for side in "ab")
+    assert window.explorer.interpolate.slider.isEnabled()
+    QTest.keyClick(window.explorer.interpolate.slider, Qt.Key.Key_End)
+    qtbot.waitUntil(lambda: window.explorer.scrub_result is not None and window.engine.idle())
