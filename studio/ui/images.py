@@ -73,6 +73,19 @@ def grid_image(images: np.ndarray, columns: int = 0, gap: int = GRID_GAP) -> np.
     return out
 
 
+def pad_grid(images: np.ndarray, count: int) -> np.ndarray:
+    """A partial result (a preview) padded to `count` cells with transparent ones, so the
+    grid keeps its final layout while it fills in."""
+    images = np.asarray(images)
+    if len(images) >= count:
+        return images
+    n, h, w, channels = images.shape
+    rgba = np.zeros((count, h, w, 4), np.uint8)
+    rgba[:n, ..., :3] = images[..., :3] if channels >= 3 else images[..., :1]
+    rgba[:n, ..., 3] = images[..., 3] if channels == 4 else 255
+    return rgba
+
+
 def cell_at(x: float, y: float, count: int, columns: int, cell: tuple[int, int],
             gap: int = GRID_GAP) -> int:
     """The index of the grid cell under pixel (x, y), or -1 (outside, or in a gap)."""

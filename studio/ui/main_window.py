@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from studio.core.params import ParamError
 from studio.core.requests import Request, Result
 from studio.core.session import Session
+from studio.ui import images as imgs
 from studio.ui.bridge import EngineBridge
 from studio.ui.history_strip import HistoryStrip
 from studio.ui.jobs import JobRouter
@@ -466,7 +467,8 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         # a growing grid while a sample runs
         if (job.id in self._active and not job.state.finished and job.request is not None
                 and job.request.op == "sample"):
-            self.explorer.samples.canvas.set_images(images)
+            count = int(job.request.params.get("count", len(images)))
+            self.explorer.samples.canvas.set_images(imgs.pad_grid(images, count))
 
     def _on_bridge_job_finished(self, job: Any, _result: Any) -> None:
         self._end_job(job)

@@ -126,3 +126,10 @@ def test_middle_drag_and_space_drag_pan(canvas, qtbot):
     assert canvas.dragMode() == canvas.DragMode.ScrollHandDrag
     QTest.keyRelease(canvas, Qt.Key.Key_Space)
     assert canvas.dragMode() == canvas.DragMode.NoDrag
+
+
+def test_a_partial_grid_keeps_its_final_layout():
+    padded = imgs.pad_grid(gray_grid(3), 16)
+    assert padded.shape == (16, 8, 8, 4)
+    assert padded[2, 0, 0, 3] == 255 and padded[3, 0, 0, 3] == 0
+    assert imgs.pad_grid(gray_grid(3), 2).shape == (3, 8, 8, 1)
