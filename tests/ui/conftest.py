@@ -42,7 +42,8 @@ def make_window(qtbot, services, settings, start: bool = True) -> MainWindow:
     window = MainWindow(services.engine, services.library, services.registry, services.history,
                         settings=settings)
     qtbot.addWidget(window)
-    window.resize(1280, 800)
+    if not settings.contains("window/geometry"):  # else the window restored its own
+        window.resize(1280, 800)
     window.show()
     qtbot.waitExposed(window)
     if start:

@@ -216,11 +216,12 @@ def test_recipe_for_a_missing_model_is_refused_clearly(window):
 def test_settings_persist_theme_geometry_and_last_model(window, qtbot, services, settings):
     window.set_theme("light")
     window.models.select("fake-other")
-    window.resize(1000, 700)
+    window.resize(790, 590)  # inside the offscreen screen (800 × 600)
     window.close()
     reopened = make_window(qtbot, services, settings, start=False)
     try:
         assert reopened.theme_actions["light"].isChecked()
+        assert (reopened.size().width(), reopened.size().height()) == (790, 590)
         assert settings.value("last_model") == "fake-other"
         reopened.start(sample=False)
         assert reopened.session.model_id == "fake-other"
