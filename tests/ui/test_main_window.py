@@ -228,3 +228,14 @@ def test_settings_persist_theme_geometry_and_last_model(window, qtbot, services,
     finally:
         reopened.set_theme("dark")
         reopened.close()
+
+
+def test_ctrl_c_copies_the_picked_image(window, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    result = generate(qtbot, window)
+    window.explorer.samples.pick(3)
+    press(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    copied = QApplication.clipboard().image()
+    assert (copied.width(), copied.height()) == (8, 8)
+    assert copied.pixelColor(0, 0).red() == result.images[3][0, 0, 0]
