@@ -210,6 +210,8 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
     def start(self, model_id: str | None = None, sample: bool = True) -> None:
         """Select the first model and load it on the engine's thread; the window is
         already up. With `sample`, the first grid is made as soon as it is loaded."""
+        for problem in getattr(self.history, "problems", []):
+            self.show_error(problem)
         ids = self.models.model_ids()
         if not ids:
             self.show_info("No models in the library yet: import a model folder "
