@@ -72,6 +72,12 @@ class FilesMixin:
             self.show_error(f"This recipe needs the model {request.model_id!r}, "
                             "which is not in the library. Import its folder first.")
             return
+        family = self.library.get(request.model_id).card.family
+        try:  # check before changing anything: a recipe may be damaged or from a newer app
+            self.registry.get(family).op(request.op).validate(request.params, request.inputs)
+        except (KeyError, ValueError) as exc:
+            self.show_error(f"This recipe cannot be used: {str(exc).strip(chr(39))}")
+            return
         self.models.select(request.model_id)
         self.select_model(request.model_id)
         self.session.restore(request)

@@ -239,3 +239,11 @@ def test_ctrl_c_copies_the_picked_image(window, qtbot):
     copied = QApplication.clipboard().image()
     assert (copied.width(), copied.height()) == (8, 8)
     assert copied.pixelColor(0, 0).red() == result.images[3][0, 0, 0]
+
+
+def test_a_damaged_recipe_is_refused_and_changes_nothing(window):
+    window.params.set_value("count", 5)
+    window.restore_request(Request("fake-model", "sample", {"count": 5000}))
+    assert "count" in window.message_bar.text() and window.params.value("count") == 5
+    window.restore_request(Request("fake-model", "paint", {}))
+    assert "paint" in window.message_bar.text() and window.session.op == "sample"
