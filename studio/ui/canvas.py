@@ -38,7 +38,7 @@ from studio.ui import images as imgs
 MIN_ZOOM, MAX_ZOOM = 0.1, 64.0
 SELECTION_COLORS = (QColor("#4aa3ff"), QColor("#ff9f43"))  # endpoint A, endpoint B
 SELECTION_NAMES = ("A", "B")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+ROW_LABEL_GUTTER = 56  # screen pixels left of a grid for its row labels
 
 
 def _checker_tile(dark: bool = True) -> QPixmap:
@@ -77,6 +77,7 @@ class Canvas(QGraphicsView):
         self.placeholder = placeholder
         self._count, self._columns, self._cell = 0, 1, (0, 0)
         self._labels: tuple[str, ...] = ()
+        self._row_labels: list[QGraphicsSimpleTextItem] = []
         self._size = (0, 0)  # (H, W) of the shown pixmap
         self._auto_fit = True  # until the user zooms or pans
         self._point_mode = False
@@ -114,6 +115,7 @@ class Canvas(QGraphicsView):
 
     def clear(self) -> None:
         self._count = 0
+        self.set_row_labels([])
         self.set_selection([])
         self.clear_marker()
         self._set_pixmap(QPixmap())
@@ -235,12 +237,32 @@ class Canvas(QGraphicsView):
         if not w or not h:
             return
         view = self.viewport().rect()
-        scale = min((view.width() - 24) / w, (view.height() - 24) / h)
+        gutter = ROW_LABEL_GUTTER if self._row_labels else 0  # room for row labels, left
+        scale = min((view.width() - 24 - gutter) / w, (view.height() - 24) / h)
         if scale >= 1:
             scale = math.floor(scale)
         scale = min(MAX_ZOOM, max(MIN_ZOOM, scale))
         self.setTransform(QTransform.fromScale(scale, scale))
-        self.centerOn(w / 2, h / 2)
+        self.centerOn(w / 2 - gutter / 2 / scale, h / 2)
+
+    def set_row_labels(self, labels: list[str] | tuple[str, ...]) -> None:
+        """Names left of each grid row (a traversal's directions), in screen pixels."""
+        for item in self._row_labels:
+            self.scene().removeItem(item)
+        self._row_labels = []
+        h = self._cell[0]
+        for row, text in enumerate(labels):
+            item = QGraphicsSimpleTextItem(text)
+            item.setBrush(QColor(170, 170, 170) if self._dark else QColor(70, 70, 70))
+            item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            box = item.boundingRect()
+            # right-aligned against the grid, centred on the row, whatever the zoom
+            item.setTransform(QTransform.fromTranslate(-box.width() - 8, -box.height() / 2))
+            item.setPos(0, row * (h + imgs.GRID_GAP) + h / 2)
+            self.scene().addItem(item)
+            self._row_labels.append(item)
+        if self._auto_fit:
+            self.fit()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

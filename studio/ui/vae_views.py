@@ -258,11 +258,15 @@ class TraverseView(QWidget):
         self.result = result
         self.selection = []
         self.canvas.set_images(result.images, result.columns, result.labels)
-        directions = result.extras.get("directions")
+        params = result.request.params
+        rows = result.count // max(1, result.columns or 1)
+        first = int(params.get("first_direction", 0))
+        directions = list(result.extras.get("directions") or range(first, first + rows))[:rows]
+        self.canvas.set_row_labels([f"PC {d}" for d in directions])
+        extent = float(result.extras.get("extent", params.get("extent", 0)))
         if directions:
             self.caption.setText(f"Rows: principal directions {directions[0]}–{directions[-1]} · "
-                                 f"columns: −{result.extras.get('extent', 0):g}σ … "
-                                 f"+{result.extras.get('extent', 0):g}σ")
+                                 f"columns: −{extent:g}σ … +{extent:g}σ. Hover a cell for its value.")
 
     def clear(self) -> None:
         self.result = None

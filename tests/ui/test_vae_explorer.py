@@ -148,7 +148,8 @@ def test_traverse_grid_rows_are_directions(window, qtbot):
     result = generate(qtbot, window)
     assert result.count == 15 and window.explorer.traverse.canvas.count == 15
     assert window.explorer.traverse.canvas._columns == 5
-    assert "3 directions" not in window.explorer.traverse.caption.text()
+    assert "principal directions 0–2" in window.explorer.traverse.caption.text()
+    assert len(window.explorer.traverse.canvas._row_labels) == 3
 
 
 def test_use_picked_without_a_pick_explains_what_to_do(window, qtbot):
