@@ -61,6 +61,7 @@ class ModelPanel(QWidget):
         self.library = library
         self.registry = registry
         self._loaded: set[str] = set()
+        self._busy = False
         self._items: dict[str, QTreeWidgetItem] = {}
 
         self.tree = QTreeWidget()
@@ -192,8 +193,9 @@ class ModelPanel(QWidget):
         self.device_label.setText(f"Device: {device}  ·  {human_size(memory_bytes)} in use")
 
     def set_busy(self, busy: bool) -> None:
-        self.load_button.setEnabled(not busy and self.current_id() is not None)
+        self._busy = busy
         self.import_button.setEnabled(not busy)
+        self._update_buttons()
 
     # -- actions -------------------------------------------------------------------------
     def import_folder(self, path: str) -> str | None:
@@ -215,8 +217,9 @@ class ModelPanel(QWidget):
 
     def _update_buttons(self) -> None:
         model_id = self.current_id()
-        self.load_button.setEnabled(model_id is not None and model_id not in self._loaded)
-        self.unload_button.setEnabled(model_id is not None and model_id in self._loaded)
+        idle = not self._busy
+        self.load_button.setEnabled(idle and model_id is not None and model_id not in self._loaded)
+        self.unload_button.setEnabled(idle and model_id is not None and model_id in self._loaded)
 
     def _on_tree_current_changed(self, current: QTreeWidgetItem | None, _previous: Any) -> None:
         self._update_buttons()
