@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QMessageBox,
     QStyle,
     QToolButton,
@@ -76,6 +77,8 @@ class HistoryStrip(QWidget):
         self.list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setMinimumHeight(THUMB + 28)
         self.list.itemClicked.connect(self._on_list_item_clicked)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._on_list_context_menu_requested)
         self.list.itemActivated.connect(self._on_list_item_clicked)
 
         self.clear_button = QToolButton()
@@ -118,6 +121,22 @@ class HistoryStrip(QWidget):
     def clear(self) -> None:
         self.history.clear()
         self.list.clear()
+
+    def remove(self, row: int) -> None:
+        """Forget one entry (its image file too)."""
+        entry = self.entry(row)
+        self.history.remove(entry.id)
+        self.list.takeItem(row)
+
+    def _on_list_context_menu_requested(self, pos: Any) -> None:
+        item = self.list.itemAt(pos)
+        if item is None:
+            return
+        menu = QMenu(self)
+        menu.addAction("Restore these settings", lambda: self.entry_activated.emit(item.data(ENTRY_ROLE)))
+        menu.addAction(self.style().standardIcon(QStyle.StandardPixmap.SP_TrashIcon),
+                       "Remove from history", lambda: self.remove(self.list.row(item)))
+        menu.exec(self.list.viewport().mapToGlobal(pos))
 
     def _confirm_clear(self) -> bool:
         """Ask before deleting (a separate method so tests can answer for the user)."""

@@ -247,3 +247,15 @@ def test_a_damaged_recipe_is_refused_and_changes_nothing(window):
     assert "count" in window.message_bar.text() and window.params.value("count") == 5
     window.restore_request(Request("fake-model", "paint", {}))
     assert "paint" in window.message_bar.text() and window.session.op == "sample"
+
+
+def test_history_entries_can_be_removed_and_cleared(window, qtbot, monkeypatch):
+    generate(qtbot, window)
+    generate(qtbot, window)
+    strip = window.history_strip
+    first = strip.entry(0)
+    strip.remove(0)
+    assert strip.count() == 1 and len(window.history) == 1 and not first.image_path.exists()
+    monkeypatch.setattr(strip, "_confirm_clear", lambda: True)
+    QTest.mouseClick(strip.clear_button, Qt.MouseButton.LeftButton)
+    assert strip.count() == 0 and len(window.history) == 0
