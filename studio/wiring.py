@@ -27,6 +27,7 @@ class Services:
 
     def close(self) -> None:
         self.engine.shutdown()
+        self.history.close()  # waits for the last history writes
 
 
 def build_services(*, synchronous: bool = False, device: str | None = None,
@@ -37,4 +38,5 @@ def build_services(*, synchronous: bool = False, device: str | None = None,
     cache = ModelCache(library, registry, device=device)
     engine = Engine(cache, synchronous=synchronous, threads=threads,
                     validate=validator_for(registry, library))
-    return Services(registry, library, cache, engine, History(home))
+    # the GUI and the CLI both add results from their main thread: write files behind it
+    return Services(registry, library, cache, engine, History(home, background=True))

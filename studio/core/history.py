@@ -2,20 +2,31 @@
 
 Each entry is a PNG (the result's grid, carrying its recipe) plus a line in an index
 written atomically. No torch, no Qt.
+
+The window adds a result every few milliseconds during a batch, and encoding a PNG and
+rewriting the index (two fsyncs) took ~18 ms each on the GUI thread, so queued results
+stalled it for hundreds of ms. With `background=True` the files are written by one
+writer thread, in order, and index rewrites are coalesced; the in-memory list changes
+at once, so the strip and restores never wait for the disk.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from studio.core import media
-from studio.core.export import export_png
+from studio.core.export import export_png, result_grid
 from studio.core.paths import studio_home
 from studio.core.requests import RecipeError, Request, Result
 
@@ -32,22 +43,32 @@ class HistoryEntry:
     model_id: str
     op: str
     count: int = 1
+    # the PNG's picture while this session holds it (a thumbnail before the file is on
+    # disk); never persisted
+    picture: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def request(self) -> Request:
         return Request.from_recipe(self.recipe)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # not asdict(): it deep-copies every recipe (and the picture) on each index write
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "picture"}
         data["image_path"] = self.image_path.name  # relative: the folder may move
         return data
 
 
 class History:
-    def __init__(self, home: Path | None = None, limit: int = 500) -> None:
+    def __init__(self, home: Path | None = None, limit: int = 500, background: bool = False) -> None:
         self.folder = Path(home or studio_home()) / "history"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.limit = limit
         self.problems: list[str] = []
+        # called (on the writer thread) with a message when a background write failed
+        self.on_problem: Callable[[str], None] | None = None
+        self._lock = threading.Lock()
+        self._index_generation = 0
+        self._writer = (ThreadPoolExecutor(1, thread_name_prefix="history-writer")
+                        if background else None)
         self._entries = self._read_index()
 
     def _read_index(self) -> list[HistoryEntry]:
@@ -69,23 +90,63 @@ class History:
             path.replace(path.with_suffix(".json.bak"))
             return []
 
-    def _write_index(self) -> None:
-        data = {"version": 1, "entries": [e.to_json() for e in self._entries]}
+    # -- writing: inline, or in order on the writer thread ---------------------------------
+    def _run(self, write: Callable[[], None], what: str) -> None:
+        if self._writer is None:
+            write()  # errors reach the caller
+            return
+
+        def guarded() -> None:
+            try:
+                write()
+            except OSError as exc:
+                message = f"Could not save {what} to the history: {exc}"
+                log.warning(message)
+                self.problems.append(message)
+                if self.on_problem is not None:
+                    self.on_problem(message)
+
+        self._writer.submit(guarded)
+
+    def _schedule_index(self) -> None:
+        with self._lock:
+            self._index_generation += 1
+            generation = self._index_generation
+        self._run(lambda: self._write_index(generation), "the index")
+
+    def _write_index(self, generation: int) -> None:
+        with self._lock:
+            if generation != self._index_generation:
+                return  # a newer rewrite is queued behind this one: skip to it
+            rows = [e.to_json() for e in self._entries]
+        data = {"version": 1, "entries": rows}
         media.atomic_write_bytes(self.folder / INDEX_FILE, json.dumps(data, indent=1).encode())
+
+    def flush(self) -> None:
+        """Wait until every queued write is on disk."""
+        if self._writer is not None:
+            self._writer.submit(lambda: None).result()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def add(self, result: Result, family: str = "") -> HistoryEntry:
         entry_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         image_path = self.folder / f"{entry_id}.png"
-        export_png(image_path, result, family=family)
         entry = HistoryEntry(id=entry_id, created=time.time(), image_path=image_path,
                              recipe=result.request.to_recipe({"device": result.device}),
                              model_id=result.request.model_id, op=result.request.op,
-                             count=result.count)
-        self._entries.append(entry)
-        for old in self._entries[: max(0, len(self._entries) - self.limit)]:
-            self._delete_files(old)
-        self._entries = self._entries[-self.limit:]
-        self._write_index()
+                             count=result.count, picture=result_grid(result))
+        self._run(lambda: export_png(image_path, result, family=family), image_path.name)
+        with self._lock:
+            self._entries.append(entry)
+            dropped = self._entries[: max(0, len(self._entries) - self.limit)]
+            self._entries = self._entries[-self.limit:]
+        for old in dropped:
+            self._run(lambda old=old: self._delete_files(old), old.image_path.name)
+        self._schedule_index()
         return entry
 
     def entries(self) -> list[HistoryEntry]:
@@ -102,15 +163,17 @@ class History:
 
     def remove(self, entry_id: str) -> None:
         entry = self.get(entry_id)
-        self._entries.remove(entry)
-        self._delete_files(entry)
-        self._write_index()
+        with self._lock:
+            self._entries.remove(entry)
+        self._run(lambda: self._delete_files(entry), entry.image_path.name)
+        self._schedule_index()
 
     def clear(self) -> None:
-        for entry in self._entries:
-            self._delete_files(entry)
-        self._entries = []
-        self._write_index()
+        with self._lock:
+            dropped, self._entries = self._entries, []
+        for entry in dropped:
+            self._run(lambda entry=entry: self._delete_files(entry), entry.image_path.name)
+        self._schedule_index()
 
     def _delete_files(self, entry: HistoryEntry) -> None:
         try:

@@ -24,12 +24,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.images import to_pixmap
+
 THUMB = 72
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
 
-def _thumbnail(path: Any) -> QIcon:
-    pixmap = QPixmap(str(path))
+def _thumbnail(entry: Any) -> QIcon:
+    # a new entry still holds its images (its PNG may not be written yet); older ones
+    # are read from disk
+    picture = getattr(entry, "picture", None)
+    if picture is not None:
+        pixmap = to_pixmap(picture)
+    else:
+        pixmap = QPixmap(str(entry.image_path))
     if pixmap.isNull():
         return QIcon()
     # nearest-neighbour keeps 32-px results crisp at thumbnail size
@@ -60,10 +68,14 @@ def describe(entry: Any) -> str:
 
 class HistoryStrip(QWidget):
     entry_activated = Signal(object)  # HistoryEntry
+    problem_raised = Signal(str)  # a background write failed (emitted from its thread)
 
     def __init__(self, history: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = history
+        if hasattr(history, "on_problem"):
+            # Qt queues a signal emitted on the writer thread onto the GUI thread
+            history.on_problem = self.problem_raised.emit
         self.list = QListWidget()
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setFlow(QListView.Flow.LeftToRight)
@@ -106,7 +118,7 @@ class HistoryStrip(QWidget):
         self.list.scrollToItem(self.list.item(self.list.count() - 1))
 
     def _append(self, entry: Any) -> None:
-        item = QListWidgetItem(_thumbnail(entry.image_path), "")
+        item = QListWidgetItem(_thumbnail(entry), "")
         item.setData(ENTRY_ROLE, entry)
         item.setToolTip(describe(entry))
         item.setSizeHint(QSize(THUMB + 10, THUMB + 8))

@@ -111,3 +111,44 @@ def test_corrupt_history_index_is_set_aside_not_fatal(tmp_path):
     assert (history.folder / "index.json.bak").exists()
     reopened.add(make_result(2))
     assert len(History(tmp_path)) == 1
+
+
+def test_background_history_writes_in_order_behind_the_caller(tmp_path):
+    history = History(tmp_path, limit=5, background=True)
+    added = [history.add(make_result(1 + i % 3)) for i in range(8)]
+    # the entries (and their pictures, for thumbnails) are there at once
+    assert [e.id for e in history.entries()] == [e.id for e in added[-5:]]
+    history.flush()
+    from PIL import Image
+
+    on_disk = np.asarray(Image.open(added[-1].image_path))
+    np.testing.assert_array_equal(added[-1].picture.reshape(on_disk.shape), on_disk)
+    reopened = History(tmp_path)
+    assert [e.id for e in reopened.entries()] == [e.id for e in added[-5:]]
+    assert all(e.image_path.exists() for e in reopened.entries())
+    assert not any(e.image_path.exists() for e in added[:3])  # over the limit: deleted
+    assert reopened.entries()[-1].request().same_recipe(added[-1].request())
+    history.remove(added[-1].id)
+    history.close()
+    assert len(History(tmp_path)) == 4 and not added[-1].image_path.exists()
+
+
+def test_background_history_reports_a_failed_write_and_keeps_going(tmp_path, monkeypatch):
+    import studio.core.history as history_module
+
+    history = History(tmp_path, background=True)
+    problems: list[str] = []
+    history.on_problem = problems.append
+
+    def disk_full(path, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(history_module, "export_png", disk_full)
+    entry = history.add(make_result(2))
+    history.flush()
+    assert len(problems) == 1 and entry.image_path.name in problems[0]
+    assert "No space left" in problems[0] and history.problems == problems
+    monkeypatch.undo()
+    history.add(make_result(3))  # the writer goes on
+    history.close()
+    assert [e.count for e in History(tmp_path).entries()] == [3]  # the lost PNG is not listed
