@@ -1,12 +1,19 @@
-"""A fake family (numpy only) that drives the engine and UI tests fast.
+"""Fake families (numpy only) that drive the engine and UI tests fast.
 
-It declares the VAE family's ops, so the UI shows the VAE explorer for it, and decodes a
-latent (4, 2, 2) to an 8×8 grayscale image with a fixed linear map: cheap, deterministic
-and smooth, so interpolation and map tests can check real values.
+`FakeFamily` declares the VAE family's ops, so the UI shows the VAE explorer for it, and
+decodes a latent (4, 2, 2) to an 8×8 grayscale image with a fixed linear map: cheap,
+deterministic and smooth, so interpolation and map tests can check real values.
+
+`FakeGANFamily` declares the GAN family's ops (the real catalog specs), so the UI shows
+the GAN explorer for it. Its "generator" maps z → w with a fixed tanh layer and
+synthesises an 8×8 RGB image from a w+ code (6 layers × 8) with a fixed linear map and a
+sigmoid; truncation pulls w towards a fixed mean, so ψ = 0 gives one image for every
+seed; its directions are the first axes of w, scaled by the card's σ.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -19,7 +26,7 @@ from studio.core.cards import ModelCard
 from studio.core.family import JobContext, Output
 from studio.core.latent import grid_point, path
 from studio.core.registry import Registry
-from studio.families.catalog import VAE
+from studio.families.catalog import GAN, VAE
 
 LATENT_SHAPE = (4, 2, 2)
 RES = 8
@@ -74,6 +81,7 @@ class FakeLibrary:
 def fake_registry() -> Registry:
     registry = Registry()
     registry.register(FAKE)
+    registry.register(FAKE_GAN)
     return registry
 
 
@@ -193,3 +201,223 @@ def _fit(image: np.ndarray) -> np.ndarray:
     ys = np.linspace(0, gray.shape[0] - 1, RES).round().astype(int)
     xs = np.linspace(0, gray.shape[1] - 1, RES).round().astype(int)
     return gray[ys][:, xs].astype(np.uint8)
+
+
+# -- a fake GAN ----------------------------------------------------------------------------
+GAN_LAYERS, W_DIM, Z_DIM = 6, 8, 8
+FAKE_GAN = replace(GAN, name="fake-gan", label="Fake GAN", loader="tests.fakes:FakeGANFamily",
+                   description="A numpy fake GAN for tests.", _cache={})
+GAN_DIRECTIONS = ({"name": "Direction 1", "layers": [0, 5], "sigma": 1.0},
+                  {"name": "Direction 2", "layers": [0, 2], "sigma": 0.5},
+                  {"name": "Direction 3", "layers": [3, 5], "sigma": 2.0})
+
+
+def fake_gan_card(model_id: str = "fake-gan", **changes: Any) -> ModelCard:
+    card = ModelCard(id=model_id, name=f"Fake GAN {model_id}", family="fake-gan",
+                     resolution=RES, channels=3, latent_shape=[GAN_LAYERS, W_DIM], dataset="none",
+                     config={"layers": GAN_LAYERS, "w_dim": W_DIM, "z_dim": Z_DIM,
+                             "directions": [dict(d) for d in GAN_DIRECTIONS],
+                             "layer_ranges": {"coarse": [0, 1], "middle": [2, 3], "fine": [4, 5]}})
+    for key, value in changes.items():
+        setattr(card, key, value)
+    return card
+
+
+class FakeGANFamily:
+    loads: list[str] = []
+
+    @classmethod
+    def load(cls, folder: Path, card: ModelCard, device: str) -> FakeGANModel:
+        cls.loads.append(card.id)
+        return FakeGANModel(card, device)
+
+
+def parse_edits(text: str) -> list[dict[str, Any]]:
+    """The `edits` parameter: "" or a JSON list of {"direction", "amount", "layers"}."""
+    if not str(text).strip():
+        return []
+    try:
+        edits = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"edits: not valid JSON ({exc})") from None
+    if not isinstance(edits, list) or not all(isinstance(e, dict) for e in edits):
+        raise ValueError("edits: must be a list of {direction, amount, layers}")
+    return edits
+
+
+def parse_seeds(text: str, name: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in str(text).replace(" ", "").split(",") if part]
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a comma-separated list of seeds") from None
+    if not seeds:
+        raise ValueError(f"{name}: give at least one seed")
+    return seeds
+
+
+class FakeGANModel:
+    """The GAN's ops on a tiny fixed mapping and synthesis, in numpy. Latents are w+
+    codes (layers, w_dim); every op returns the w+ codes it synthesised, and a given code
+    renders as it is (truncation pulls only the styles drawn from seeds), as in gan.py."""
+
+    step_delay = 0.0  # seconds per image (sample) or per step (project)
+    gate: threading.Event | None = None  # when set, `project` waits for it before each step
+
+    def __init__(self, card: ModelCard, device: str) -> None:
+        self.card = card
+        self.device = device
+        rng = np.random.default_rng(4321)
+        self.layers = int(card.config.get("layers", GAN_LAYERS))
+        self.mapping = (rng.normal(size=(Z_DIM, W_DIM)) / np.sqrt(Z_DIM)).astype(np.float32)
+        self.w_avg = np.linspace(-0.5, 0.5, W_DIM, dtype=np.float32)
+        self.synthesis = (rng.normal(size=(self.layers * W_DIM, RES * RES * 3))
+                          * 2.0 / np.sqrt(self.layers * W_DIM)).astype(np.float32)
+        directions = card.config.get("directions", [])
+        self.directions = np.eye(W_DIM, dtype=np.float32)[: len(directions)]
+        self.sigmas = [float(d.get("sigma", 1.0)) for d in directions]
+
+    def memory_bytes(self) -> int:
+        return self.synthesis.nbytes + self.mapping.nbytes
+
+    # -- the generator ---------------------------------------------------------------------
+    def z(self, seed: int) -> np.ndarray:
+        return np.random.default_rng(seed).standard_normal(Z_DIM).astype(np.float32)
+
+    def map(self, z: np.ndarray) -> np.ndarray:
+        """z (Z_DIM,) → w+ (layers, W_DIM), untruncated."""
+        w = np.tanh(z @ self.mapping) + self.w_avg
+        return np.repeat(w[None], self.layers, axis=0).astype(np.float32)
+
+    def truncate(self, wplus: np.ndarray, psi: float) -> np.ndarray:
+        return (self.w_avg + psi * (wplus - self.w_avg)).astype(np.float32)
+
+    def seed_w(self, seed: int, psi: float) -> np.ndarray:
+        return self.truncate(self.map(self.z(seed)), psi)
+
+    def edit(self, wplus: np.ndarray, edits: list[dict[str, Any]]) -> np.ndarray:
+        out = wplus.copy()
+        for e in edits:
+            d = int(e["direction"])
+            if not 0 <= d < len(self.directions):
+                raise ValueError(f"edits: this model has no direction {d}")
+            first, last = (int(x) for x in e.get("layers", [0, self.layers - 1]))
+            out[first:last + 1] += float(e["amount"]) * self.sigmas[d] * self.directions[d]
+        return out
+
+    def synth(self, wplus: np.ndarray) -> np.ndarray:
+        """(N, layers, W_DIM) → (N, RES, RES, 3) uint8."""
+        flat = wplus.reshape(len(wplus), -1) @ self.synthesis
+        pixels = 1.0 / (1.0 + np.exp(-flat))
+        return (pixels * 255).round().astype(np.uint8).reshape(-1, RES, RES, 3)
+
+    # -- ops ---------------------------------------------------------------------------------
+    def run(self, op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+            ctx: JobContext) -> Output:
+        ctx.check_cancelled()
+        psi = float(params.get("truncation", 1.0))
+        if op == "sample":
+            edits = parse_edits(params.get("edits", ""))
+            if inputs.get("latent") is not None:  # given codes render as they are
+                start = np.asarray(inputs["latent"], np.float32).reshape(-1, self.layers, W_DIM)
+                labels: tuple[str, ...] = ()
+            else:
+                seed, count = int(params["seed"]), int(params["count"])
+                start = np.stack([self.seed_w(seed + i, psi) for i in range(count)])
+                labels = tuple(f"seed {seed + i}" for i in range(count))
+            latents = np.stack([self.edit(w, edits) for w in start])
+            for i in range(len(latents)):
+                ctx.check_cancelled()
+                if self.step_delay:
+                    threading.Event().wait(self.step_delay)
+                ctx.progress(i + 1, len(latents), "sampling")
+                ctx.preview(self.synth(latents[: i + 1]))
+            return Output(self.synth(latents), latents, labels)
+        if op in ("interpolate", "walk"):
+            if op == "interpolate":
+                ends = [self._end(params, inputs, side, psi) for side in ("a", "b")]
+                frames = int(params["frames"])
+                closed = False
+            else:
+                points, legs = int(params["points"]), int(params["frames_per_point"])
+                ends = [self.seed_w(int(params["seed"]) + i, psi) for i in range(points)]
+                closed = bool(params["loop"])
+                frames = points * legs if closed else (points - 1) * legs + 1
+            latents = path(ends, frames, "lerp", closed=closed)
+            return Output(self.synth(latents), latents, columns=min(frames, 12))
+        if op == "mix":
+            rows = parse_seeds(params["row_seeds"], "row_seeds")
+            cols = parse_seeds(params["column_seeds"], "column_seeds")
+            bounds = [0, round(self.layers / 3), round(2 * self.layers / 3), self.layers]
+            part = ("coarse", "middle", "fine").index(params["layers"])
+            first, last = bounds[part], bounds[part + 1] - 1
+            row_w = [self.seed_w(s, psi) for s in rows]
+            col_w = [self.seed_w(s, psi) for s in cols]
+            blank = np.zeros((RES, RES, 3), np.uint8)
+            images, latents, labels = [blank], [np.zeros_like(row_w[0])], [""]
+            for c, w in zip(cols, col_w):
+                images.append(self.synth(w[None])[0])
+                latents.append(w)
+                labels.append(f"column seed {c}")
+            for r, wr in zip(rows, row_w):
+                images.append(self.synth(wr[None])[0])
+                latents.append(wr)
+                labels.append(f"row seed {r}")
+                for c, wc in zip(cols, col_w):
+                    mixed = wr.copy()
+                    mixed[first:last + 1] = wc[first:last + 1]
+                    images.append(self.synth(mixed[None])[0])
+                    latents.append(mixed)
+                    labels.append(f"seed {r} with {params['layers']} styles of seed {c}")
+            return Output(np.stack(images), np.stack(latents), tuple(labels), columns=len(cols) + 1,
+                          extras={"layers": [first, last]})
+        if op == "project":
+            return self._project(params, inputs, ctx)
+        if op == "arithmetic":
+            a, b, c = (self._end(params, inputs, side, psi) for side in ("a", "b", "c"))
+            latents = np.stack([a, b, c, a - b + c])
+            return Output(self.synth(latents), latents, ("a", "b", "c", "a − b + c"), columns=4)
+        raise ValueError(f"fake GAN has no op {op!r}")
+
+    def _end(self, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray], side: str,
+             psi: float) -> np.ndarray:
+        latent = inputs.get(f"latent_{side}")
+        if latent is not None:
+            return np.asarray(latent, np.float32).reshape(self.layers, W_DIM)
+        seed = params["seed"] if side == "a" else params[f"seed_{side}"]
+        return self.seed_w(int(seed), psi)
+
+    def _project(self, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+                 ctx: JobContext) -> Output:
+        target = _fit_rgb(inputs["image"]).reshape(-1).astype(np.float32) / 255.0
+        rng = np.random.default_rng(int(params["seed"]))
+        x = (np.repeat(self.w_avg[None], self.layers, 0).reshape(-1)
+             + 0.01 * rng.standard_normal(self.layers * W_DIM)).astype(np.float32)
+        steps, rate = int(params["steps"]), float(params["learning_rate"]) * 20
+        losses = []
+        for step in range(steps):
+            if self.gate is not None:
+                self.gate.wait(10)
+            ctx.check_cancelled()
+            if self.step_delay:
+                threading.Event().wait(self.step_delay)
+            pixels = 1.0 / (1.0 + np.exp(-(x @ self.synthesis)))
+            error = pixels - target
+            losses.append(float(np.mean(error ** 2)))
+            x -= rate * self.synthesis @ (2 * error * pixels * (1 - pixels) / len(error))
+            ctx.progress(step + 1, steps, f"loss {losses[-1]:.4f}")
+            if ctx.wants_preview():
+                ctx.preview(self.synth(x.reshape(1, self.layers, W_DIM)))
+        latent = x.reshape(1, self.layers, W_DIM).astype(np.float32)
+        return Output(self.synth(latent), latent, ("projection",),
+                      extras={"loss": losses[-1], "losses": losses})
+
+
+def _fit_rgb(image: np.ndarray) -> np.ndarray:
+    """Nearest-neighbour resize to RES×RES RGB."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    rgb = np.repeat(image[..., :1], 3, axis=-1) if image.shape[-1] < 3 else image[..., :3]
+    ys = np.linspace(0, rgb.shape[0] - 1, RES).round().astype(int)
+    xs = np.linspace(0, rgb.shape[1] - 1, RES).round().astype(int)
+    return rgb[ys][:, xs].astype(np.uint8)

@@ -10,13 +10,20 @@ from studio.core.cache import ModelCache
 from studio.core.engine import Engine, validator_for
 from studio.core.history import History
 from studio.ui.main_window import MainWindow
-from tests.fakes import FakeLibrary, FakeModel, fake_card, fake_registry
+from tests.fakes import (
+    FakeGANModel,
+    FakeLibrary,
+    FakeModel,
+    fake_card,
+    fake_gan_card,
+    fake_registry,
+)
 
 
 class Services:
-    def __init__(self, home) -> None:
-        self.library = FakeLibrary(fake_card("fake-model", name="Fake glyphs"),
-                                   fake_card("fake-other", name="Fake other"))
+    def __init__(self, home, cards=None) -> None:
+        self.library = FakeLibrary(*(cards or (fake_card("fake-model", name="Fake glyphs"),
+                                               fake_card("fake-other", name="Fake other"))))
         self.registry = fake_registry()
         self.cache = ModelCache(self.library, self.registry, device="cpu")
         self.engine = Engine(self.cache, threads=1,
@@ -30,6 +37,17 @@ def services(tmp_path):
     yield made
     made.engine.shutdown()
     FakeModel.step_delay, FakeModel.fail_with, FakeModel.gate = 0.0, None, None
+    FakeGANModel.step_delay, FakeGANModel.gate = 0.0, None
+
+
+@pytest.fixture
+def gan_services(tmp_path):
+    """A library with the fake GAN (and the fake VAE-like model, to switch families)."""
+    made = Services(tmp_path / "home", cards=(fake_gan_card("fake-gan", name="Fake faces"),
+                                              fake_card("fake-model", name="Fake glyphs")))
+    yield made
+    made.engine.shutdown()
+    FakeGANModel.step_delay, FakeGANModel.gate = 0.0, None
 
 
 @pytest.fixture
@@ -38,7 +56,8 @@ def settings(tmp_path):
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
 
 
-def make_window(qtbot, services, settings, start: bool = True) -> MainWindow:
+def make_window(qtbot, services, settings, start: bool = True,
+                model_id: str | None = None) -> MainWindow:
     window = MainWindow(services.engine, services.library, services.registry, services.history,
                         settings=settings)
     qtbot.addWidget(window)
@@ -47,8 +66,8 @@ def make_window(qtbot, services, settings, start: bool = True) -> MainWindow:
     window.show()
     qtbot.waitExposed(window)
     if start:
-        window.start(sample=False)
-        qtbot.waitUntil(lambda: window.models.is_loaded("fake-model"), timeout=20000)
+        window.start(model_id, sample=False)
+        qtbot.waitUntil(lambda: window.models.is_loaded(window.session.model_id), timeout=20000)
     return window
 
 
