@@ -206,11 +206,12 @@ class Session:
         merged = {**self.inputs_for(op), **inputs}
         return Request(self.model_id, op, self.values(op), merged)
 
-    def restore(self, request: Request) -> None:
+    def restore(self, request: Request, view: str | None = None) -> None:
         """Take model, view, op, parameters and inputs from a recipe. The seed is locked,
-        so that Generate makes the same image again."""
+        so that Generate makes the same image again. `view`: where the UI shows this
+        op's results, when it knows better than the default mapping."""
         self.select_model(request.model_id)
-        self.view = VIEW_OF_OP.get(request.op, DEFAULT_VIEW)
+        self.view = view or VIEW_OF_OP.get(request.op, DEFAULT_VIEW)
         self.set_op(request.op)
         self.set_values(request.params, request.op)
         for name, array in request.inputs.items():

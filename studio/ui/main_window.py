@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QProgressBar,
+    QStackedWidget,
     QStyle,
     QToolButton,
     QVBoxLayout,
@@ -30,19 +31,22 @@ from studio.core.requests import Request, Result
 from studio.core.session import Session
 from studio.ui import images as imgs
 from studio.ui.bridge import EngineBridge
+from studio.ui.explorer import Explorer, SamplesExplorer
 from studio.ui.history_strip import HistoryStrip
 from studio.ui.jobs import JobRouter
 from studio.ui.message_bar import MessageBar
 from studio.ui.model_panel import ModelPanel, human_size
 from studio.ui.params_panel import ParamsPanel
 from studio.ui.theme import apply_theme
-from studio.ui.vae_explorer import VIEW_OF_OP, VIEWS, VAEExplorer
+from studio.ui.vae_explorer import VAEExplorer
 from studio.ui.window_actions import APP_TITLE, SHORTCUTS, ActionsMixin
 from studio.ui.window_files import FilesMixin
 
 __all__ = ["APP_TITLE", "SHORTCUTS", "MainWindow"]
 
 PREFERRED_MODEL = "vae-glyphs"
+# FamilyInfo.explorer → the explorer the centre shows; anything else gets samples only
+EXPLORER_KINDS = ("vae", "")
 
 
 def cache_state(cache: Any) -> dict[str, Any]:
@@ -62,6 +66,8 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         self.session = Session(registry, family_of=lambda model_id: library.get(model_id).card.family)
         self._active: set[int] = set()  # default-lane jobs not finished yet
         self.last_result: Result | None = None
+        self._explorers: dict[str, Explorer] = {}  # made when a family first needs one
+        self._dark = True
 
         self.setWindowTitle(APP_TITLE)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
@@ -76,15 +82,46 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
 
     # -- building -------------------------------------------------------------------------
     def _build_centre(self) -> None:
-        self.explorer = VAEExplorer(self.session, self.jobs)
         self.message_bar = MessageBar()
+        self.explorer_stack = QStackedWidget()
+        self.explorer: Explorer = self._explorer_of("")
         centre = QWidget()
         layout = QVBoxLayout(centre)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.setSpacing(4)
         layout.addWidget(self.message_bar)
-        layout.addWidget(self.explorer, 1)
+        layout.addWidget(self.explorer_stack, 1)
         self.setCentralWidget(centre)
+
+    def _explorer_of(self, kind: str) -> Explorer:
+        """The explorer for a family's `explorer` kind, made on first use."""
+        kind = kind if kind in EXPLORER_KINDS else ""
+        if kind in self._explorers:
+            return self._explorers[kind]
+        if kind == "vae":
+            explorer: Explorer = VAEExplorer(self.session, self.jobs)
+        else:
+            explorer = SamplesExplorer(self.session, self.jobs)
+        self._explorers[kind] = explorer
+        self.explorer_stack.addWidget(explorer)
+        for canvas in explorer.canvases():
+            canvas.set_dark(self._dark)
+        explorer.view_changed.connect(self._on_explorer_view_changed)
+        explorer.files_dropped.connect(self.open_files)
+        explorer.generate_requested.connect(self.generate)
+        explorer.message_raised.connect(self.show_info)
+        explorer.error_raised.connect(self.show_error)
+        explorer.params_edited.connect(self._on_explorer_params_edited)
+        explorer.export_animation_requested.connect(self.export_animation)
+        return explorer
+
+    def _use_explorer(self, kind: str) -> None:
+        explorer = self._explorer_of(kind)
+        if explorer is not self.explorer:
+            self.explorer = explorer
+            self.explorer_stack.setCurrentWidget(explorer)
+            self._update_view_actions()
+        self.session.set_view(explorer.current_view())
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -148,10 +185,6 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         self.params.generate_requested.connect(self.generate)
         self.params.op_chosen.connect(self._on_params_op_chosen)
         self.params.seed_lock_toggled.connect(self._on_params_seed_lock_toggled)
-        self.explorer.view_changed.connect(self._on_explorer_view_changed)
-        self.explorer.files_dropped.connect(self.open_files)
-        self.explorer.generate_requested.connect(self.generate)
-        self.explorer.message_raised.connect(self.show_info)
         self.history_strip.entry_activated.connect(self._on_history_entry_activated)
         self.jobs.error_raised.connect(self.show_error)
         self.bridge.job_started.connect(self._on_bridge_job_started)
@@ -196,8 +229,10 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, theme)
-        for canvas in self.explorer.canvases():
-            canvas.set_dark(theme != "light")
+        self._dark = theme != "light"
+        for explorer in self._explorers.values():
+            for canvas in explorer.canvases():
+                canvas.set_dark(self._dark)
         if self.params.seed_lock is not None:  # repaint the painted icons in the new colours
             self.params.set_seed_locked(self.params.seed_lock.isChecked())
 
@@ -228,12 +263,11 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         if model_id == self.session.model_id:
             return
         self.session.select_model(model_id)
-        self.explorer.clear()  # the old model's images and latents
-        info = self.registry.get(self.session.family)
-        # families without the VAE explorer show their results in Samples only
-        for index, view in enumerate(VIEWS):
-            self.explorer.setTabVisible(index, view == "samples" or info.explorer == "vae")
+        for explorer in self._explorers.values():
+            explorer.clear()  # the old model's images and latents
+        self._use_explorer(self.registry.get(self.session.family).explorer)
         card = self.library.get(model_id).card
+        self.explorer.set_model(card)
         self.setWindowTitle(f"{card.name} — {APP_TITLE}")
         self.settings.setValue("last_model", model_id)
         self._rebuild_params()
@@ -324,10 +358,7 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
 
     # -- parameters -----------------------------------------------------------------------
     def _ops_of_view(self) -> list[Any]:
-        ops = self.session.ops()
-        if self.registry.get(self.session.family).explorer != "vae":
-            return list(ops)
-        return [op for op in ops if VIEW_OF_OP.get(op.name, "samples") == self.session.view]
+        return self.explorer.ops_of_view(self.session.view, self.session.ops())
 
     def _rebuild_params(self) -> None:
         if self.session.family is None:
@@ -347,8 +378,11 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
 
     def _on_params_values_reset(self, values: dict) -> None:
         self.session.set_values(values)
+        self.explorer.session_changed()
 
     def _on_params_live_value_changed(self, _name: str, _value: Any) -> None:
+        if self.explorer.rerender_live():
+            return
         # re-render what is on screen, if it was made by this op: latest wins
         result = self.explorer.result()
         if result is None or result.request.op != self.session.op or self.session.model_id is None:
@@ -365,16 +399,23 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         self.session.seed_locked = locked
 
     def _on_explorer_view_changed(self, view: str) -> None:
+        if self.sender() is not self.explorer:
+            return  # a hidden explorer (another family's) changed tab
         self.session.set_view(view)
         self._rebuild_params()
+
+    def _on_explorer_params_edited(self) -> None:
+        self.params.set_values(self.session.values())
 
     def undo(self) -> None:
         if self.session.undo() is not None:
             self.params.set_values(self.session.values())
+            self.explorer.session_changed()
 
     def redo(self) -> None:
         if self.session.redo() is not None:
             self.params.set_values(self.session.values())
+            self.explorer.session_changed()
 
     # -- running ----------------------------------------------------------------------------
     def generate(self) -> None:
@@ -384,6 +425,8 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
             return
         if self._active:
             return  # one generation at a time; Esc cancels it
+        if self.explorer.take_generate():
+            return  # the explorer runs it (an edit of the picked image, a dialog)
         spec = self.session.op_spec()
         request = self.session.request()
         missing = [p for p in spec.array_params if p.required and p.name not in request.inputs]
@@ -412,7 +455,7 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
 
     def _on_result_ready(self, result: Result, to_history: bool, pick: str, endpoint: str) -> None:
         self.last_result = result
-        view = VIEW_OF_OP.get(result.request.op, "samples")
+        view = self.explorer.view_of(result.request)
         self.explorer.show_result(result)
         samples = self.explorer.samples
         if result.request.op == "encode" and samples.images is not None:
@@ -468,7 +511,7 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
     def _on_bridge_job_previewed(self, job: Any, images: Any) -> None:
         # a growing grid while a sample runs
         if (job.id in self._active and not job.state.finished and job.request is not None
-                and job.request.op == "sample"):
+                and job.request.op == "sample" and self.explorer.view_of(job.request) == "samples"):
             count = int(job.request.params.get("count", len(images)))
             self.explorer.samples.canvas.set_images(imgs.pad_grid(images, count))
 

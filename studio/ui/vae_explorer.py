@@ -11,57 +11,40 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QStyle,
-    QTabWidget,
-    QToolButton,
-    QWidget,
-)
+from PySide6.QtWidgets import QStyle, QWidget
 
 from studio.core import latent as latent_math
 from studio.core.requests import Request, Result
 from studio.core.session import Session
-from studio.ui import images as imgs
 from studio.ui.canvas import Canvas
+from studio.ui.explorer import Explorer
 from studio.ui.jobs import JobRouter
 from studio.ui.vae_views import InterpolateView, MapView, SamplesView, TraverseView
 
 VIEWS = ("samples", "interpolate", "traverse", "map")
 VIEW_LABELS = {"samples": "Samples", "interpolate": "Interpolate", "traverse": "Traverse",
                "map": "Map"}
-VIEW_OF_OP = {"sample": "samples", "encode": "samples", "reconstruct": "samples",
-              "decode": "samples", "interpolate": "interpolate", "traverse": "traverse",
-              "map": "map"}
+OPS_OF_VIEW = {"samples": ("sample", "encode", "reconstruct", "decode"),
+               "interpolate": ("interpolate",), "traverse": ("traverse",), "map": ("map",)}
+VIEW_OF_OP = {op: view for view, ops in OPS_OF_VIEW.items() for op in ops}
 
 
-class VAEExplorer(QTabWidget):
-    view_changed = Signal(str)
-    # paths, target: "samples" (picked as A, B), "a" / "b" (an endpoint), "ab" (both ends)
-    files_dropped = Signal(list, str)
-    generate_requested = Signal()  # the explorer wants the current view rendered
-    message_raised = Signal(str)
+class VAEExplorer(Explorer):
+    VIEWS = VIEWS
+    VIEW_LABELS = VIEW_LABELS
+    OPS_OF_VIEW = OPS_OF_VIEW
+    animation_hint = "Render an interpolation first (Interpolate tab, then Generate)."
 
     def __init__(self, session: Session, jobs: JobRouter, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
-        self.jobs = jobs
-        self.samples = SamplesView()
+        super().__init__(session, jobs, parent)
         self.interpolate = InterpolateView()
         self.traverse = TraverseView()
         self.map = MapView()
-        self.views = {"samples": self.samples, "interpolate": self.interpolate,
-                      "traverse": self.traverse, "map": self.map}
-        icons = {"samples": QStyle.StandardPixmap.SP_FileDialogListView,
-                 "interpolate": QStyle.StandardPixmap.SP_MediaSeekForward,
-                 "traverse": QStyle.StandardPixmap.SP_FileDialogDetailedView,
-                 "map": QStyle.StandardPixmap.SP_FileDialogContentsView}
-        for name, view in self.views.items():
-            self.addTab(view, self.style().standardIcon(icons[name]), VIEW_LABELS[name])
-        self.setDocumentMode(True)
-        self.setCornerWidget(self._zoom_buttons(), Qt.Corner.TopRightCorner)
-        self.currentChanged.connect(self._on_tabs_current_changed)
+        icons = QStyle.StandardPixmap
+        self._add_view("samples", SamplesView(), icons.SP_FileDialogListView)
+        self._add_view("interpolate", self.interpolate, icons.SP_MediaSeekForward)
+        self._add_view("traverse", self.traverse, icons.SP_FileDialogDetailedView)
+        self._add_view("map", self.map, icons.SP_FileDialogContentsView)
 
         for canvas in (self.samples.canvas, self.traverse.canvas, self.map.canvas, self.map.preview):
             canvas.files_dropped.connect(lambda files: self.files_dropped.emit(files, "samples"))
@@ -78,45 +61,14 @@ class VAEExplorer(QTabWidget):
         self.scrub_result: Result | None = None
         self.map_point_result: Result | None = None
 
-    def _zoom_buttons(self) -> QWidget:
-        box = QWidget()
-        layout = QHBoxLayout(box)
-        layout.setContentsMargins(0, 0, 4, 0)
-        layout.setSpacing(2)
-        for text, tip, slot in (("−", "Zoom out (Ctrl+-, wheel)", lambda: self.canvas().zoom_out()),
-                                ("Fit", "Fit to view (F on the canvas, Ctrl+0)", lambda: self.canvas().fit()),
-                                ("+", "Zoom in (Ctrl+=, wheel)", lambda: self.canvas().zoom_in())):
-            button = QToolButton()
-            button.setText(text)
-            button.setToolTip(tip)
-            button.setAutoRaise(True)
-            button.clicked.connect(slot)
-            layout.addWidget(button)
-        return box
-
     # -- views and results ------------------------------------------------------------
-    def current_view(self) -> str:
-        return VIEWS[self.currentIndex()]
-
-    def set_view(self, view: str) -> None:
-        self.setCurrentIndex(VIEWS.index(view))
-
     def show_result(self, result: Result) -> None:
-        view = VIEW_OF_OP.get(result.request.op, "samples")
-        self.views[view].show_result(result)
+        super().show_result(result)
+        view = self.view_of(result.request)
         if view == "map":  # a point of the old map means nothing on the new one
             self.map_point_result = None
         elif view == "interpolate":
             self.scrub_result = None
-
-    def result(self, view: str | None = None) -> Result | None:
-        return self.views[view or self.current_view()].result
-
-    def selected_index(self) -> int | None:
-        """The picked cell of the current view (for export and copy), if any."""
-        view = self.views[self.current_view()]
-        selection = getattr(view, "selection", [])
-        return selection[0] if selection else None
 
     def current_image(self) -> np.ndarray | None:
         """The image the user is looking at: a picked cell, a scrubbed frame, a point."""
@@ -125,12 +77,10 @@ class VAEExplorer(QTabWidget):
             return self.scrub_result.images[0]
         if view == "map" and self.map_point_result is not None:
             return self.map_point_result.images[0]
-        result, index = self.result(), self.selected_index()
-        if result is None:
-            return None
-        if index is not None:
-            return result.images[index]
-        return imgs.grid_image(result.images, result.columns)
+        return super().current_image()
+
+    def animation_result(self) -> Result | None:
+        return self.result("interpolate")
 
     def canvas(self) -> Canvas:
         """The main canvas of the current view (zoom and fit act on it)."""
@@ -143,8 +93,7 @@ class VAEExplorer(QTabWidget):
 
     def clear(self) -> None:
         """A new model: latents of the old one mean nothing."""
-        for view in self.views.values():
-            view.clear()
+        super().clear()
         self.scrub_result = self.map_point_result = None
         self.interpolate.slider.setEnabled(False)
 
@@ -227,6 +176,3 @@ class VAEExplorer(QTabWidget):
         request = Request(self.session.model_id or "", "decode", {}, {"latent": latent})
         self.jobs.submit(request, lane=lane, latest_wins=True, label="decode",
                          on_result=on_result)
-
-    def _on_tabs_current_changed(self, index: int) -> None:
-        self.view_changed.emit(VIEWS[index])

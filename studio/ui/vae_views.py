@@ -26,90 +26,14 @@ from studio.core import latent as latent_math
 from studio.core.requests import Result
 from studio.ui import images as imgs
 from studio.ui.canvas import SELECTION_COLORS, Canvas, local_files
+from studio.ui.explorer import SamplesView, caption
+
+__all__ = ["InterpolateView", "MapView", "SamplesView", "TraverseView"]
 
 SCRUB_STEPS = 1000  # slider resolution
 
 
-def _caption(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("caption")
-    label.setWordWrap(True)
-    return label
-
-
-# -- samples -----------------------------------------------------------------------------
-class SamplesView(QWidget):
-    """A grid of samples (or encoded images). Click picks A, shift-click picks B."""
-
-    picked = Signal()  # the A/B selection changed
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.canvas = Canvas(placeholder="Press Generate (Ctrl+Enter) to sample,\n"
-                                         "or drop images here to encode them")
-        self.canvas.cell_clicked.connect(self._on_canvas_cell_clicked)
-        self.caption = _caption("Click an image to pick A · Shift+click to pick B · "
-                                "drop image files to encode them")
-        self.interpolate_button = QPushButton("Interpolate A → B")
-        self.interpolate_button.setToolTip("Open the Interpolate view between the picked images")
-        self.interpolate_button.setEnabled(False)
-        top = QHBoxLayout()
-        top.addWidget(self.caption, 1)
-        top.addWidget(self.interpolate_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addLayout(top)
-        layout.addWidget(self.canvas, 1)
-        self.result: Result | None = None
-        self.images: np.ndarray | None = None  # (N, H, W, C) shown
-        self.latents: np.ndarray | None = None  # (N, ...) matching, when known
-        self.appending = False  # encoded images collect into one grid
-        self.selection: list[int] = []
-
-    def show_result(self, result: Result) -> None:
-        latents = result.latents
-        if result.request.op == "reconstruct":  # (input, reconstruction): one latent
-            latents = np.repeat(latents, result.count, axis=0) if latents is not None else None
-        if result.request.op == "encode" and self.appending and self.images is not None \
-                and self.images.shape[1:] == result.images.shape[1:] and latents is not None \
-                and self.latents is not None:
-            self.images = np.concatenate([self.images, result.images])
-            self.latents = np.concatenate([self.latents, latents])
-        else:
-            self.images, self.latents = result.images, latents
-            self.selection = []
-        self.appending = result.request.op == "encode"
-        self.result = result
-        columns = result.columns if not self.appending else 0
-        labels = result.labels if len(result.labels) == len(self.images) else ()
-        self.canvas.set_images(self.images, columns, labels)
-        self.canvas.set_selection(self.selection)
-
-    def clear(self) -> None:
-        self.result = self.images = self.latents = None
-        self.selection = []
-        self.canvas.clear()
-
-    def pick(self, index: int, as_b: bool = False) -> None:
-        if self.images is None or not 0 <= index < len(self.images):
-            return
-        if as_b and self.selection:
-            self.selection = [self.selection[0], index]
-        else:
-            self.selection = [index]
-        self.canvas.set_selection(self.selection)
-        self.picked.emit()
-
-    def picked_item(self, slot: int) -> tuple[np.ndarray, np.ndarray | None] | None:
-        """(image, latent) picked as A (slot 0) or B (slot 1)."""
-        if self.images is None or slot >= len(self.selection):
-            return None
-        index = self.selection[slot]
-        latent = None if self.latents is None else self.latents[index]
-        return self.images[index], latent
-
-    def _on_canvas_cell_clicked(self, index: int, modifiers: Any) -> None:
-        self.pick(index, as_b=bool(modifiers & Qt.KeyboardModifier.ShiftModifier))
+_caption = caption  # the views below call it by its old name
 
 
 # -- interpolate ---------------------------------------------------------------------------

@@ -10,8 +10,6 @@ from typing import Any
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMessageBox, QStyle
 
-from studio.ui.vae_explorer import VIEWS
-
 APP_TITLE = "Latent Studio"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SHORTCUTS = (
@@ -27,13 +25,31 @@ SHORTCUTS = (
     ("Wheel · middle-drag · Space+drag", "Zoom · pan · pan"),
     ("Click / Shift+click", "Pick sample A / B"),
     ("Ctrl+L", "Load the selected model"),
-    ("Ctrl+1 … Ctrl+4", "Samples, Interpolate, Traverse, Map"),
+    ("Ctrl+1 … Ctrl+4", "The explorer's tabs (VAE: Samples, Interpolate, Traverse, Map; "
+                        "GAN: Seeds, Truncation & directions, Walk, Style mix)"),
+    ("Space (Walk tab)", "Play / stop the walk"),
     ("Ctrl+Q", "Quit"),
 )
 
 
+MAX_VIEW_ACTIONS = 6
+
+
 class ActionsMixin:
     """Builds the actions (with their shortcuts) and the menu bar."""
+
+    def _update_view_actions(self) -> None:
+        """Ctrl+1 … show the current explorer's tabs; the View menu names them."""
+        for index, action in enumerate(getattr(self, "view_actions", [])):
+            visible = index < self.explorer.count()
+            action.setVisible(visible)
+            action.setEnabled(visible)
+            if visible:
+                action.setText(self.explorer.tabText(index))  # "&&" already escaped
+
+    def _show_tab(self, index: int) -> None:
+        if index < self.explorer.count():
+            self.explorer.setCurrentIndex(index)
 
     def _action(self, text: str, slot: Any, shortcut: Any = None, icon: Any = None,
                 tip: str = "") -> QAction:
@@ -80,10 +96,11 @@ class ActionsMixin:
                                           sp.SP_MediaStop)
         self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.about_action = self._action("&About Latent Studio", self.show_about)
-        self.view_actions = []
-        for index, view in enumerate(VIEWS):
-            self.view_actions.append(self._action(
-                view.capitalize(), lambda _=False, v=view: self.explorer.set_view(v), f"Ctrl+{index + 1}"))
+        self.view_actions = [  # named after the current explorer's tabs
+            self._action(f"View {index + 1}", lambda _=False, i=index: self._show_tab(i),
+                         f"Ctrl+{index + 1}")
+            for index in range(MAX_VIEW_ACTIONS)]
+        self._update_view_actions()
         self.theme_group = QActionGroup(self)
         self.theme_actions = {}
         for theme in ("dark", "light"):
@@ -150,6 +167,7 @@ class ActionsMixin:
         QMessageBox.about(self, f"About {APP_TITLE}",
                           f"<h3>{APP_TITLE} {__version__}</h3>"
                           "<p>A desktop studio for exploring generative image models: sample, "
-                          "encode, interpolate, traverse and map latent spaces.</p>"
+                          "encode, interpolate, traverse and map latent spaces; steer GANs with "
+                          "truncation, directions, walks and style mixing.</p>"
                           "<p>Every exported PNG carries its full recipe: open it again to get "
                           "the same settings and the same pixels.</p>")

@@ -63,6 +63,12 @@ class FilesMixin:
         except (media.MediaError, OSError, ValueError) as exc:
             self.show_error(str(exc) if isinstance(exc, media.MediaError) else f"{path}: {exc}")
             return
+        if self.explorer.take_image(fitted, path):
+            return  # the GAN explorer projects it
+        if "encode" not in self.registry.get(self.session.family).op_names:
+            self.show_error(f"{card.name} cannot take an image: a "
+                            f"{self.registry.get(self.session.family).label} has no encoder.")
+            return
         self.session.set_input("image", fitted)
         self.run_request(self.session.request("encode"), pick=pick, endpoint=endpoint)
 
@@ -80,9 +86,10 @@ class FilesMixin:
             return
         self.models.select(request.model_id)
         self.select_model(request.model_id)
-        self.session.restore(request)
+        self.session.restore(request, view=self.explorer.view_of(request))
         self.explorer.set_view(self.session.view)
         self._rebuild_params()
+        self.explorer.session_changed()
         if render:
             self.run_request(dataclasses.replace(request, device=None), to_history=False)
 
@@ -122,9 +129,9 @@ class FilesMixin:
         return out
 
     def export_animation(self) -> Path | None:
-        result = self.explorer.result("interpolate")
+        result = self.explorer.animation_result()
         if result is None:
-            self.show_info("Render an interpolation first (Interpolate tab, then Generate).")
+            self.show_info(self.explorer.animation_hint)
             return None
         path = self._ask_save_path("Export animation", "GIF animation (*.gif);;Animated WebP (*.webp)",
                                    self._suggested_name(result, ".gif"))
@@ -133,7 +140,8 @@ class FilesMixin:
         if Path(path).suffix.lower() not in (".gif", ".webp"):
             path += ".gif"
         try:
-            out = export.export_animation(self._export_target(path), result, fps=12)
+            out = export.export_animation(self._export_target(path), result,
+                                          fps=self.explorer.animation_fps())
         except (OSError, ValueError) as exc:
             self.show_error(f"Export failed: {exc}")
             return None
