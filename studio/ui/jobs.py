@@ -74,6 +74,10 @@ class JobRouter(QObject):
             else:
                 self.error_raised.emit(job.error)
 
+    def cancel(self, job: Any) -> None:
+        """Cancel one job: dropped if queued, stopped at its next step if running."""
+        self.engine.cancel(job)
+
     def pending(self) -> int:
         return len(self._routes)
 

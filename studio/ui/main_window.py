@@ -32,6 +32,7 @@ from studio.core.session import Session
 from studio.ui import images as imgs
 from studio.ui.bridge import EngineBridge
 from studio.ui.explorer import Explorer, SamplesExplorer
+from studio.ui.gan_explorer import GANExplorer
 from studio.ui.history_strip import HistoryStrip
 from studio.ui.jobs import JobRouter
 from studio.ui.message_bar import MessageBar
@@ -46,7 +47,7 @@ __all__ = ["APP_TITLE", "SHORTCUTS", "MainWindow"]
 
 PREFERRED_MODEL = "vae-glyphs"
 # FamilyInfo.explorer → the explorer the centre shows; anything else gets samples only
-EXPLORER_KINDS = ("vae", "")
+EXPLORER_KINDS = ("vae", "gan", "")
 
 
 def cache_state(cache: Any) -> dict[str, Any]:
@@ -100,6 +101,8 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
             return self._explorers[kind]
         if kind == "vae":
             explorer: Explorer = VAEExplorer(self.session, self.jobs)
+        elif kind == "gan":
+            explorer = GANExplorer(self.session, self.jobs, self.bridge, self.run_request)
         else:
             explorer = SamplesExplorer(self.session, self.jobs)
         self._explorers[kind] = explorer

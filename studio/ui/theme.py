@@ -42,6 +42,8 @@ QPushButton#primary { background: %(accent)s; color: white; border: none; border
 QPushButton#primary:hover { background: #4c9ce0; }
 QPushButton#primary:disabled { background: %(disabled)s; color: #9a9a9a; }
 QToolButton#section { border: none; font-weight: 600; padding: 4px 2px; }
+QToolButton#segment:checked { background: %(accent)s; color: white; border: 1px solid %(accent)s;
+    border-radius: 3px; }
 QFrame#messageBar[level="error"] { background: #5a2a2c; border: 1px solid #8c3b3f; border-radius: 4px; }
 QFrame#messageBar[level="info"] { background: #24405c; border: 1px solid #35618b; border-radius: 4px; }
 QFrame#messageBar QLabel { color: #f2f2f2; }
