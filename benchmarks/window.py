@@ -38,6 +38,7 @@ def open_studio() -> Studio:
     window.show()
     window.start(MODEL, sample=True)  # loads on the engine's thread, then samples a grid
     if not process_until(lambda: window.explorer.samples.result is not None
-                         and services.engine.idle() and not window.busy(), timeout=300):
+                         and services.engine.idle() and not window.busy()
+                         and services.engine.warmed_up.is_set(), timeout=300):
         raise RuntimeError("the studio did not load the built-in VAE within 300 s")
     return Studio(services, window, home)

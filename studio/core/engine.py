@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import gc
+import importlib
 import logging
 import os
 import threading
@@ -103,7 +104,12 @@ class Engine:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._runtime_ready = False
-        if not synchronous:
+        # set once the worker has made torch's lazy imports (see _worker_loop); a
+        # synchronous engine has no idle worker and makes them on first use
+        self.warmed_up = threading.Event()
+        if synchronous:
+            self.warmed_up.set()
+        else:
             self._thread = threading.Thread(target=self._worker_loop, name="studio-engine",
                                             daemon=True)
             self._thread.start()
@@ -201,7 +207,18 @@ class Engine:
     # -- the worker ---------------------------------------------------------------------
     def _worker_loop(self) -> None:
         self._prepare_runtime()
+        warmed = False
         while True:
+            with self._cond:
+                idle = not self._queue and not self._stopping
+            if idle and not warmed:
+                warmed = True  # first idle moment: the lazy imports, away from any job
+                try:
+                    importlib.import_module("studio.core.runtime").warm_up()
+                    gc.collect()
+                    gc.freeze()
+                finally:
+                    self.warmed_up.set()
             with self._cond:
                 while not self._queue and not self._stopping:
                     self._cond.wait()
@@ -220,8 +237,6 @@ class Engine:
         """Import torch on this thread and set its thread count, once."""
         if self._runtime_ready:
             return
-        import importlib
-
         # by name, on this thread: see studio/core/runtime.py
         importlib.import_module("studio.core.runtime").set_threads(self.threads)
         # Imports made most of the long-lived objects; keep them out of later full GCs,

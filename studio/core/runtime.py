@@ -24,6 +24,16 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def warm_up() -> None:
+    """Import what torch otherwise imports on first use of an optimiser.
+
+    The first `torch.optim.Adam(...)` imports torch._dynamo (~1 s here), and part of
+    that import holds the GIL for ~60 ms at a time: the GUI froze when a training job
+    started. The engine calls this once, when it is first idle after start-up.
+    """
+    import torch._dynamo  # noqa: F401
+
+
 def pick_device(preference: str | None = None) -> str:
     """cuda → mps → cpu, unless `preference` (or LATENT_STUDIO_DEVICE) names one."""
     choice = (preference or os.environ.get(DEVICE_ENV) or "auto").lower()

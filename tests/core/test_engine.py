@@ -165,3 +165,15 @@ def test_run_sync_raises_on_failure(make_engine):
     FakeModel.fail_with = ValueError("bad latent")
     with pytest.raises(RuntimeError, match="bad latent"):
         run_sync(engine, sample())
+
+
+def test_the_worker_makes_torchs_lazy_imports_when_first_idle(make_engine):
+    import sys
+
+    engine = make_engine()  # threaded
+    assert engine.warmed_up.wait(60)
+    # torch._dynamo is what the first optimiser would otherwise import mid-job
+    assert "torch._dynamo" in sys.modules
+    job = engine.submit(sample())
+    assert engine.wait_idle(30) and job.state is JobState.DONE
+    assert make_engine(synchronous=True).warmed_up.is_set()
