@@ -1,8 +1,8 @@
 """Screenshots of the main window, one per explorer view, into build/screenshots/
 (git-ignored) so anyone can look; main.png is the one the README shows.
 
-With the built-in VAE in resources/models the shots show real glyphs; without it (a
-fresh checkout before training) they fall back to the fake family.
+With the built-in VAE (and GAN) in resources/models the shots show real glyphs; without
+them (a fresh checkout before training) they fall back to the fake families.
 """
 
 from __future__ import annotations
@@ -15,26 +15,31 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
 from studio.ui.main_window import MainWindow
-from tests.ui.conftest import Services, cell_center
+from tests.fakes import FakeGANModel, fake_card, fake_gan_card
+from tests.ui.conftest import Services, cell_center, write_png
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 BUILTIN = "vae-glyphs"
 
 
-def built_in_services(home: Path):
-    """The real services with the built-in VAE, or None when it is not there."""
+def built_in_services(home: Path, family: str = "vae"):
+    """The real services and a built-in model of `family`, or None when there is none."""
     from studio.wiring import build_services
 
     services = build_services(home=home, device="cpu", threads=1)
-    if BUILTIN in [entry.id for entry in services.library.entries()]:
-        return services
+    ids = [e.id for e in services.library.entries() if e.card.family == family]
+    if family == "vae" and BUILTIN in ids:
+        return services, BUILTIN
+    if family != "vae" and ids and family in services.registry:
+        return services, ids[0]
     services.close()
     return None
 
 
 @pytest.fixture
 def studio(qtbot, tmp_path):
-    services = built_in_services(tmp_path / "home") or Services(tmp_path / "home")
+    found = built_in_services(tmp_path / "home")
+    services = found[0] if found else Services(tmp_path / "home")
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(services.engine, services.library, services.registry, services.history,
                         settings=settings)
@@ -97,3 +102,65 @@ def test_screenshots_of_every_view(studio, qtbot):
     shutil.copyfile(samples, SHOTS / "main.png")
     for name in ("samples", "interpolate", "traverse", "map", "samples-light", "main"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000
+
+
+@pytest.fixture
+def gan_studio(qtbot, tmp_path):
+    found = built_in_services(tmp_path / "home", family="gan")
+    services, model_id = found or (Services(tmp_path / "home", cards=(
+        fake_gan_card("fake-gan", name="Fake GAN"), fake_card("fake-model"))), "fake-gan")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(services.engine, services.library, services.registry, services.history,
+                        settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1400, 860)
+    window.show()
+    qtbot.waitExposed(window)
+    window.start(model_id, sample=True)
+    qtbot.waitUntil(lambda: window.explorer.samples.result is not None and not window.busy(),
+                    timeout=60000)
+    yield window
+    window.close()
+    services.engine.shutdown()
+    FakeGANModel.step_delay, FakeGANModel.gate = 0.0, None
+
+
+def test_screenshots_of_the_gan_explorer(gan_studio, qtbot, tmp_path):
+    window = gan_studio
+    explorer = window.explorer
+    explorer.samples.pick(0)
+    explorer.samples.pick(5, as_b=True)
+    shoot(window, "gan-seeds")
+
+    explorer.set_view("edit")
+    settle(qtbot, window)
+    rows = explorer.edit.rows
+    if rows:
+        rows[0].slider.setValue(15)
+    if len(rows) > 1:
+        rows[1].slider.setValue(-10)
+    settle(qtbot, window)
+    shoot(window, "gan-edit")
+
+    explorer.set_view("walk")
+    QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, window)
+    explorer.walk.stop()
+    explorer.walk.frame_slider.setValue(explorer.walk.result.count // 3)
+    shoot(window, "gan-walk")
+
+    explorer.set_view("mix")
+    QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, window)
+    shoot(window, "gan-mix")
+
+    dialog = explorer.open_projection()
+    target = write_png(tmp_path / "mine.png", size=32, rgb=True)
+    dialog.set_image(explorer._load_image(str(target)))
+    qtbot.waitExposed(dialog)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert dialog.grab().save(str(SHOTS / "gan-project.png"))
+    dialog.close()
+    for name in ("gan-seeds", "gan-edit", "gan-walk", "gan-mix"):
+        assert (SHOTS / f"{name}.png").stat().st_size > 10_000
+    assert (SHOTS / "gan-project.png").stat().st_size > 3_000
