@@ -25,6 +25,8 @@ import numpy as np
 from studio import __version__
 
 EXIT_BAD_INPUT = 2
+# ops whose latents are written beside the image (FILE.npy), to feed a later --latent
+LATENT_OPS = ("encode", "project")
 
 
 class UsageError(Exception):
@@ -233,7 +235,7 @@ def _write_output(path: Path, result: Any, services: Any, fps: int) -> int:
             raise UsageError(f"{path}: unsupported output type {suffix or '(none)'}; use .png, .gif or .webp")
     except (media.MediaError, OSError) as exc:
         raise UsageError(f"{path}: cannot write ({exc})") from None
-    if result.latents is not None and result.request.op == "encode":
+    if result.latents is not None and result.request.op in LATENT_OPS:
         np.save(path.with_suffix(".npy"), result.latents)
     print(f"wrote {path} ({result.count} image{'s' if result.count != 1 else ''}, "
           f"{result.timings.get('run', 0.0) * 1000:.0f} ms)")
@@ -301,7 +303,8 @@ def cmd_eval(argv: Sequence[str]) -> int:
     args = _parse(parser, argv)
     services = _services(args.device)
     try:
-        from studio.core.evaluator import evaluate_model
+        from studio.core.datasets import build_dataset
+        from studio.core.evaluator import Evaluator, dataset_ceiling, evaluate_model
         from studio.core.library import LibraryError
 
         try:
@@ -309,7 +312,13 @@ def cmd_eval(argv: Sequence[str]) -> int:
         except LibraryError as exc:
             raise UsageError(str(exc)) from None
         model = services.cache.get(args.model)
-        figures = evaluate_model(model, services.registry.get(entry.family), samples=args.samples)
+        card = entry.card
+        data = build_dataset({"name": card.dataset or "glyphs", **card.training.get("dataset", {})})
+        evaluator = Evaluator.load()
+        figures = evaluate_model(model, services.registry.get(entry.family), samples=args.samples,
+                                 data=data, evaluator=evaluator)
+        # the same figure for the training images: the best a model can score
+        figures["dataset_ceiling"] = round(dataset_ceiling(data["train"], evaluator, args.samples), 5)
     finally:
         services.close()
     if args.json:

@@ -125,6 +125,8 @@ def test_train_a_tiny_recipe_then_eval_it(tmp_path, capsys):
     assert main(["eval", "--model", "tiny-vae", "--samples", "16", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)["figures"]
     assert 0.0 <= figures["recognisability"] <= 1.0
+    # the ceiling: the evaluator on the training images themselves
+    assert 0.5 < figures["dataset_ceiling"] <= 1.0
 
 
 def test_train_refuses_a_missing_or_broken_recipe(tmp_path, capsys):
