@@ -189,6 +189,7 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         self.params.op_chosen.connect(self._on_params_op_chosen)
         self.params.seed_lock_toggled.connect(self._on_params_seed_lock_toggled)
         self.history_strip.entry_activated.connect(self._on_history_entry_activated)
+        self.history_strip.problem_raised.connect(self.show_error)
         self.jobs.error_raised.connect(self.show_error)
         self.bridge.job_started.connect(self._on_bridge_job_started)
         self.bridge.job_progressed.connect(self._on_bridge_job_progressed)

@@ -164,6 +164,19 @@ def test_a_corrupt_file_shows_an_error_and_changes_nothing(window, qtbot, tmp_pa
     assert window.engine.idle()
 
 
+def test_a_failed_background_history_write_is_shown(window, qtbot):
+    import threading
+
+    # History(background=True) reports from its writer thread; the message must reach
+    # the window's message bar on the GUI thread
+    writer = threading.Thread(target=window.history.on_problem,
+                              args=("Could not save 0001.png to the history: disk full",))
+    writer.start()
+    writer.join()
+    qtbot.waitUntil(lambda: "0001.png" in window.message_bar.text())
+    assert window.message_bar.level() == "error"
+
+
 def test_a_failing_job_shows_a_message_and_the_app_goes_on(window, qtbot):
     FakeModel.fail_with = RuntimeError("the model broke")
     QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
