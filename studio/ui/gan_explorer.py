@@ -213,6 +213,8 @@ class GANExplorer(Explorer):
             self.edit.set_truncation_range(spec.minimum, spec.maximum)
         self.subject = None
         self.mix.set_layer_ranges(card.config.get("layer_ranges") or {})
+        if self.dialog is not None and not self.dialog.running():
+            self.dialog.reset()  # an image fitted to the old model
         self.set_view(SAMPLES)  # a new model's seeds first
         self.session_changed()
 
@@ -553,6 +555,9 @@ class GANExplorer(Explorer):
         return False
 
     def rerender_live(self) -> bool:
+        sample = self._values("sample")
+        if sample is not None and parse_edits(sample.get("edits", "")) is None:
+            return True  # edits half-typed in the panel: no render until they parse
         self.session_changed_quietly()
         if self.current_view() == "edit":
             self.render_edit()

@@ -114,6 +114,17 @@ class ProjectionDialog(QDialog):
         if self.state != "running":
             self.status.setText("Press Project to find this image in the model.")
 
+    def reset(self) -> None:
+        """No image, nothing running (another model was picked)."""
+        self.image = None
+        self.job = None
+        self.state = "idle"
+        self.target.clear()
+        self.preview.clear()
+        self.progress.setValue(0)
+        self.status.setText("Pick an image, then press Project.")
+        self._update_buttons()
+
     def track(self, job: Any) -> None:
         """Follow the job that runs the projection."""
         self.job = job

@@ -282,6 +282,16 @@ def test_exporting_the_walk_writes_an_animation_and_its_recipe(window, qtbot, tm
     assert export.open_recipe(target).same_recipe(result.request)
     frames = media.read_animation(target)
     assert len(frames) == result.count == 6
+    # opening the animation restores the walk from its sidecar: the same frames again
+    window.explorer.set_view("samples")
+    window.session.set_value("points", 5, op="walk")
+    window.open_files([str(target)])
+    qtbot.waitUntil(lambda: window.last_result is not result and not window.busy())
+    again = window.last_result
+    assert window.explorer.current_view() == "walk" and window.params.op_combo.currentData() == "walk"
+    assert window.params.value("points") == 2
+    assert np.array_equal(again.images, result.images)
+    assert len(window.history) == 1  # a restore makes nothing new
 
 
 def test_style_mix_matrix_and_its_layer_choice(window, qtbot):
@@ -317,6 +327,23 @@ def test_arithmetic_from_the_op_chooser(window, qtbot):
     assert result.count == 4 and result.labels == ("a", "b", "c", "a − b + c")
     assert window.explorer.seeds.canvas.cell_label(3) == "a − b + c"
     assert np.allclose(result.latents[3], result.latents[0] - result.latents[1] + result.latents[2])
+
+
+def test_generate_with_the_project_op_opens_the_dialog(window, qtbot):
+    combo = window.params.op_combo
+    combo.setCurrentIndex(combo.findData("project"))
+    combo.activated.emit(combo.currentIndex())
+    QTest.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.explorer.dialog is not None and window.explorer.dialog.isVisible()
+    assert window.engine.idle() and not window.busy()  # nothing runs before an image is given
+    # typing half an edit in the panel renders nothing (and shows no error)
+    combo.setCurrentIndex(combo.findData("sample"))
+    combo.activated.emit(combo.currentIndex())
+    generate(qtbot, window)
+    before = window.explorer.seeds.result
+    QTest.keyClicks(window.params.editor("edits"), '[{"direction": 0')
+    assert window.engine.idle() and window.explorer.seeds.result is before
+    assert window.message_bar.level() != "error"
 
 
 def test_the_projection_dialog_cancelled_midway(window, qtbot, tmp_path, monkeypatch):
