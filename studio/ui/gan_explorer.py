@@ -123,7 +123,8 @@ def save_directions(path: str | Path, model_id: str, directions: Sequence[Direct
 
 def load_directions(path: str | Path) -> tuple[str, list[dict[str, Any]]]:
     """(model id, [{"name", "layers"}, ...]) from a directions file; ValueError names the
-    file and what is wrong with it."""
+    file and what is wrong with it. Other keys (the full format of studio.core.directions:
+    format, version, w_dim, num_layers, and per direction sigma and vector) are ignored."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -498,7 +499,7 @@ class GANExplorer(Explorer):
         except ValueError as exc:
             self.error_raised.emit(str(exc))
             return
-        if model != self.card.id:
+        if model and model != self.card.id:  # "": a file that does not say
             self.error_raised.emit(f"{Path(path).name} holds the directions of {model!r}, not of "
                                    f"{self.card.id!r}: nothing was changed.")
             return

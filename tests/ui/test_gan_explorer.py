@@ -14,6 +14,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QStyle, QStyleOptionSlider
 
 from studio.core import export, media
+from studio.ui import gan_explorer
 from studio.ui.gan_projection import ProjectionDialog
 from tests.fakes import FakeGANModel, fake_gan_card
 from tests.ui.conftest import cell_center, drop_files, generate, make_window, write_png
@@ -416,3 +417,17 @@ def test_switching_families_switches_the_explorer(window, qtbot):
     assert gan.seeds.result is None  # the old model's images are gone
     window.select_model("fake-gan")
     assert window.explorer is gan and window.explorer.current_view() == "samples"
+
+
+def test_the_directions_reader_takes_names_and_ranges_from_either_format(tmp_path):
+    full = tmp_path / "full.json"  # the core format: vectors and σ beside names and ranges
+    full.write_text(json.dumps({
+        "format": "latent-studio/directions", "version": 1, "model": "fake-gan", "w_dim": 8,
+        "num_layers": 6, "directions": [
+            {"name": "Smile", "layers": [1, 3], "sigma": 1.5, "vector": [0.0] * 8}]}))
+    assert gan_explorer.load_directions(full) == ("fake-gan", [{"name": "Smile", "layers": [1, 3]}])
+    for bad, message in (("{", "not a readable"), ('{"directions": []}', "not a directions file"),
+                         ('{"model": "m", "directions": [{"name": "x"}]}', "direction 1 needs")):
+        (tmp_path / "bad.json").write_text(bad)
+        with pytest.raises(ValueError, match=message):
+            gan_explorer.load_directions(tmp_path / "bad.json")
