@@ -261,7 +261,9 @@ class FakeGANModel:
     renders as it is (truncation pulls only the styles drawn from seeds), as in gan.py."""
 
     step_delay = 0.0  # seconds per image (sample) or per step (project)
-    gate: threading.Event | None = None  # when set, `project` waits for it before each step
+    # when set, `sample` waits for it before it starts and `project` before each step
+    # (tests hold the worker on a job while they queue more)
+    gate: threading.Event | None = None
 
     def __init__(self, card: ModelCard, device: str) -> None:
         self.card = card
@@ -316,6 +318,8 @@ class FakeGANModel:
         ctx.check_cancelled()
         psi = float(params.get("truncation", 1.0))
         if op == "sample":
+            if self.gate is not None:
+                self.gate.wait(10)
             edits = parse_edits(params.get("edits", ""))
             if inputs.get("latent") is not None:  # given codes render as they are
                 start = np.asarray(inputs["latent"], np.float32).reshape(-1, self.layers, W_DIM)
