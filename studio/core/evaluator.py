@@ -4,7 +4,9 @@ Trained by the project (`train_classifier`, recipe resources/recipes/evaluator.j
 shipped at resources/evaluator/ (safetensors + a JSON with its held-out accuracy).
 `evaluate_model` reports, for any family, through its ops only:
   - recognisability: mean top-class probability of unconditional samples (op sample);
-  - class_accuracy: argmax == asked class, where sample has a `class_label` parameter;
+  - class_accuracy: argmax == asked class, where sample has a class parameter
+    (`class_label`, a choice of class names, or `class_index`, an int) and the model is
+    class-conditional (a loaded model may say it is not with `class_conditional = False`);
   - nn_distance_samples / nn_distance_held_out: memorisation. Mean distance from each
     sample (and, for scale, each held-out image) to its nearest training image, as
     per-pixel RMS in [0, 1] units. A model that copies its data would sit near 0;
@@ -33,6 +35,7 @@ from studio.core.family import JobContext, ModelLoadError
 from studio.core.paths import resources_dir
 
 WEIGHTS_NAME = "evaluator.safetensors"
+CLASS_PARAMS = ("class_label", "class_index")  # the names sample's class parameter may have
 INFO_NAME = "evaluator.json"
 
 
@@ -306,8 +309,10 @@ def evaluate_model(model: Any, family: Any, samples: int = 256, seed: int = 0,
             call += 1
         gen_images = np.concatenate(chunks)[:samples]
         out["recognisability"] = evaluator.recognisability(gen_images)
-        if "class_label" in spec.defaults() and train.labels is not None:
-            out["class_accuracy"] = _class_accuracy(model, spec, evaluator, samples, seed)
+        class_param = next((name for name in CLASS_PARAMS if name in spec.defaults()), None)
+        conditional = getattr(model, "class_conditional", True)  # a model may ignore its class
+        if class_param is not None and conditional and train.labels is not None:
+            out["class_accuracy"] = _class_accuracy(model, spec, class_param, evaluator, samples, seed)
 
     if len(gen_images) and gen_images.shape[1:] == train.images.shape[1:]:
         out["nn_distance_samples"] = float(nearest_neighbour_distance(gen_images, train.images).mean())
@@ -332,13 +337,14 @@ def evaluate_model(model: Any, family: Any, samples: int = 256, seed: int = 0,
     return {k: round(v, 5) for k, v in out.items()}
 
 
-def _class_accuracy(model: Any, spec: Any, evaluator: Evaluator, samples: int, seed: int) -> float:
-    label_spec = spec.param("class_label")
+def _class_accuracy(model: Any, spec: Any, class_param: str, evaluator: Evaluator, samples: int,
+                    seed: int) -> float:
+    label_spec = spec.param(class_param)
     per_class = max(1, samples // len(evaluator.classes))
     correct, total = 0, 0
     for k in range(len(evaluator.classes)):
         label = label_spec.choices[k] if label_spec.kind == "choice" else k
-        params: dict[str, Any] = {"seed": seed + k, "class_label": label}
+        params: dict[str, Any] = {"seed": seed + k, class_param: label}
         if "count" in spec.defaults():
             params["count"] = min(per_class, int(spec.param("count").maximum or per_class))
         images = _run(model, "sample", params, {}).images

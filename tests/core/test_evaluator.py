@@ -122,3 +122,30 @@ def test_train_classifier_tiny(tmp_path: Path) -> None:
     (out / "evaluator.safetensors").write_bytes(b"junk")
     with pytest.raises(ModelLoadError, match="evaluator.safetensors"):
         Evaluator.load(out)
+
+
+class IndexedCopyCat(CopyCat):
+    """Copies training images of the class asked by index; says whether it is conditional."""
+
+    def __init__(self, train: Split, conditional: bool) -> None:
+        super().__init__(train)
+        self.class_conditional = conditional
+
+    def run(self, op, params, inputs, ctx) -> Output:
+        self.calls.append((op, dict(params)))
+        pool = self.train.images
+        if self.class_conditional and params.get("class_index", -1) >= 0:
+            pool = pool[self.train.labels == params["class_index"]]
+        start = params["seed"] * params["count"]
+        return Output(images=pool[np.arange(start, start + params["count"]) % len(pool)])
+
+
+def test_class_accuracy_with_a_class_index_only_for_conditional_models() -> None:
+    data = tiny_splits()
+    index = ParamSpec("class_index", "int", default=-1, minimum=-1, maximum=255)
+    info = family(OpSpec("sample", (SEED, COUNT, index)))
+    metrics = evaluate_model(IndexedCopyCat(data["train"], True), info, samples=20, data=data)
+    assert metrics["class_accuracy"] >= 0.9
+    unconditional = IndexedCopyCat(data["train"], False)
+    assert "class_accuracy" not in evaluate_model(unconditional, info, samples=20, data=data)
+    assert unconditional.calls and all(p.get("class_index", -1) == -1 for _, p in unconditional.calls)
