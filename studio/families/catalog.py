@@ -114,7 +114,8 @@ EDITS = ParamSpec("edits", "text", default="", label="Direction edits", group="D
                        '(amount in σ of w along that direction; layers: the first and last '
                        'synthesis layer it edits, default all). The explorer\'s sliders write it.')
 W_LATENT = ParamSpec("latent", "latent", label="Start latent",
-                     help="A w+ code (from sample or project); without it, the seed's.")
+                     help="w+ codes (from any GAN op's result) to render instead of the seeds, "
+                          "as they are (truncation applies to seeds only); edits still apply.")
 SPACE = ParamSpec("space", "choice", default="w", choices=("w", "z"), label="Path space",
                   help="w: straight lines between styles (smooth). z: slerp between the "
                        "Gaussian inputs, then mapped (follows the prior).")
@@ -128,8 +129,9 @@ GAN = FamilyInfo(
     explorer="gan",
     ops=(
         OpSpec("sample", (SEED, COUNT, TRUNCATION, CLASS_INDEX, EDITS, W_LATENT), label="Sample",
-               help="One image per seed (seed, seed+1, ...), or the given w+ latent, "
-                    "with truncation and direction edits applied."),
+               help="One image per seed (seed, seed+1, ...) with truncation, or the given w+ "
+                    "latents as they are; then the direction edits. The result's latents are "
+                    "the codes rendered, so any of them renders back to its image."),
         OpSpec(
             "interpolate",
             (
@@ -209,4 +211,4 @@ GAN = FamilyInfo(
     ),
 )
 
-FAMILIES: tuple[FamilyInfo, ...] = (VAE,)  # GAN joins when studio/families/gan.py lands
+FAMILIES: tuple[FamilyInfo, ...] = (VAE, GAN)
