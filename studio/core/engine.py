@@ -28,11 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from studio.core.family import Cancelled, JobContext, Output
+from studio.core.family import Cancelled, JobContext, ModelLoadError, Output
 from studio.core.params import ParamError
 from studio.core.requests import Request, Result, new_job_id
 
 log = logging.getLogger(__name__)
+
+# Faults that come from the user's input or files: the message says all there is to say.
+# Any other exception in a job is a bug (`Job.unexpected`): the job fails alone all the
+# same, and the window offers the traceback to report it.
+EXPECTED_ERRORS = (ValueError, KeyError, OSError, ModelLoadError, MemoryError)
 
 
 class JobState(enum.Enum):
@@ -66,6 +71,7 @@ class Job:
     value: Any = None
     error: str = ""
     detail: str = ""  # traceback for failures
+    unexpected: bool = False  # failed with a bug rather than bad input (see EXPECTED_ERRORS)
     superseded: bool = False
     cancel_event: threading.Event = field(default_factory=threading.Event)
     submitted_at: float = field(default_factory=time.perf_counter)
@@ -217,6 +223,8 @@ class Engine:
                     importlib.import_module("studio.core.runtime").warm_up()
                     gc.collect()
                     gc.freeze()
+                except Exception:  # only a head start: the imports happen on first use anyway
+                    log.exception("the engine's warm-up imports failed")
                 finally:
                     self.warmed_up.set()
             with self._cond:
@@ -271,7 +279,11 @@ class Engine:
         except Exception as exc:  # a fault in a job fails only that job
             job.error = _describe(exc)
             job.detail = traceback.format_exc()
-            log.warning("job %s failed: %s", job.label, job.error)
+            job.unexpected = not isinstance(exc, EXPECTED_ERRORS)
+            if job.unexpected:
+                log.error("job %s failed: %s", job.label, job.error, exc_info=True)
+            else:
+                log.warning("job %s failed: %s", job.label, job.error)
             self._finish(job, JobState.FAILED, FAILED)
             return
         if job.cancel_event.is_set() and job.request is None:
