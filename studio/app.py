@@ -41,34 +41,76 @@ def preflight(environ: os._Environ | dict | None = None, platform: str | None = 
     return None
 
 
+def app_icon():
+    """The app's icon, from the one SVG (resources/icons/); Qt picks the size it needs."""
+    from PySide6.QtGui import QIcon
+
+    from studio.core.paths import resources_dir
+
+    return QIcon(str(resources_dir() / "icons" / "latent-studio.svg"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     problem = preflight()
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    import logging
+
+    from studio.core.logs import describe_environment, setup_logging
+    from studio.core.paths import studio_home
+
+    home = studio_home()  # made on the first run
+    log_path = setup_logging(home, fatal=True)
+    log = logging.getLogger("studio.app")
+    log.info("starting: %s", describe_environment())
+    try:
+        code = _run(list(argv or []), home, log_path)
+    except Exception:  # no silent exits: whatever stopped the start is in the log and here
+        log.exception("the app could not start")
+        print(f"Latent Studio could not start; the details are in {log_path}", file=sys.stderr)
+        raise
+    log.info("quit with exit code %s", code)
+    return code
+
+
+def _run(argv: list[str], home, log_path) -> int:
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from studio.ui.icons import model_icon
-    from studio.ui.main_window import APP_TITLE, MainWindow
+    from studio import APP_ID, APP_NAME
+    from studio.core.logs import take_fatal_report
+    from studio.ui.crash import CrashReporter
+    from studio.ui.main_window import MainWindow
     from studio.wiring import build_services
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl+C in the terminal quits
-    app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setOrganizationName("LatentStudio")
-    app.setApplicationName(APP_TITLE)
-    app.setWindowIcon(model_icon(210))
+    app.setApplicationName(APP_NAME)
+    app.setDesktopFileName(APP_ID)  # the .desktop entry's id
+    app.setWindowIcon(app_icon())
+    reporter = CrashReporter(log_path.parent, app)
+    reporter.install()
     services = build_services()
     window = MainWindow(services.engine, services.library, services.registry, services.history,
                         settings=QSettings())
+    reporter.watch(window.bridge)
     window.show()
     for problem in services.library.problems:
         window.show_error(problem)
+    fatal = take_fatal_report(home)
+    if fatal:
+        reporter.report("The last session ended with a fatal error",
+                        f"The previous run of {APP_NAME} stopped abruptly. What it wrote:\n\n"
+                        + fatal)
     # after the first paint: the engine's thread imports torch and loads the model
     QTimer.singleShot(0, window.start)
+    QTimer.singleShot(0, window.show_welcome_on_first_run)
     try:
         return app.exec()
     finally:
+        reporter.uninstall()
         services.close()
 
 

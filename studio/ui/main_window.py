@@ -42,6 +42,7 @@ from studio.ui.theme import apply_theme
 from studio.ui.vae_explorer import VAEExplorer
 from studio.ui.window_actions import APP_TITLE, SHORTCUTS, ActionsMixin
 from studio.ui.window_files import FilesMixin
+from studio.ui.window_help import HelpMixin
 
 __all__ = ["APP_TITLE", "SHORTCUTS", "MainWindow"]
 
@@ -55,7 +56,7 @@ def cache_state(cache: Any) -> dict[str, Any]:
     return {"device": cache.device, "loaded": cache.loaded_ids(), "memory": cache.memory_in_use()}
 
 
-class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
+class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
     def __init__(self, engine: Any, library: Any, registry: Any, history: Any, *,
                  settings: QSettings | None = None, bridge: EngineBridge | None = None,
                  parent: QWidget | None = None) -> None:
@@ -313,6 +314,7 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
                        on_result=lambda _j, s: self._show_cache_state(s))
 
     def _show_cache_state(self, state: dict[str, Any]) -> None:
+        self._note_device(state)  # for Help ▸ About
         self.models.set_loaded(state["loaded"])
         self.models.set_device(state["device"], state["memory"])
         self.device_label.setText(f"Device: {state['device']}  ·  {human_size(state['memory'])}")

@@ -96,6 +96,7 @@ class ActionsMixin:
                                           sp.SP_MediaStop)
         self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.about_action = self._action("&About Latent Studio", self.show_about)
+        self.welcome_action = self._action("&Welcome", self.show_welcome)
         self.view_actions = [  # named after the current explorer's tabs
             self._action(f"View {index + 1}", lambda _=False, i=index: self._show_tab(i),
                          f"Ctrl+{index + 1}")
@@ -149,7 +150,7 @@ class ActionsMixin:
         devices = model.addMenu("&Device")
         devices.addActions(list(self.device_actions.values()))
         help_menu = menu.addMenu("&Help")
-        help_menu.addActions([self.shortcuts_action, self.about_action])
+        help_menu.addActions([self.welcome_action, self.shortcuts_action, self.about_action])
 
 
     def show_shortcuts(self) -> None:
@@ -160,14 +161,3 @@ class ActionsMixin:
         box.setStyleSheet("QLabel { min-width: 480px; }")  # one line per shortcut
         box.setModal(False)
         box.show()
-
-    def show_about(self) -> None:
-        from studio import __version__
-
-        QMessageBox.about(self, f"About {APP_TITLE}",
-                          f"<h3>{APP_TITLE} {__version__}</h3>"
-                          "<p>A desktop studio for exploring generative image models: sample, "
-                          "encode, interpolate, traverse and map latent spaces; steer GANs with "
-                          "truncation, directions, walks and style mixing.</p>"
-                          "<p>Every exported PNG carries its full recipe: open it again to get "
-                          "the same settings and the same pixels.</p>")
