@@ -6,6 +6,9 @@
     studio train --recipe FILE [--out DIR] [--steps N]
     studio eval --model ID
     studio import FOLDER
+    studio --version
+    studio --self-check          (the install's self-check: the window offscreen, every
+                                  built-in model generates, exports and re-renders a PNG)
 
 Op parameters come from the same specs that build the GUI panels. Bad input exits with
 code 2 and a one-line reason.
@@ -22,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from studio import __version__
+from studio import APP_NAME, __version__
 
 EXIT_BAD_INPUT = 2
 # ops whose latents are written beside the image (FILE.npy), to feed a later --latent
@@ -40,8 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return gui_main(argv[1:] if argv else [])
     if argv[0] in ("-V", "--version"):
-        print(f"Latent Studio {__version__}")
+        print(f"{APP_NAME} {__version__}")
         return 0
+    if argv[0] == "--self-check":
+        from studio.selfcheck import main as self_check
+
+        return self_check(argv[1:])
     commands = {"models": cmd_models, "generate": cmd_generate, "train": cmd_train,
                 "eval": cmd_eval, "import": cmd_import}
     if argv[0] in ("-h", "--help") or argv[0] not in commands:
