@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # torch is pinned apart from the rest: a bare `torch` would pull a multi-GB CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean package package-test
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,5 +32,26 @@ test: lint
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 $(PY) -m benchmarks
 
+# The desktop bundle (PyInstaller onedir, pinned in pyproject's `package` extra): minutes,
+# so neither target is part of `make test`. Bundle in dist/latent-studio/.
+BUNDLE := dist/latent-studio
+
+package: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[package]'
+	$(PY) packaging/appmeta.py --check
+	@if command -v desktop-file-validate >/dev/null; then desktop-file-validate packaging/linux/*.desktop; \
+	 else echo "note: desktop-file-validate not found (apt-get install desktop-file-utils)"; fi
+	@if command -v appstreamcli >/dev/null; then appstreamcli validate --no-net packaging/linux/*.metainfo.xml; \
+	 else echo "note: appstreamcli not found (apt-get install appstream)"; fi
+	nice -n 10 $(PY) -m PyInstaller --noconfirm --log-level WARN --distpath dist \
+		--workpath build/pyinstaller packaging/latent-studio.spec
+	@echo "bundle: $(BUNDLE) ($$(du -sh $(BUNDLE) | cut -f1))"
+
+package-test:
+	@test -x $(BUNDLE)/latent-studio || { echo "no bundle: run make package first"; exit 1; }
+	@echo "bundle size: $$(du -sh $(BUNDLE) | cut -f1)"
+	$(BUNDLE)/latent-studio --version
+	QT_QPA_PLATFORM=offscreen $(BUNDLE)/latent-studio --self-check
+
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
