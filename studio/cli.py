@@ -3,7 +3,7 @@
     studio models [--json]
     studio generate --model ID [--op OP] [op parameters] -o FILE
     studio generate --recipe IMAGE.png -o FILE
-    studio train --recipe FILE [--out DIR] [--steps N]
+    studio train --recipe FILE [--out DIR] [--steps N] [--threads N]
     studio eval --model ID
     studio import FOLDER
     studio --version
@@ -256,7 +256,11 @@ def cmd_train(argv: Sequence[str]) -> int:
     parser.add_argument("--out", type=Path, help="output model folder (default: the user library)")
     parser.add_argument("--steps", type=int, help="override the recipe's step count")
     parser.add_argument("--no-resume", action="store_true", help="start afresh, ignoring checkpoints")
+    parser.add_argument("--threads", type=int,
+                        help="torch threads (1 lets two trainings share two cores; default: torch's)")
     args = _parse(parser, argv)
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be at least 1")
     if not args.recipe.is_file():
         raise UsageError(f"{args.recipe}: no such recipe file")
     try:
@@ -274,6 +278,10 @@ def cmd_train(argv: Sequence[str]) -> int:
     from studio.core.training import train_from_recipe
     from studio.families import register_all
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     out = args.out or (studio_home() / "models" / str(model_id))
     bar = tqdm(total=100, desc=f"training {model_id}", dynamic_ncols=True,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")

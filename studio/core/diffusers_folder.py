@@ -1,0 +1,190 @@
+"""Recognise a local diffusers pipeline folder and make a model card for it. No torch.
+
+A diffusers folder has a model_index.json naming the pipeline class and its components,
+one subfolder each (unet/, vae/, scheduler/, text_encoder/, tokenizer/, ...). Everything
+here reads JSON and safetensors headers only, so the library can list and check such a
+folder without importing torch or diffusers. The family that runs it is "diffusers"
+(studio/families/diffusers_import.py); nothing is written into the user's folder: the
+card is made afresh each time the library reads the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from studio.core.cards import ModelCard
+
+INDEX_FILE = "model_index.json"
+FAMILY = "diffusers"
+
+# pipeline class → (what it is, the components it cannot run without)
+PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "DDPMPipeline": ("pixel", ("unet", "scheduler")),
+    "DDIMPipeline": ("pixel", ("unet", "scheduler")),
+    "LDMPipeline": ("latent", ("vqvae", "unet", "scheduler")),
+    "StableDiffusionPipeline": (
+        "sd", ("vae", "text_encoder", "tokenizer", "unet", "scheduler")),
+    "StableDiffusionXLPipeline": (
+        "sdxl", ("vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "unet",
+                 "scheduler")),
+}
+# Components the studio never loads: the safety checker is left out as in AUTOMATIC1111
+# and ComfyUI (README), and these only feed it or IP-adapters.
+IGNORED = ("safety_checker", "feature_extractor", "image_encoder")
+DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
+TRANSFORMERS_WEIGHTS = "model.safetensors"
+
+
+class NotAPipelineError(ValueError):
+    """The folder is not a usable diffusers pipeline; the message says what is missing."""
+
+
+def is_diffusers_folder(folder: str | Path) -> bool:
+    return (Path(folder) / INDEX_FILE).is_file()
+
+
+def read_index(folder: Path) -> dict[str, Any]:
+    path = folder / INDEX_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotAPipelineError(f"{path}: missing; not a diffusers pipeline folder") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotAPipelineError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(data, dict):
+        raise NotAPipelineError(f"{path}: not a JSON object")
+    return data
+
+
+def pipeline_kind(index: Mapping[str, Any], folder: Path) -> str:
+    name = index.get("_class_name")
+    if name not in PIPELINES:
+        supported = ", ".join(PIPELINES)
+        raise NotAPipelineError(
+            f"{folder / INDEX_FILE}: names class {name!r}, which the studio does not support "
+            f"(supported: {supported})")
+    return PIPELINES[name][0]
+
+
+def check_folder(folder: str | Path,
+                 check_weights: Callable[[Path], object] | None = None) -> dict[str, Any]:
+    """The model_index.json of a usable pipeline folder; NotAPipelineError otherwise.
+
+    Every component the pipeline needs must be named in the index and present: a config,
+    and safetensors weights for models (only safetensors are loaded). `check_weights`
+    (the library's safetensors header reader) is called on each weights file found.
+    """
+    folder = Path(folder)
+    index = read_index(folder)
+    pipeline_kind(index, folder)
+    for name in PIPELINES[index["_class_name"]][1]:
+        entry = index.get(name)
+        if not (isinstance(entry, list) and len(entry) == 2 and entry[0] and entry[1]):
+            raise NotAPipelineError(
+                f"{folder / INDEX_FILE}: the {index['_class_name']} needs a component "
+                f"{name!r}, which it does not name")
+        library, class_name = entry
+        sub = folder / name
+        if not sub.is_dir():
+            raise NotAPipelineError(f"{sub}: missing (component {name}: {class_name})")
+        if name.startswith("scheduler"):
+            _need(sub / "scheduler_config.json")
+        elif name.startswith("tokenizer"):
+            if not (sub / "tokenizer.json").is_file():
+                _need(sub / "vocab.json")
+                _need(sub / "merges.txt")
+        else:
+            _need(sub / "config.json")
+            weights = _weights_file(sub, DIFFUSERS_WEIGHTS if library == "diffusers"
+                                    else TRANSFORMERS_WEIGHTS)
+            if check_weights is not None:
+                for path in weights:
+                    check_weights(path)
+    return index
+
+
+def _need(path: Path) -> None:
+    if not path.is_file():
+        raise NotAPipelineError(f"{path.parent.name}/{path.name} missing (in {path.parent.parent})")
+
+
+def _weights_file(sub: Path, name: str) -> list[Path]:
+    """The safetensors file(s) of a component: one file, or the shards its index lists."""
+    single = sub / name
+    if single.is_file():
+        return [single]
+    shards_index = sub / (name + ".index.json")
+    if shards_index.is_file():
+        try:
+            weight_map = json.loads(shards_index.read_text(encoding="utf-8"))["weight_map"]
+            shards = sorted({sub / str(f) for f in weight_map.values()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise NotAPipelineError(f"{shards_index}: unreadable shard index ({exc})") from None
+        for shard in shards:
+            if not shard.is_file():
+                raise NotAPipelineError(f"{sub.name}/{shard.name} missing (in {sub.parent})")
+        return shards
+    others = sorted(p.name for p in sub.iterdir() if p.suffix in (".bin", ".ckpt", ".pt", ".pth"))
+    hint = (f"; only safetensors are loaded, and this folder has {', '.join(others)}"
+            if others else "")
+    raise NotAPipelineError(f"{sub.name}/{name} missing (in {sub.parent}){hint}")
+
+
+def _config(folder: Path, component: str) -> dict[str, Any]:
+    path = folder / component / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotAPipelineError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(data, dict):
+        raise NotAPipelineError(f"{path}: not a JSON object")
+    return data
+
+
+def model_id_for(folder: Path) -> str:
+    """A library id from the folder's name: lower case, words joined by dashes."""
+    slug = re.sub(r"[^a-z0-9]+", "-", folder.name.lower()).strip("-")
+    return slug or "diffusers-model"
+
+
+def make_card(folder: str | Path,
+              check_weights: Callable[[Path], object] | None = None) -> ModelCard:
+    """A card for a diffusers folder: family "diffusers", id from the folder name, the
+    image resolution from the UNet's sample size and the autoencoder's downsampling."""
+    folder = Path(folder)
+    index = check_folder(folder, check_weights)
+    class_name = index["_class_name"]
+    kind = PIPELINES[class_name][0]
+    unet = _config(folder, "unet")
+    size = unet.get("sample_size", 32)
+    size = int(size if isinstance(size, int) else max(size))
+    try:
+        if kind == "pixel":
+            channels, scale = int(unet.get("out_channels", 3)), 1
+            latent_shape = None
+        else:
+            autoencoder = _config(folder, "vqvae" if kind == "latent" else "vae")
+            scale = 2 ** (len(autoencoder.get("block_out_channels", [0])) - 1)
+            channels = int(autoencoder.get("out_channels", 3))
+            latent_shape = [int(unet.get("in_channels", 4)), size, size]
+    except (TypeError, ValueError) as exc:
+        raise NotAPipelineError(f"{folder}: unreadable component config ({exc})") from None
+    if channels not in (1, 3):
+        raise NotAPipelineError(f"{folder}: images with {channels} channels are not supported")
+    conditional = kind in ("sd", "sdxl")
+    label = {"pixel": "pixel-space diffusion", "latent": "latent diffusion",
+             "sd": "Stable Diffusion", "sdxl": "Stable Diffusion XL"}[kind]
+    return ModelCard(
+        id=model_id_for(folder), name=folder.name, family=FAMILY, resolution=size * scale,
+        channels=channels, latent_shape=latent_shape, dataset="",
+        description=f"Imported diffusers {class_name} ({label}"
+                    f"{', text-conditioned' if conditional else ', unconditional'}) from {folder}.",
+        licence="see the model's own licence",
+        weights_file=f"unet/{DIFFUSERS_WEIGHTS}",
+        config={"pipeline": class_name, "kind": kind, "conditional": conditional,
+                "vae_scale_factor": scale},
+    )

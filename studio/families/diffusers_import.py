@@ -1,0 +1,520 @@
+"""Imported diffusers pipelines: DDPM, DDIM, unconditional LDM, Stable Diffusion and SDXL.
+
+A user's own local diffusers folder (model_index.json + one subfolder per component),
+loaded with local files only, safetensors only and no remote code; the safety checker is
+not loaded (as in AUTOMATIC1111 and ComfyUI). studio.core.diffusers_folder recognises
+the folder and makes its card without torch; this file runs it.
+
+Two ways to run, and both give what the pipeline's own `__call__` gives for the same
+seed, steps, scheduler and guidance (tests/families/test_diffusers_import.py):
+- DDPM, DDIM and LDM pipelines have no step callback, so `denoise` below drives their
+  UNet and scheduler itself, as their `__call__` does; that loop also gives them img2img
+  (SDEdit) and inpainting.
+- Stable Diffusion and SDXL run their own pipelines (text-to-image, img2img, inpaint),
+  watched through `callback_on_step_end`.
+
+Either way the studio sees every step: a preview of the predicted x0 (for latent models a
+linear latent→RGB map fitted at load by encoding colour fields through the model's own
+autoencoder: no VAE decode per step), the step timeline (x_t, x0, and the RNG and
+scheduler state), and cancel. Cancel stops at once: the loop checks before every UNet
+and VAE call, and forward pre-hooks on the UNet and on every part of the autoencoder
+raise as soon as the job is cancelled, so no UNet or VAE call starts after it.
+
+Seeds draw their noise from a CPU generator, as the pipeline does when handed
+`torch.Generator().manual_seed(seed)`: the same recipe gives the same noise on any device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from studio.core import diffusers_folder
+from studio.core.cards import ModelCard
+from studio.core.family import Cancelled, JobContext, ModelLoadError, Output
+from studio.core.params import ParamError
+from studio.families.catalog import DIFFUSERS as DIFFUSERS_INFO
+from studio.families.diffusion_loop import (
+    SCHEDULERS,
+    DiffusionLoop,
+    Guidance,
+    Inpaint,
+    StepState,
+    Timeline,
+    generators,
+    initial_noise,
+    make_scheduler,
+    scheduler_state,
+    x0_estimate,
+)
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# colour fields encoded at load to fit the latent→RGB preview map
+PREVIEW_FIT_IMAGES = 24
+PREVIEW_FIT_SIZE = 64
+
+
+# -----------------------------------------------------------------------------
+# steps: previews, progress and the timeline
+
+
+def scheduler_for(name: str, config: Mapping[str, Any]) -> Any:
+    if name not in SCHEDULERS:
+        raise ParamError(f"scheduler: {name!r} is not one of {', '.join(SCHEDULERS)}")
+    return make_scheduler(name, config)
+
+
+def img2img_start(steps: int, strength: float) -> int:
+    """The first step SDEdit runs for `strength`, as diffusers' img2img pipelines cut the
+    schedule: strength 1 runs every step, 0.5 the second half."""
+    return max(steps - min(int(steps * strength), steps), 0)
+
+
+class StepWatcher:
+    """Progress and x0 previews after each step (the loop's `on_step`)."""
+
+    def __init__(self, ctx: JobContext, preview: Callable[[torch.Tensor], np.ndarray]) -> None:
+        self.ctx, self.preview = ctx, preview
+
+    def __call__(self, index: int, total: int, latents: torch.Tensor,
+                 x0: torch.Tensor | None) -> None:
+        if x0 is not None and self.ctx.wants_preview():
+            self.ctx.preview(self.preview(x0))
+        self.ctx.progress(index + 1, total, f"step {index + 1}/{total}")
+
+
+# -----------------------------------------------------------------------------
+# the latent → RGB preview map
+
+
+def fit_latent_rgb(encode: Callable[[torch.Tensor], torch.Tensor], channels: int,
+                   device: str, dtype: torch.dtype, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A linear map from latent pixels to RGB in [-1, 1], fitted by least squares.
+
+    `encode` takes images (B, 3, H, W) in [-1, 1] and returns latents as the pipeline's
+    UNet sees them (scaled). The images are smooth random colour fields, so each latent
+    pixel's colour is well defined; the target is the image average-pooled to the
+    latent's size. Returns (weights (C, 3), bias (3,)).
+    """
+    rng = np.random.default_rng(seed)
+    corners = rng.uniform(-1, 1, (PREVIEW_FIT_IMAGES, 3, 3, 3)).astype(np.float32)
+    corners[:8] = np.sign(corners[:8, :, :1, :1])  # a few flat saturated colours
+    images = F.interpolate(torch.from_numpy(corners), size=(PREVIEW_FIT_SIZE,) * 2,
+                           mode="bilinear", align_corners=True)
+    with torch.no_grad():
+        latents = encode(images.to(device, dtype)).float().cpu()  # (B, C, h, w)
+    if not torch.isfinite(latents).all():  # an fp16 autoencoder can overflow
+        log.warning("latent preview map: the autoencoder gave non-finite latents; grey previews")
+        return np.zeros((channels, 3), np.float32), np.zeros(3, np.float32)
+    target = F.adaptive_avg_pool2d(images, latents.shape[-2:])  # (B, 3, h, w)
+    x = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1]).numpy().astype(np.float64)
+    y = target.permute(0, 2, 3, 1).reshape(-1, 3).numpy().astype(np.float64)
+    design = np.concatenate([x, np.ones((len(x), 1))], axis=1)
+    solution, *_ = np.linalg.lstsq(design, y, rcond=None)
+    weights, bias = solution[:-1].astype(np.float32), solution[-1].astype(np.float32)
+    assert weights.shape == (channels, 3), weights.shape
+    return weights, bias
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, C, H, W) in [-1, 1] → (B, H, W, C) uint8, rounded as diffusers' numpy_to_pil."""
+    array = (images.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+    return (array * 255).round().astype(np.uint8)
+
+
+def float_to_uint8(images: np.ndarray) -> np.ndarray:
+    """A pipeline's numpy output (B, H, W, C) in [0, 1] → uint8, as numpy_to_pil rounds."""
+    return (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
+
+
+# -----------------------------------------------------------------------------
+# loading
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No progress bars or advice while diffusers and transformers load a folder."""
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+    levels = (diffusers.utils.logging.get_verbosity(), transformers.utils.logging.get_verbosity())
+    diffusers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        diffusers.utils.logging.set_verbosity(levels[0])
+        transformers.utils.logging.set_verbosity(levels[1])
+
+
+def load_pipeline(folder: Path, kind: str, dtype: torch.dtype) -> Any:
+    """The folder's pipeline: local files only, safetensors only, no remote code, no
+    safety checker, progress bars off."""
+    import diffusers
+
+    kwargs: dict[str, Any] = dict(local_files_only=True, use_safetensors=True,
+                                  dtype=dtype)
+    if kind == "sd":
+        kwargs.update(safety_checker=None, feature_extractor=None,
+                      requires_safety_checker=False)
+    if kind in ("sd", "sdxl"):
+        kwargs.update(image_encoder=None)
+    with quiet_loading():
+        pipe = diffusers.DiffusionPipeline.from_pretrained(str(folder), **kwargs)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+class _CancelHooks:
+    """Forward pre-hooks that stop a cancelled job before the module runs."""
+
+    def __init__(self, modules: list[torch.nn.Module]) -> None:
+        self.ctx: JobContext | None = None
+        self.handles = [m.register_forward_pre_hook(self._check) for m in modules]
+
+    def _check(self, module: torch.nn.Module, args: Any) -> None:
+        if self.ctx is not None:
+            self.ctx.check_cancelled()
+
+    @contextlib.contextmanager
+    def watching(self, ctx: JobContext) -> Iterator[None]:
+        self.ctx = ctx
+        try:
+            yield
+        finally:
+            self.ctx = None
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+# -----------------------------------------------------------------------------
+# the loaded model and its ops
+
+
+class LoadedDiffusers:
+    def __init__(self, pipe: Any, card: ModelCard, device: str, kind: str) -> None:
+        self.pipe, self.card, self.device, self.kind = pipe, card, device, kind
+        self.unet = pipe.unet
+        self.autoencoder = getattr(pipe, "vqvae", None) or getattr(pipe, "vae", None)
+        self.dtype = self.unet.dtype
+        self._scheduler_config = dict(pipe.scheduler.config)
+        self._schedulers: dict[str, Any] = {}
+        self._variants: dict[str, Any] = {}  # op → pipeline sharing the components (SD)
+        self._switches: dict[str, Any] = {"attention_slicing": False, "vae_tiling": False,
+                                          "cpu_offload": False}
+        watched: list[torch.nn.Module] = [self.unet]
+        if self.autoencoder is not None:
+            watched += list(self.autoencoder.children())
+        self._hooks = _CancelHooks(watched)
+        self.preview_map: tuple[np.ndarray, np.ndarray] | None = None
+        if kind != "pixel":
+            self.preview_map = fit_latent_rgb(self._encode, self.unet.config.in_channels,
+                                              device, self.dtype)
+
+    # -- the engine's interface ---------------------------------------------------------
+    def memory_bytes(self) -> int:
+        total = 0
+        for component in self.pipe.components.values():
+            if isinstance(component, torch.nn.Module):
+                total += sum(p.numel() * p.element_size() for p in component.parameters())
+        return total
+
+    def release(self) -> None:
+        self._hooks.remove()
+        self._variants.clear()
+        self.pipe = None
+        if self.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+    def run(self, op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+            ctx: JobContext) -> Output:
+        values = DIFFUSERS_INFO.op(op).validate(params, inputs)
+        ctx.check_cancelled()
+        self._apply_switches(values)
+        with self._hooks.watching(ctx), torch.inference_mode():
+            if self.kind in ("sd", "sdxl"):
+                return self._run_pipeline(op, values, inputs, ctx)
+            return self._run_loop(op, values, inputs, ctx)
+
+    # -- memory switches ----------------------------------------------------------------
+    def _apply_switches(self, values: Mapping[str, Any]) -> None:
+        cuda = self.device.startswith("cuda")
+        name = values["dtype"]
+        dtype = (torch.float16 if cuda else torch.float32) if name == "auto" else DTYPES[name]
+        if dtype != torch.float32 and self.device == "cpu":
+            raise ParamError(f"dtype: {name} needs a GPU; this model runs on the CPU (use fp32)")
+        if values["cpu_offload"] and not cuda:
+            raise ParamError("cpu_offload: needs a CUDA GPU; this model runs on "
+                             f"{self.device}")
+        if dtype != self.dtype:
+            self.pipe.to(dtype=dtype)
+            self.dtype = dtype
+            if self.preview_map is not None:
+                self.preview_map = fit_latent_rgb(self._encode, self.unet.config.in_channels,
+                                                  self.device, self.dtype)
+        if values["attention_slicing"] != self._switches["attention_slicing"]:
+            if values["attention_slicing"]:
+                self.pipe.enable_attention_slicing()
+            else:
+                self.pipe.disable_attention_slicing()
+        if values["vae_tiling"] != self._switches["vae_tiling"]:
+            tiling = getattr(self.autoencoder, "enable_tiling" if values["vae_tiling"]
+                             else "disable_tiling", None)
+            if tiling is None:
+                raise ParamError("vae_tiling: this model's autoencoder cannot tile")
+            tiling()
+        if values["cpu_offload"] != self._switches["cpu_offload"]:
+            if values["cpu_offload"]:
+                self.pipe.enable_model_cpu_offload(device=self.device)
+            else:
+                self.pipe.remove_all_hooks()
+                self.pipe.to(self.device)
+        self._switches = {k: values[k] for k in self._switches}
+
+    # -- shared pieces ------------------------------------------------------------------
+    def _scheduler(self, name: str) -> Any:
+        if name not in self._schedulers:
+            self._schedulers[name] = scheduler_for(name, self._scheduler_config)
+        return self._schedulers[name]
+
+    @property
+    def _execution_device(self) -> torch.device:
+        return self.pipe._execution_device
+
+    def _encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, H, W) in [-1, 1] → latents as the UNet sees them (the posterior
+        mean for a KL autoencoder, the unquantised latent for a VQ one)."""
+        ae = self.autoencoder
+        images = images.to(self._execution_device, ae.dtype)
+        if self.kind == "latent":
+            return ae.encode(images).latents * ae.config.scaling_factor
+        latents = ae.encode(images).latent_dist.mean
+        mean, std = getattr(ae.config, "latents_mean", None), getattr(ae.config, "latents_std", None)
+        if mean is not None and std is not None:
+            shape = (1, -1, 1, 1)
+            mean = torch.tensor(mean, device=latents.device, dtype=latents.dtype).view(shape)
+            std = torch.tensor(std, device=latents.device, dtype=latents.dtype).view(shape)
+            return (latents - mean) * ae.config.scaling_factor / std
+        return latents * ae.config.scaling_factor
+
+    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """The LDM pipeline's decode: latents → images (B, 3, H, W) in [-1, 1]."""
+        ae = self.autoencoder
+        return ae.decode(latents / ae.config.scaling_factor).sample
+
+    def _preview(self, x0: torch.Tensor) -> np.ndarray:
+        """A fast image of a predicted x0: as is for pixel models, through the fitted
+        linear map (upsampled to the image size) for latent ones; never the VAE."""
+        if self.preview_map is None:
+            return to_uint8(x0)
+        weights, bias = self.preview_map
+        w = torch.from_numpy(weights).to(x0.device, torch.float32)
+        b = torch.from_numpy(bias).to(x0.device, torch.float32)
+        rgb = torch.einsum("bchw,cr->brhw", x0.float(), w) + b.view(1, 3, 1, 1)
+        scale = self.card.resolution // x0.shape[-1]
+        if scale > 1:
+            rgb = F.interpolate(rgb, scale_factor=scale, mode="nearest")
+        return to_uint8(rgb)
+
+    @staticmethod
+    def _pil_image(image: np.ndarray, size: tuple[int, int]) -> Any:
+        """A canvas image (H, W, C) uint8 → an RGB PIL image of `size` (w, h)."""
+        from PIL import Image
+
+        image = np.asarray(image)
+        if image.ndim == 2:
+            image = image[..., None]
+        if image.shape[-1] == 1:
+            image = np.repeat(image, 3, axis=-1)
+        return Image.fromarray(np.ascontiguousarray(image[..., :3])).resize(size, Image.LANCZOS)
+
+    def _image_tensor(self, image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """A canvas image (H, W, C) uint8 → (1, 3, h, w) in [-1, 1] at `size` (w, h)."""
+        array = np.asarray(self._pil_image(image, size), dtype=np.float32) / 127.5 - 1.0
+        return torch.from_numpy(array).permute(2, 0, 1)[None]
+
+    @staticmethod
+    def _mask_image(mask: np.ndarray, size: tuple[int, int]) -> Any:
+        """A painted mask (H, W[, 1]) uint8, white = repaint → a PIL "L" image at `size`."""
+        from PIL import Image
+
+        mask = np.asarray(mask)
+        if mask.ndim == 3:
+            mask = mask[..., :3].max(axis=-1)
+        return Image.fromarray(np.ascontiguousarray(mask.astype(np.uint8))).resize(
+            size, Image.NEAREST)
+
+    # -- DDPM, DDIM, LDM: the studio's own loop -------------------------------------------
+    def _run_loop(self, op: str, values: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+                  ctx: JobContext) -> Output:
+        count, steps, name = values["count"], values["steps"], values["scheduler"]
+        unet, device = self.unet, self._execution_device
+        size = unet.config.sample_size
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        gens = generators([values["seed"] + i for i in range(count)])  # image i: seed + i
+        noise = initial_noise(gens, (unet.config.in_channels, *size)).to(device, unet.dtype)
+
+        def denoiser(x: torch.Tensor, t: torch.Tensor, cond: Any) -> torch.Tensor:
+            return unet(x, t).sample  # (B, C, h, w); unconditional: cond is None
+
+        loop = DiffusionLoop(denoiser, self._scheduler(name), name, ctx.check_cancelled,
+                             eta=values["eta"])
+        loop.set_steps(steps, device)
+        inpaint = None
+        if op == "sample":
+            state = loop.start(noise, gens)
+        else:
+            pixels = self.card.resolution
+            image = self._image_tensor(inputs["image"], (pixels, pixels)).to(device, unet.dtype)
+            ctx.check_cancelled()  # before the VAE call
+            known = (self._encode(image) if self.kind == "latent" else image).expand_as(noise)
+            start = img2img_start(steps, values["strength"])
+            if op == "inpaint":
+                painted = np.asarray(self._mask_image(inputs["mask"], (pixels, pixels)))
+                mask = torch.from_numpy((painted >= 128).astype(np.float32))[None, None]
+                # a latent pixel is repainted when any image pixel it covers is
+                mask = F.adaptive_max_pool2d(mask, size).to(device, unet.dtype)
+                inpaint = Inpaint(known=known, mask=mask, noise=noise)
+            if op == "inpaint" and start == 0:  # strength 1: the masked part from noise
+                state = loop.start(noise, gens)
+            else:
+                state = loop.start(noise, gens, index=start, image_x0=known)
+        timeline = Timeline(name, steps) if values["timeline"] else None
+        final = loop.run(state, Guidance(cond=None), gens, capture=timeline is not None,
+                         inpaint=inpaint, on_step=StepWatcher(ctx, self._preview),
+                         timeline=timeline)
+        latents = final.latents
+        if self.kind == "latent":
+            ctx.check_cancelled()  # before the VAE call
+            images = to_uint8(self._decode(latents))
+            out_latents = latents.float().cpu().numpy()
+        else:
+            images = to_uint8(latents)
+            out_latents = None
+        ctx.progress(1, 1)
+        extras = {"timeline": timeline} if timeline is not None else {}
+        return Output(images=images, latents=out_latents, extras=extras)
+
+    # -- Stable Diffusion and SDXL: their own pipelines, watched step by step -----------
+    def _variant(self, op: str) -> Any:
+        if op == "sample":
+            return self.pipe
+        if op not in self._variants:
+            import diffusers
+
+            names = {("sd", "img2img"): "StableDiffusionImg2ImgPipeline",
+                     ("sd", "inpaint"): "StableDiffusionInpaintPipeline",
+                     ("sdxl", "img2img"): "StableDiffusionXLImg2ImgPipeline",
+                     ("sdxl", "inpaint"): "StableDiffusionXLInpaintPipeline"}
+            cls = getattr(diffusers, names[(self.kind, op)])
+            with quiet_loading():
+                variant = cls.from_pipe(self.pipe)
+            variant.set_progress_bar_config(disable=True)
+            self._variants[op] = variant
+        return self._variants[op]
+
+    def pipeline_kwargs(self, op: str, values: Mapping[str, Any],
+                        inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """The arguments the pipeline's own `__call__` gets for these values (less the
+        generator and the callback): the exactness tests call it with the same."""
+        width = values["width"] or self.card.resolution
+        height = values["height"] or self.card.resolution
+        kwargs: dict[str, Any] = dict(
+            prompt=values["prompt"], negative_prompt=values["negative_prompt"] or None,
+            num_inference_steps=values["steps"], guidance_scale=values["guidance"],
+            num_images_per_prompt=values["count"], eta=values["eta"], output_type="np")
+        if op == "sample":
+            kwargs.update(width=width, height=height)
+        else:
+            kwargs.update(image=self._pil_image(inputs["image"], (width, height)),
+                          strength=values["strength"])
+            if op == "inpaint":
+                kwargs.update(mask_image=self._mask_image(inputs["mask"], (width, height)),
+                              width=width, height=height)
+        return kwargs
+
+    def _run_pipeline(self, op: str, values: Mapping[str, Any],
+                      inputs: Mapping[str, np.ndarray], ctx: JobContext) -> Output:
+        pipe = self._variant(op)
+        name = values["scheduler"]
+        scheduler = self._scheduler(name)
+        pipe.scheduler = scheduler
+        gens = generators([values["seed"] + i for i in range(values["count"])])
+        kwargs = self.pipeline_kwargs(op, values, inputs)
+        watcher = StepWatcher(ctx, self._preview)
+        timeline = Timeline(name, values["steps"]) if values["timeline"] else None
+        seen: dict[str, Any] = {}
+        original_step = scheduler.step
+
+        # catches the x0 each step predicts; wraps keeps the signature, which the pipeline
+        # reads to decide whether to pass eta and the generator
+        @functools.wraps(original_step)
+        def step(model_output: torch.Tensor, t: Any, sample: torch.Tensor, *args: Any,
+                 **kw: Any) -> Any:
+            out = original_step(model_output, t, sample, *args, **kw)
+            seen["x0"] = x0_estimate(scheduler, out, model_output, sample, t)
+            return out
+
+        def on_step_end(pipeline: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict:
+            latents, x0 = tensors["latents"], seen.get("x0")
+            seen["latents"] = latents
+            if timeline is not None:
+                seen["snap"] = scheduler_state(scheduler, seen.get("snap"))
+                timeline.states.append(StepState(i + 1, latents, seen["snap"],
+                                                 [g.get_state() for g in gens], x0))
+            ctx.check_cancelled()  # no further UNet or VAE call after a cancel
+            watcher(i, pipeline.num_timesteps, latents, x0)
+            return tensors
+
+        scheduler.step = step
+        try:
+            images = pipe(generator=gens if len(gens) > 1 else gens[0],
+                          callback_on_step_end=on_step_end,
+                          callback_on_step_end_tensor_inputs=["latents"], **kwargs).images
+        finally:
+            del scheduler.step  # the instance attribute; the class's method shows again
+        latents = seen.get("latents")
+        extras = {"timeline": timeline} if timeline is not None else {}
+        return Output(images=float_to_uint8(images),
+                      latents=None if latents is None else latents.float().cpu().numpy(),
+                      extras=extras)
+
+
+# -----------------------------------------------------------------------------
+# the family class the registry points at
+
+
+class DiffusersFamily:
+    """studio.families.diffusers_import:DiffusersFamily."""
+
+    @classmethod
+    def load(cls, folder: Path, card: ModelCard, device: str) -> LoadedDiffusers:
+        try:
+            index = diffusers_folder.check_folder(folder)
+        except diffusers_folder.NotAPipelineError as exc:
+            raise ModelLoadError(str(exc)) from None
+        kind = diffusers_folder.pipeline_kind(index, folder)
+        dtype = torch.float16 if device.startswith("cuda") else torch.float32
+        try:
+            pipe = load_pipeline(folder, kind, dtype).to(device)
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            raise ModelLoadError(f"{folder}: could not load the {index['_class_name']} "
+                                 f"({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})") from exc
+        return LoadedDiffusers(pipe, card, device, kind)
+
+
+__all__ = ["Cancelled", "DiffusersFamily", "LoadedDiffusers"]
