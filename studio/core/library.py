@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.core import paths
+from studio.core import diffusers_folder, paths
 from studio.core.cards import CARD_FILE, CardError, ModelCard
 from studio.core.media import atomic_write_bytes
 
@@ -144,7 +144,8 @@ class Library:
     # -- changing the index ------------------------------------------------------
 
     def import_folder(self, path: str | os.PathLike[str]) -> ModelEntry:
-        """Check a studio model folder and add it to the index (by reference)."""
+        """Check a studio model folder (or a diffusers pipeline folder) and add it to the
+        index (by reference)."""
         folder = Path(path).expanduser().resolve()
         card = validate_folder(folder, check_hash=True)
         self.refresh()  # another window may have changed the index meanwhile
@@ -221,10 +222,18 @@ def _read_index(path: Path) -> tuple[list[tuple[str, Path]], str | None]:
 
 
 def validate_folder(folder: str | os.PathLike[str], check_hash: bool = True) -> ModelCard:
-    """The folder's card, once its weights are found sound; LibraryError otherwise."""
+    """The folder's card, once its weights are found sound; LibraryError otherwise.
+
+    A diffusers pipeline folder (model_index.json, no card.json) gets a card made from its
+    configs: see studio.core.diffusers_folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LibraryError(f"{folder}: not a folder")
+    if not (folder / CARD_FILE).is_file() and diffusers_folder.is_diffusers_folder(folder):
+        try:
+            return diffusers_folder.make_card(folder, check_weights=read_safetensors_header)
+        except diffusers_folder.NotAPipelineError as exc:
+            raise LibraryError(str(exc)) from None
     try:
         card = ModelCard.read(folder)
     except CardError as exc:
