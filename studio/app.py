@@ -66,22 +66,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("starting: %s", describe_environment())
     try:
         code = _run(list(argv or []), home, log_path)
-    except Exception:  # no silent exits: whatever stopped the start is in the log and here
-        log.exception("the app could not start")
-        print(f"Latent Studio could not start; the details are in {log_path}", file=sys.stderr)
+    except Exception as exc:  # no silent exits: whatever stopped it is in the log and shown
+        log.exception("the app stopped with an error")
+        message = (f"Latent Studio stopped with an error: {type(exc).__name__}: {exc}\n"
+                   f"The details are in {log_path}")
+        print(message, file=sys.stderr)
+        _alert(message)
         raise
     log.info("quit with exit code %s", code)
     return code
 
 
+def _alert(message: str) -> None:
+    """A last word on screen when the app cannot go on (launched from a menu, nobody reads
+    stderr). Offscreen, nobody could see it and a modal box would only hang."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    if QApplication.instance() is not None and QApplication.platformName() != "offscreen":
+        QMessageBox.critical(None, "Latent Studio", message)
+
+
 def _run(argv: list[str], home, log_path) -> int:
-    from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from studio import APP_ID, APP_NAME
-    from studio.core.logs import take_fatal_report
     from studio.ui.crash import CrashReporter
-    from studio.ui.main_window import MainWindow
     from studio.wiring import build_services
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl+C in the terminal quits
@@ -92,7 +101,23 @@ def _run(argv: list[str], home, log_path) -> int:
     app.setWindowIcon(app_icon())
     reporter = CrashReporter(log_path.parent, app)
     reporter.install()
-    services = build_services()
+    services = None
+    try:
+        services = build_services()
+        return _show(app, services, reporter, home)
+    finally:
+        reporter.uninstall()
+        if services is not None:
+            services.close()
+
+
+def _show(app, services, reporter, home) -> int:
+    from PySide6.QtCore import QSettings, QTimer
+
+    from studio import APP_NAME
+    from studio.core.logs import take_fatal_report
+    from studio.ui.main_window import MainWindow
+
     window = MainWindow(services.engine, services.library, services.registry, services.history,
                         settings=QSettings())
     reporter.watch(window.bridge)
@@ -107,11 +132,7 @@ def _run(argv: list[str], home, log_path) -> int:
     # after the first paint: the engine's thread imports torch and loads the model
     QTimer.singleShot(0, window.start)
     QTimer.singleShot(0, window.show_welcome_on_first_run)
-    try:
-        return app.exec()
-    finally:
-        reporter.uninstall()
-        services.close()
+    return app.exec()
 
 
 if __name__ == "__main__":

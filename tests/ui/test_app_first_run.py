@@ -1,0 +1,73 @@
+"""The GUI entry point's first run (a user data folder, a log, the welcome view) and its
+refusal to exit silently."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import studio.app
+from studio.core import logs
+
+ROOT = Path(__file__).resolve().parents[2]
+LOOK = (
+    "from PySide6.QtCore import QTimer\n"
+    "from PySide6.QtWidgets import QApplication\n"
+    "import studio.app\n"
+    "app = QApplication([])\n"
+    "def look():\n"
+    "    print(sorted(w.windowTitle() for w in app.topLevelWidgets() if w.isVisible()), flush=True)\n"
+    "    app.quit()\n"
+    "QTimer.singleShot(600, look)\n"
+    "raise SystemExit(studio.app.main([]))\n")
+
+
+def launch(tmp_path: Path) -> str:
+    # in a child process: an app.exec() that returned leaves this process's Qt unusable
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "LATENT_STUDIO_HOME": str(tmp_path / "home"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", LOOK], capture_output=True, text=True, env=env,
+                         timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_first_run_makes_the_folder_logs_and_welcomes_once(tmp_path):
+    home = tmp_path / "home"
+    assert not home.exists()
+    first = launch(tmp_path)
+    assert "Welcome to Latent Studio" in first
+    log = (home / "logs" / "studio.log").read_text(encoding="utf-8")
+    assert "starting: Latent Studio" in log and "torch" in log
+    assert "quit with exit code 0" in log
+    second = launch(tmp_path)
+    assert "Welcome to Latent Studio" not in second and "Latent Studio" in second
+
+
+def test_a_failed_start_is_logged_and_said_not_silent(qapp, monkeypatch, capsys, studio_home):
+    def broken(**_kwargs):
+        raise RuntimeError("the engine could not start")
+
+    monkeypatch.setattr("studio.wiring.build_services", broken)
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(RuntimeError, match="could not start"):
+            studio.app.main([])
+    finally:
+        logs.teardown_logging()
+        signal.signal(signal.SIGINT, sigint)  # main() hands Ctrl+C to the default action
+    err = capsys.readouterr().err
+    assert "stopped with an error" in err and "studio.log" in err
+    text = (studio_home / "logs" / "studio.log").read_text(encoding="utf-8")
+    assert "the engine could not start" in text and "Traceback" in text
+    import sys as _sys
+    import threading
+
+    # the crash hooks were handed back
+    assert _sys.excepthook.__module__ != "studio.ui.crash"
+    assert threading.excepthook.__module__ != "studio.ui.crash"
