@@ -1,0 +1,381 @@
+"""Imported diffusers folders: the family contract, exactness against each pipeline's own
+`__call__` through the engine, broken folders, and cancel.
+
+Every pipeline is tiny (32 × 32 px, two blocks) and built from configs in
+tests/families/diffusers_tiny.py, saved as safetensors to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from studio.core import diffusers_folder
+from studio.core.engine import PREVIEW, Engine, JobState, validator_for
+from studio.core.family import Cancelled, JobContext
+from studio.core.library import Library, LibraryError
+from studio.core.params import ParamError
+from studio.core.registry import Registry
+from studio.core.requests import Request
+from studio.families import register_all
+from studio.families.catalog import DIFFUSERS
+from studio.families.diffusers_import import DiffusersFamily, fit_latent_rgb, float_to_uint8
+from studio.families.diffusion_loop import Timeline, make_scheduler
+from tests.families.contract import FamilyContract
+from tests.families.diffusers_tiny import KINDS, make_pipeline_folder
+
+PROMPT = "the cat"
+NEGATIVE = "a red thing"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread, as the engine's worker on this 2-core machine: with two, tiny
+    ops spin against each other (and any other load) and run 100× slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pipelines")
+    return {kind: make_pipeline_folder(kind, root / f"tiny-{kind}") for kind in KINDS}
+
+
+def load(folder: Path):
+    return DiffusersFamily.load(folder, diffusers_folder.make_card(folder), "cpu")
+
+
+def plain_pipeline(folder: Path, scheduler: str):
+    """The folder as plain diffusers loads it, with the same scheduler swapped in."""
+    from diffusers import DiffusionPipeline
+
+    pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True, use_safetensors=True)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.scheduler = make_scheduler(scheduler, pipe.scheduler.config)
+    return pipe
+
+
+def reference(folder: Path, kind: str, values: dict[str, Any], output_type: str = "np"):
+    """What the pipeline's own __call__ returns for these settings (image i: seed + i)."""
+    pipe = plain_pipeline(folder, values["scheduler"])
+    count = values["count"]
+    gens = [torch.Generator().manual_seed(values["seed"] + i) for i in range(count)]
+    generator = gens if count > 1 else gens[0]
+    if kind in ("sd", "sdxl"):
+        return pipe(prompt=values["prompt"], negative_prompt=values.get("negative_prompt") or None,
+                    num_inference_steps=values["steps"], guidance_scale=values["guidance"],
+                    num_images_per_prompt=count, generator=generator,
+                    eta=values.get("eta", 0.0), output_type=output_type).images
+    extra = {} if kind == "ddpm" else {"eta": values.get("eta", 0.0)}
+    return pipe(batch_size=count, num_inference_steps=values["steps"], generator=generator,
+                output_type=output_type, **extra).images
+
+
+@pytest.fixture(scope="module")
+def engine_services(folders, tmp_path_factory):
+    """The studio as the GUI runs it: the library (each folder imported), the model cache
+    and the engine's own worker thread."""
+    from studio.core.cache import ModelCache
+
+    home = tmp_path_factory.mktemp("home")
+    library = Library(home=home, builtin_dir=home / "none")
+    ids = {kind: library.import_folder(folder).id for kind, folder in folders.items()}
+    registry = register_all(Registry())
+    cache = ModelCache(library, registry, device="cpu")
+    engine = Engine(cache, validate=validator_for(registry, library))
+    yield engine, ids
+    engine.shutdown()
+
+
+# -- the contract ------------------------------------------------------------------------
+class TestStableDiffusionContract(FamilyContract):
+    family = DIFFUSERS
+
+    def make_model_folder(self, tmp_path: Path) -> Path:
+        return make_pipeline_folder("sd", tmp_path / "tiny-sd")
+
+    def load(self, folder: Path) -> Any:
+        return load(folder)
+
+    def run_op(self, model, op, params=None, ctx=None):  # fewer steps: the contract runs a lot
+        return super().run_op(model, op, {"steps": 3, **(params or {})}, ctx)
+
+
+class TestLatentDiffusionContract(TestStableDiffusionContract):
+    def make_model_folder(self, tmp_path: Path) -> Path:
+        return make_pipeline_folder("ldm", tmp_path / "tiny-ldm")
+
+
+# -- exactness -----------------------------------------------------------------------------
+EXACT_CASES = [
+    ("ddpm", {"scheduler": "ddpm"}),
+    ("ddim", {"scheduler": "ddim", "eta": 0.5}),  # eta draws noise from the generators
+    ("ldm", {"scheduler": "ddim"}),  # LDMPipeline hands its scheduler no generator: eta 0
+    ("sd", {"scheduler": "dpm++"}),
+    ("sd", {"scheduler": "euler_a", "negative_prompt": NEGATIVE}),
+    ("sd", {"scheduler": "ddim", "guidance": 1.0}),
+    ("sdxl", {"scheduler": "euler"}),
+    ("sdxl", {"scheduler": "euler_a", "count": 1}),
+]
+
+
+@pytest.mark.parametrize(("kind", "settings"), EXACT_CASES,
+                         ids=[f"{k}-{s['scheduler']}" for k, s in EXACT_CASES])
+def test_engine_output_equals_the_pipelines_own_call(engine_services, folders, kind, settings):
+    engine, ids = engine_services
+    values = {"seed": 11, "steps": 3, "guidance": 4.0, "prompt": PROMPT, "count": 2,
+              "timeline": True, **settings}
+    previews: list[np.ndarray] = []
+
+    def listen(event, job, payload):
+        if event == PREVIEW:
+            previews.append(payload)
+
+    engine.add_listener(listen)
+    try:
+        job = engine.submit(Request(ids[kind], "sample", values))
+        assert job.wait(60)
+    finally:
+        engine.remove_listener(listen)
+    assert job.state is JobState.DONE, job.error
+    result = job.result
+    expected = float_to_uint8(reference(folders[kind], kind, values))
+    assert result.images.shape == expected.shape == (values["count"], 32, 32, 3)
+    diff = np.abs(result.images.astype(int) - expected.astype(int))
+    assert diff.max() <= 1 and diff.mean() < 0.01, (diff.max(), diff.mean())
+    # previews came, each of the image's size, and every step is on the timeline
+    assert previews and previews[0].shape == expected.shape and previews[0].dtype == np.uint8
+    timeline = result.extras["timeline"]
+    assert isinstance(timeline, Timeline) and timeline.states[-1].index == values["steps"]
+    if kind in ("sd", "sdxl", "ldm"):  # the final latent too, within float tolerance
+        latents = reference(folders[kind], kind, values, output_type="latent") \
+            if kind != "ldm" else None
+        if latents is not None:
+            np.testing.assert_allclose(result.latents, latents.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(result.latents, timeline.states[-1].latents.numpy(),
+                                   atol=1e-6)
+
+
+def test_image_i_is_seed_plus_i(folders):
+    model = load(folders["ddim"])
+    batch = model.run("sample", {"seed": 4, "count": 2, "steps": 2}, {}, JobContext())
+    alone = model.run("sample", {"seed": 5, "count": 1, "steps": 2}, {}, JobContext())
+    np.testing.assert_array_equal(batch.images[1], alone.images[0])
+
+
+def test_scheduler_switching_changes_the_image_and_back(folders):
+    model = load(folders["sd"])
+    base = {"seed": 1, "steps": 3, "prompt": PROMPT}
+    ddim = model.run("sample", {**base, "scheduler": "ddim"}, {}, JobContext()).images
+    euler = model.run("sample", {**base, "scheduler": "euler"}, {}, JobContext()).images
+    again = model.run("sample", {**base, "scheduler": "ddim"}, {}, JobContext()).images
+    assert not np.array_equal(ddim, euler)
+    np.testing.assert_array_equal(ddim, again)
+
+
+def test_img2img_and_inpaint_equal_the_sd_pipelines(folders):
+    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline
+    from PIL import Image
+
+    model = load(folders["sd"])
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = np.zeros((32, 32, 1), np.uint8)
+    mask[8:24, 8:24] = 255
+    values = {"seed": 2, "steps": 4, "prompt": PROMPT, "guidance": 3.0, "scheduler": "euler"}
+    base = plain_pipeline(folders["sd"], "euler")
+    common = dict(prompt=PROMPT, num_inference_steps=4, guidance_scale=3.0, output_type="np")
+    img2img = model.run("img2img", {**values, "strength": 0.5}, {"image": image}, JobContext())
+    expected = StableDiffusionImg2ImgPipeline.from_pipe(base)(
+        image=Image.fromarray(image), strength=0.5, generator=torch.Generator().manual_seed(2),
+        **common).images
+    assert np.abs(img2img.images.astype(int) - float_to_uint8(expected)).max() <= 1
+    inpaint = model.run("inpaint", values, {"image": image, "mask": mask}, JobContext())
+    expected = StableDiffusionInpaintPipeline.from_pipe(base)(
+        image=Image.fromarray(image), mask_image=Image.fromarray(mask[..., 0]), strength=1.0,
+        generator=torch.Generator().manual_seed(2), height=32, width=32, **common).images
+    assert np.abs(inpaint.images.astype(int) - float_to_uint8(expected)).max() <= 1
+
+
+def test_pixel_inpaint_keeps_the_unmasked_pixels_exactly(folders):
+    model = load(folders["ddpm"])
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = np.zeros((32, 32, 1), np.uint8)
+    mask[4:20, 10:30] = 255
+    for scheduler in ("ddpm", "euler_a"):
+        out = model.run("inpaint", {"seed": 3, "steps": 3, "scheduler": scheduler},
+                        {"image": image, "mask": mask}, JobContext()).images[0]
+        keep = mask[..., 0] == 0
+        np.testing.assert_array_equal(out[keep], image[keep], err_msg=scheduler)
+        assert not np.array_equal(out[~keep], image[~keep])
+
+
+def test_latent_preview_map_is_fitted_through_the_encoder():
+    """fit_latent_rgb finds the linear map back from an encoder's latents to colours:
+    with an encoder that is linear (pool, then mix 3 colours into 4 channels), exactly."""
+    torch.manual_seed(0)
+    mix, offset = torch.randn(4, 3), torch.randn(4)
+
+    def encode(images):  # (B, 3, H, W) → (B, 4, H/4, W/4)
+        pooled = torch.nn.functional.avg_pool2d(images, 4)
+        return torch.einsum("bchw,lc->blhw", pooled, mix) + offset.view(1, 4, 1, 1)
+
+    weights, bias = fit_latent_rgb(encode, 4, "cpu", torch.float32)
+    red = torch.tensor([0.8, -0.6, -0.5]).view(1, 3, 1, 1).expand(1, 3, 8, 8)
+    rgb = torch.einsum("blhw,lr->brhw", encode(red), torch.from_numpy(weights))
+    rgb = rgb + torch.from_numpy(bias).view(1, 3, 1, 1)
+    np.testing.assert_allclose(rgb.numpy(), red[:, :, :2, :2].numpy(), atol=1e-4)
+
+
+def test_previews_of_latent_models_use_the_map_not_the_vae(folders):
+    model = load(folders["sd"])
+    calls = count_calls(model)
+    weights, bias = model.preview_map
+    assert weights.shape == (4, 3) and np.isfinite(weights).all() and np.isfinite(bias).all()
+    x0 = torch.randn(2, 4, 16, 16)
+    preview = model._preview(x0)
+    assert preview.shape == (2, 32, 32, 3) and preview.dtype == np.uint8
+    assert calls == []  # no autoencoder call for a preview
+    expected = np.einsum("bchw,cr->bhwr", x0.numpy(), weights) + bias
+    expected = (np.clip(expected / 2 + 0.5, 0, 1) * 255).round()
+    np.testing.assert_allclose(preview[:, ::2, ::2], expected, atol=1)
+
+
+# -- memory switches and dtype -------------------------------------------------------------
+def test_memory_switches_keep_the_image_and_gpu_only_options_are_refused(folders):
+    model = load(folders["sd"])
+    base = {"seed": 5, "steps": 2, "prompt": PROMPT}
+    plain = model.run("sample", base, {}, JobContext()).images
+    switched = model.run("sample", {**base, "attention_slicing": True, "vae_tiling": True},
+                         {}, JobContext()).images
+    assert np.abs(plain.astype(int) - switched).max() <= 1
+    for bad in ({"dtype": "fp16"}, {"dtype": "bf16"}, {"cpu_offload": True}):
+        with pytest.raises(ParamError, match="GPU"):
+            model.run("sample", {**base, **bad}, {}, JobContext())
+
+
+# -- cancel ----------------------------------------------------------------------------------
+def count_calls(model) -> list[str]:
+    """Forward hooks on the UNet and every part of the autoencoder: the calls, in order."""
+    calls: list[str] = []
+    model.unet.register_forward_hook(lambda *a: calls.append("unet"))
+    if model.autoencoder is not None:
+        for name, child in model.autoencoder.named_children():
+            child.register_forward_hook(lambda *a, name=name: calls.append(f"vae.{name}"))
+    return calls
+
+
+@pytest.mark.parametrize("kind", ["sd", "ldm"])
+@pytest.mark.parametrize("cancel_after", [2, 4])  # 4: after the last step, before decode
+def test_cancel_mid_run_stops_every_unet_and_vae_call(folders, kind, cancel_after):
+    model = load(folders[kind])
+    calls = count_calls(model)
+    event = threading.Event()
+    at_cancel: list[int] = []
+
+    def on_progress(fraction: float, message: str) -> None:
+        if message == f"step {cancel_after}/4" and not event.is_set():
+            event.set()  # as the GUI's Cancel button, between two steps
+            at_cancel.append(len(calls))
+
+    ctx = JobContext(event, on_progress=on_progress, min_interval=0.0)
+    with pytest.raises(Cancelled):
+        model.run("sample", {"seed": 1, "steps": 4, "prompt": PROMPT, "guidance": 2.0}, {}, ctx)
+    assert at_cancel, "the cancel never fired"
+    assert calls[:at_cancel[0]].count("unet") == cancel_after
+    assert len(calls) == at_cancel[0], f"calls after the cancel: {calls[at_cancel[0]:]}"
+    assert not any(c.startswith("vae.") for c in calls)
+    # the model is fine afterwards
+    out = model.run("sample", {"seed": 1, "steps": 2}, {}, JobContext())
+    assert out.images.shape == (1, 32, 32, 3)
+
+
+def test_cancel_from_another_thread_during_a_unet_call(folders):
+    """A cancel that lands while the UNet runs: the next UNet call never starts."""
+    model = load(folders["sd"])
+    calls = count_calls(model)
+    event = threading.Event()
+    at_cancel: list[int] = []
+
+    def cancel_while_running(module, args):
+        if not calls and not event.is_set():  # the first call has passed its cancel check
+            event.set()
+            at_cancel.append(len(calls))
+
+    model.unet.register_forward_pre_hook(cancel_while_running)
+    with pytest.raises(Cancelled):
+        model.run("sample", {"seed": 1, "steps": 4, "prompt": PROMPT},
+                  {}, JobContext(event, min_interval=0.0))
+    assert calls == ["unet"] and at_cancel == [0]  # the call under way ends; no other starts
+
+
+# -- broken folders ------------------------------------------------------------------------------
+def broken_copy(folders, tmp_path, kind: str = "sd") -> Path:
+    import shutil
+
+    return Path(shutil.copytree(folders[kind], tmp_path / f"broken-{kind}"))
+
+
+@pytest.mark.parametrize(("breakage", "message"), [
+    ("unet-weights", "unet/diffusion_pytorch_model.safetensors missing"),
+    ("bin-only", "only safetensors are loaded"),
+    ("class", "names class 'StableDiffusion3Pipeline', which the studio does not support"),
+    ("component", "needs a component 'text_encoder', which it does not name"),
+    ("merges", "tokenizer/merges.txt missing"),
+    ("scheduler", "scheduler/scheduler_config.json missing"),
+    ("truncated", "not a valid safetensors file"),
+    ("index", "model_index.json: unreadable"),
+])
+def test_a_broken_folder_gets_a_clear_message(folders, tmp_path, breakage, message):
+    folder = broken_copy(folders, tmp_path)
+    index_path = folder / "model_index.json"
+    index = json.loads(index_path.read_text())
+    weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    if breakage == "unet-weights":
+        weights.unlink()
+    elif breakage == "bin-only":
+        weights.rename(weights.with_suffix(".bin"))
+    elif breakage == "class":
+        index["_class_name"] = "StableDiffusion3Pipeline"
+    elif breakage == "component":
+        index["text_encoder"] = [None, None]
+    elif breakage == "merges":
+        (folder / "tokenizer" / "merges.txt").unlink()
+    elif breakage == "scheduler":
+        (folder / "scheduler" / "scheduler_config.json").unlink()
+    elif breakage == "truncated":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif breakage == "index":
+        index = "{not json"
+    index_path.write_text(index if isinstance(index, str) else json.dumps(index))
+    library = Library(home=tmp_path / "home", builtin_dir=tmp_path / "none")
+    with pytest.raises(LibraryError) as info:
+        library.import_folder(folder)
+    assert message in str(info.value)
+    assert "diffusers" not in [e.family for e in library.entries()]
+    with pytest.raises(Exception, match="missing|support|not name|safetensors|unreadable"):
+        DiffusersFamily.load(folder, diffusers_folder.make_card(folder), "cpu")
+
+
+def test_cards_of_each_kind(folders, tmp_path):
+    library = Library(home=tmp_path / "home", builtin_dir=tmp_path / "none")
+    for kind, folder in folders.items():
+        entry = library.import_folder(folder)
+        assert (entry.id, entry.family, entry.card.resolution) == (f"tiny-{kind}", "diffusers", 32)
+        assert entry.card.config["kind"] == {"ddpm": "pixel", "ddim": "pixel", "ldm": "latent"}.get(
+            kind, kind)
+        assert entry.card.latent_shape == (None if kind in ("ddpm", "ddim") else [4, 16, 16])
+        assert entry.size_bytes > 0
+    again = Library(home=tmp_path / "home", builtin_dir=tmp_path / "none")
+    assert sorted(e.id for e in again.entries()) == sorted(f"tiny-{k}" for k in KINDS)
+    assert not again.problems
