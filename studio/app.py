@@ -129,10 +129,31 @@ def _show(app, services, reporter, home) -> int:
         reporter.report("The last session ended with a fatal error",
                         f"The previous run of {APP_NAME} stopped abruptly. What it wrote:\n\n"
                         + fatal)
+    _quit_on_sigterm(app, window)
     # after the first paint: the engine's thread imports torch and loads the model
     QTimer.singleShot(0, window.start)
     QTimer.singleShot(0, window.show_welcome_on_first_run)
     return app.exec()
+
+
+def _quit_on_sigterm(app, window) -> None:
+    """A logout or `kill` closes the window as the user would (settings saved, jobs
+    cancelled, the log told) instead of ending the process mid-write."""
+    import logging
+
+    from PySide6.QtCore import QTimer
+
+    def closing(signum: int, _frame) -> None:
+        logging.getLogger("studio.app").info("signal %s received: closing", signum)
+        window.close()
+        app.quit()
+
+    signal.signal(signal.SIGTERM, closing)
+    # Python runs signal handlers only between bytecodes: wake it now and then while Qt
+    # waits for events
+    wake = QTimer(app)
+    wake.timeout.connect(lambda: None)
+    wake.start(300)
 
 
 if __name__ == "__main__":

@@ -71,3 +71,24 @@ def test_a_failed_start_is_logged_and_said_not_silent(qapp, monkeypatch, capsys,
     # the crash hooks were handed back
     assert _sys.excepthook.__module__ != "studio.ui.crash"
     assert threading.excepthook.__module__ != "studio.ui.crash"
+
+
+def test_sigterm_closes_the_window_and_logs_it(tmp_path):
+    script = (
+        "import os, signal\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "import studio.app\n"
+        "app = QApplication([])\n"
+        "QTimer.singleShot(400, lambda: os.kill(os.getpid(), signal.SIGTERM))\n"
+        "raise SystemExit(studio.app.main([]))\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "LATENT_STUDIO_HOME": str(tmp_path / "home"),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                         timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    log = (tmp_path / "home" / "logs" / "studio.log").read_text(encoding="utf-8")
+    assert f"signal {int(signal.SIGTERM)} received: closing" in log
+    assert "quit with exit code 0" in log
+    settings = list((tmp_path / "config").rglob("*.conf"))
+    assert settings and "geometry" in settings[0].read_text()  # saved as on a normal close
