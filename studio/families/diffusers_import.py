@@ -271,19 +271,26 @@ class LoadedDiffusers:
                 self.pipe.enable_attention_slicing()
             else:
                 self.pipe.disable_attention_slicing()
+            self._switches["attention_slicing"] = values["attention_slicing"]
         if values["vae_tiling"] != self._switches["vae_tiling"]:
-            tiling = getattr(self.autoencoder, "enable_tiling" if values["vae_tiling"]
-                             else "disable_tiling", None)
-            if tiling is None:
-                raise ParamError("vae_tiling: this model's autoencoder cannot tile")
-            tiling()
+            if self.autoencoder is None:
+                raise ParamError("vae_tiling: this model has no autoencoder to tile")
+            try:
+                if values["vae_tiling"]:
+                    self.autoencoder.enable_tiling()
+                else:
+                    self.autoencoder.disable_tiling()
+            except (AttributeError, NotImplementedError):
+                raise ParamError(f"vae_tiling: this model's autoencoder "
+                                 f"({type(self.autoencoder).__name__}) cannot tile") from None
+            self._switches["vae_tiling"] = values["vae_tiling"]
         if values["cpu_offload"] != self._switches["cpu_offload"]:
             if values["cpu_offload"]:
                 self.pipe.enable_model_cpu_offload(device=self.device)
             else:
                 self.pipe.remove_all_hooks()
                 self.pipe.to(self.device)
-        self._switches = {k: values[k] for k in self._switches}
+            self._switches["cpu_offload"] = values["cpu_offload"]
 
     # -- shared pieces ------------------------------------------------------------------
     def _scheduler(self, name: str) -> Any:

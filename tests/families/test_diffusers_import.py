@@ -264,6 +264,18 @@ def test_memory_switches_keep_the_image_and_gpu_only_options_are_refused(folders
             model.run("sample", {**base, **bad}, {}, JobContext())
 
 
+@pytest.mark.parametrize("kind", ["ddpm", "ldm"])
+def test_vae_tiling_is_refused_where_there_is_nothing_to_tile(folders, kind):
+    model = load(folders[kind])
+    base = {"seed": 5, "steps": 2}
+    plain = model.run("sample", base, {}, JobContext()).images
+    sliced = model.run("sample", {**base, "attention_slicing": True}, {}, JobContext()).images
+    np.testing.assert_array_equal(plain, sliced)
+    with pytest.raises(ParamError, match="vae_tiling: this model"):
+        model.run("sample", {**base, "vae_tiling": True}, {}, JobContext())
+    np.testing.assert_array_equal(model.run("sample", base, {}, JobContext()).images, plain)
+
+
 # -- cancel ----------------------------------------------------------------------------------
 def count_calls(model) -> list[str]:
     """Forward hooks on the UNet and every part of the autoencoder: the calls, in order."""
