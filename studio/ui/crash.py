@@ -15,6 +15,7 @@ open a stack of windows.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import traceback
@@ -44,8 +45,22 @@ MAX_REPORTS_SHOWN = 20  # past this, reports still go to the log but not to the 
 
 
 def open_folder(folder: Path) -> bool:
-    """Open a folder in the platform's file manager."""
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+    """Open a folder in the platform's file manager.
+
+    A frozen Linux bundle may run with LD_LIBRARY_PATH pointing into the bundle; the file
+    manager Qt starts must get the user's own (PyInstaller keeps it as *_ORIG)."""
+    saved = os.environ.get("LD_LIBRARY_PATH")
+    if getattr(sys, "frozen", False) and saved is not None:
+        original = os.environ.get("LD_LIBRARY_PATH_ORIG")
+        if original is None:
+            del os.environ["LD_LIBRARY_PATH"]
+        else:
+            os.environ["LD_LIBRARY_PATH"] = original
+    try:
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+    finally:
+        if saved is not None:
+            os.environ["LD_LIBRARY_PATH"] = saved
 
 
 class CrashDialog(QDialog):

@@ -123,3 +123,26 @@ def test_a_bad_input_fault_is_a_message_not_a_crash_report(qtbot, reporter, wind
     qtbot.waitUntil(lambda: "too small" in window.message_bar.text())
     qtbot.waitUntil(lambda: not window.busy())
     assert reporter.dialog is None
+
+
+def test_the_log_folder_opens_with_the_users_library_path_in_a_frozen_app(monkeypatch, tmp_path):
+    import os
+
+    from studio.ui import crash
+
+    seen = {}
+
+    def open_url(url):
+        seen["url"], seen["env"] = url.toLocalFile(), os.environ.get("LD_LIBRARY_PATH")
+        return True
+
+    monkeypatch.setattr(crash.QDesktopServices, "openUrl", open_url)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setenv("LD_LIBRARY_PATH", "/bundle/_internal")
+    monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/usr/local/lib")
+    assert crash.open_folder(tmp_path)
+    assert seen == {"url": str(tmp_path), "env": "/usr/local/lib"}
+    assert os.environ["LD_LIBRARY_PATH"] == "/bundle/_internal"  # the app's own is kept
+    monkeypatch.delenv("LD_LIBRARY_PATH_ORIG")
+    crash.open_folder(tmp_path)
+    assert seen["env"] is None
