@@ -15,8 +15,10 @@ seed, steps, scheduler and guidance (tests/families/test_diffusers_import.py):
 
 Either way the studio sees every step: a preview of the predicted x0 (for latent models a
 linear latent→RGB map fitted at load by encoding colour fields through the model's own
-autoencoder: no VAE decode per step), the step timeline (x_t, x0, and the RNG and
-scheduler state), and cancel. Cancel stops at once: the loop checks before every UNet
+autoencoder: no VAE decode per step), the step timeline, and cancel. The timeline is
+kept as the built-in diffusion family keeps it: Output.extras["timeline"] is the
+filmstrip the UI shows ({"steps": n, "x0": (n, H, W, C) uint8, "xt": the same}, first
+image), and `last_timeline` holds the states (x_t, scheduler and RNG) before every step. Cancel stops at once: the loop checks before every UNet
 and VAE call, and forward pre-hooks on the UNet and on every part of the autoencoder
 raise as soon as the job is cancelled, so no UNet or VAE call starts after it.
 
@@ -51,6 +53,7 @@ from studio.families.diffusion_loop import (
     Timeline,
     generators,
     initial_noise,
+    is_sigma_space,
     make_scheduler,
     scheduler_state,
     x0_estimate,
@@ -81,16 +84,38 @@ def img2img_start(steps: int, strength: float) -> int:
 
 
 class StepWatcher:
-    """Progress and x0 previews after each step (the loop's `on_step`)."""
+    """After each step (the loop's `on_step`): the x0 preview, the counter and, with the
+    timeline on, the filmstrip frames of the first image (x0 and x_t, through the same
+    fast preview: no VAE call)."""
 
-    def __init__(self, ctx: JobContext, preview: Callable[[torch.Tensor], np.ndarray]) -> None:
-        self.ctx, self.preview = ctx, preview
+    def __init__(self, ctx: JobContext, preview: Callable[[torch.Tensor], np.ndarray],
+                 scheduler: Any, timeline: bool) -> None:
+        self.ctx, self.preview, self.scheduler = ctx, preview, scheduler
+        self.x0_frames: list[np.ndarray] | None = [] if timeline else None
+        self.xt_frames: list[np.ndarray] = []
 
     def __call__(self, index: int, total: int, latents: torch.Tensor,
                  x0: torch.Tensor | None) -> None:
         if x0 is not None and self.ctx.wants_preview():
             self.ctx.preview(self.preview(x0))
+        if self.x0_frames is not None:
+            xt = latents[:1]
+            if is_sigma_space(self.scheduler):  # x0 + σ·ε → unit variance, as the UNet sees it
+                sigmas = self.scheduler.sigmas
+                sigma = float(sigmas[min(index + 1, len(sigmas) - 1)])
+                xt = xt / (sigma * sigma + 1.0) ** 0.5
+            frames = self.preview(torch.cat([x0[:1] if x0 is not None else xt, xt]))
+            self.x0_frames.append(frames[0])
+            self.xt_frames.append(frames[1])
         self.ctx.progress(index + 1, total, f"step {index + 1}/{total}")
+
+    def extras(self) -> dict[str, Any]:
+        """The filmstrip, as the built-in diffusion models give it to the UI:
+        {"steps": n, "x0": (n, H, W, C) uint8, "xt": the same} for the first image."""
+        if self.x0_frames is None:
+            return {}
+        return {"timeline": {"steps": len(self.x0_frames), "x0": np.stack(self.x0_frames),
+                             "xt": np.stack(self.xt_frames)}}
 
 
 # -----------------------------------------------------------------------------
@@ -221,6 +246,9 @@ class LoadedDiffusers:
             watched += list(self.autoencoder.children())
         self._hooks = _CancelHooks(watched)
         self.preview_map: tuple[np.ndarray, np.ndarray] | None = None
+        # the whole timeline of the last run (x_t, scheduler and RNG states before every
+        # step): what a fork from step k would resume from
+        self.last_timeline: Timeline | None = None
         if kind != "pixel":
             self.preview_map = fit_latent_rgb(self._encode, self.unet.config.in_channels,
                                               device, self.dtype)
@@ -401,9 +429,10 @@ class LoadedDiffusers:
             else:
                 state = loop.start(noise, gens, index=start, image_x0=known)
         timeline = Timeline(name, steps) if values["timeline"] else None
+        watcher = StepWatcher(ctx, self._preview, loop.scheduler, timeline is not None)
         final = loop.run(state, Guidance(cond=None), gens, capture=timeline is not None,
-                         inpaint=inpaint, on_step=StepWatcher(ctx, self._preview),
-                         timeline=timeline)
+                         inpaint=inpaint, on_step=watcher, timeline=timeline)
+        self.last_timeline = timeline
         latents = final.latents
         if self.kind == "latent":
             ctx.check_cancelled()  # before the VAE call
@@ -413,8 +442,7 @@ class LoadedDiffusers:
             images = to_uint8(latents)
             out_latents = None
         ctx.progress(1, 1)
-        extras = {"timeline": timeline} if timeline is not None else {}
-        return Output(images=images, latents=out_latents, extras=extras)
+        return Output(images=images, latents=out_latents, extras=watcher.extras())
 
     # -- Stable Diffusion and SDXL: their own pipelines, watched step by step -----------
     def _variant(self, op: str) -> Any:
@@ -462,8 +490,9 @@ class LoadedDiffusers:
         pipe.scheduler = scheduler
         gens = generators([values["seed"] + i for i in range(values["count"])])
         kwargs = self.pipeline_kwargs(op, values, inputs)
-        watcher = StepWatcher(ctx, self._preview)
         timeline = Timeline(name, values["steps"]) if values["timeline"] else None
+        watcher = StepWatcher(ctx, self._preview, scheduler, timeline is not None)
+        self.last_timeline = timeline
         seen: dict[str, Any] = {}
         original_step = scheduler.step
 
@@ -495,10 +524,9 @@ class LoadedDiffusers:
         finally:
             del scheduler.step  # the instance attribute; the class's method shows again
         latents = seen.get("latents")
-        extras = {"timeline": timeline} if timeline is not None else {}
         return Output(images=float_to_uint8(images),
                       latents=None if latents is None else latents.float().cpu().numpy(),
-                      extras=extras)
+                      extras=watcher.extras())
 
 
 # -----------------------------------------------------------------------------

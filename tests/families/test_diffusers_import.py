@@ -154,12 +154,14 @@ def test_engine_output_equals_the_pipelines_own_call(engine_services, folders, k
     assert diff.max() <= 1 and diff.mean() < 0.01, (diff.max(), diff.mean())
     # previews came, each of the image's size, and every step is on the timeline
     assert previews and previews[0].shape == expected.shape and previews[0].dtype == np.uint8
-    timeline = result.extras["timeline"]
-    assert isinstance(timeline, Timeline) and timeline.states[-1].index == values["steps"]
+    film = result.extras["timeline"]  # the filmstrip: x0 and x_t frames of the first image
+    steps = values["steps"]
+    assert film["steps"] == steps and film["x0"].shape == film["xt"].shape == (steps, 32, 32, 3)
+    timeline = engine.cache.get(ids[kind]).last_timeline  # the states a fork resumes from
+    assert isinstance(timeline, Timeline) and timeline.states[-1].index == steps
     if kind in ("sd", "sdxl", "ldm"):  # the final latent too, within float tolerance
-        latents = reference(folders[kind], kind, values, output_type="latent") \
-            if kind != "ldm" else None
-        if latents is not None:
+        if kind != "ldm":
+            latents = reference(folders[kind], kind, values, output_type="latent")
             np.testing.assert_allclose(result.latents, latents.numpy(), rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(result.latents, timeline.states[-1].latents.numpy(),
                                    atol=1e-6)
