@@ -117,6 +117,9 @@ def _weights_file(sub: Path, name: str) -> list[Path]:
     single = sub / name
     if single.is_file():
         return [single]
+    variant = sub / variant_name(name)
+    if variant.is_file():  # a folder saved with variant="fp16" only
+        return [variant]
     shards_index = sub / (name + ".index.json")
     if shards_index.is_file():
         try:
@@ -132,6 +135,21 @@ def _weights_file(sub: Path, name: str) -> list[Path]:
     hint = (f"; only safetensors are loaded, and this folder has {', '.join(others)}"
             if others else "")
     raise NotAPipelineError(f"{sub.name}/{name} missing (in {sub.parent}){hint}")
+
+
+def variant_name(name: str, variant: str = "fp16") -> str:
+    """diffusion_pytorch_model.safetensors → diffusion_pytorch_model.fp16.safetensors"""
+    stem, _, suffix = name.rpartition(".")
+    return f"{stem}.{variant}.{suffix}"
+
+
+def weights_variant(folder: Path) -> str | None:
+    """"fp16" when the UNet ships only its fp16 variant (diffusers then loads every
+    component's fp16 file where there is one), else None."""
+    unet = folder / "unet"
+    if (unet / DIFFUSERS_WEIGHTS).is_file() or (unet / (DIFFUSERS_WEIGHTS + ".index.json")).is_file():
+        return None
+    return "fp16" if (unet / variant_name(DIFFUSERS_WEIGHTS)).is_file() else None
 
 
 def _config(folder: Path, component: str) -> dict[str, Any]:
@@ -176,6 +194,7 @@ def make_card(folder: str | Path,
     if channels not in (1, 3):
         raise NotAPipelineError(f"{folder}: images with {channels} channels are not supported")
     conditional = kind in ("sd", "sdxl")
+    variant = weights_variant(folder)
     label = {"pixel": "pixel-space diffusion", "latent": "latent diffusion",
              "sd": "Stable Diffusion", "sdxl": "Stable Diffusion XL"}[kind]
     return ModelCard(
@@ -184,7 +203,7 @@ def make_card(folder: str | Path,
         description=f"Imported diffusers {class_name} ({label}"
                     f"{', text-conditioned' if conditional else ', unconditional'}) from {folder}.",
         licence="see the model's own licence",
-        weights_file=f"unet/{DIFFUSERS_WEIGHTS}",
+        weights_file=f"unet/{variant_name(DIFFUSERS_WEIGHTS) if variant else DIFFUSERS_WEIGHTS}",
         config={"pipeline": class_name, "kind": kind, "conditional": conditional,
-                "vae_scale_factor": scale},
+                "vae_scale_factor": scale, "variant": variant},
     )

@@ -184,13 +184,13 @@ def quiet_loading() -> Iterator[None]:
         transformers.utils.logging.set_verbosity(levels[1])
 
 
-def load_pipeline(folder: Path, kind: str, dtype: torch.dtype) -> Any:
+def load_pipeline(folder: Path, kind: str, dtype: torch.dtype, variant: str | None = None) -> Any:
     """The folder's pipeline: local files only, safetensors only, no remote code, no
-    safety checker, progress bars off."""
+    safety checker, progress bars off. `variant` "fp16": a folder of *.fp16.safetensors."""
     import diffusers
 
     kwargs: dict[str, Any] = dict(local_files_only=True, use_safetensors=True,
-                                  dtype=dtype)
+                                  dtype=dtype, variant=variant)
     if kind == "sd":
         kwargs.update(safety_checker=None, feature_extractor=None,
                       requires_safety_checker=False)
@@ -250,8 +250,7 @@ class LoadedDiffusers:
         # step): what a fork from step k would resume from
         self.last_timeline: Timeline | None = None
         if kind != "pixel":
-            self.preview_map = fit_latent_rgb(self._encode, self.unet.config.in_channels,
-                                              device, self.dtype)
+            self.preview_map = self._fit_preview()
 
     # -- the engine's interface ---------------------------------------------------------
     def memory_bytes(self) -> int:
@@ -292,8 +291,7 @@ class LoadedDiffusers:
             self.pipe.to(dtype=dtype)
             self.dtype = dtype
             if self.preview_map is not None:
-                self.preview_map = fit_latent_rgb(self._encode, self.unet.config.in_channels,
-                                                  self.device, self.dtype)
+                self.preview_map = self._fit_preview()
         if values["attention_slicing"] != self._switches["attention_slicing"]:
             if values["attention_slicing"]:
                 self.pipe.enable_attention_slicing()
@@ -345,6 +343,20 @@ class LoadedDiffusers:
             std = torch.tensor(std, device=latents.device, dtype=latents.dtype).view(shape)
             return (latents - mean) * ae.config.scaling_factor / std
         return latents * ae.config.scaling_factor
+
+    def _fit_preview(self) -> tuple[np.ndarray, np.ndarray]:
+        """The latent→RGB map, fitted in fp32 where the autoencoder asks for it (SDXL's
+        overflows in fp16, which is why its pipeline upcasts it too)."""
+        ae = self.autoencoder
+        upcast = ae.dtype == torch.float16 and bool(getattr(ae.config, "force_upcast", False))
+        if upcast:
+            ae.to(torch.float32)
+        try:
+            return fit_latent_rgb(self._encode, self.unet.config.in_channels, self.device,
+                                  ae.dtype)
+        finally:
+            if upcast:
+                ae.to(torch.float16)
 
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
         """The LDM pipeline's decode: latents → images (B, 3, H, W) in [-1, 1]."""
@@ -545,7 +557,7 @@ class DiffusersFamily:
         kind = diffusers_folder.pipeline_kind(index, folder)
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
         try:
-            pipe = load_pipeline(folder, kind, dtype).to(device)
+            pipe = load_pipeline(folder, kind, dtype, card.config.get("variant")).to(device)
         except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
             raise ModelLoadError(f"{folder}: could not load the {index['_class_name']} "
                                  f"({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})") from exc

@@ -333,6 +333,20 @@ def test_cancel_from_another_thread_during_a_unet_call(folders):
     assert calls == ["unet"] and at_cancel == [0]  # the call under way ends; no other starts
 
 
+def test_a_folder_of_fp16_variant_files_loads_as_the_plain_one(folders, tmp_path):
+    """Folders saved with variant="fp16" (only *.fp16.safetensors) import and run."""
+    plain = load(folders["sd"])
+    variant = tmp_path / "sd-fp16-variant"
+    plain.pipe.save_pretrained(variant, safe_serialization=True, variant="fp16")
+    assert not (variant / "unet" / "diffusion_pytorch_model.safetensors").exists()
+    card = Library(home=tmp_path / "home", builtin_dir=tmp_path / "none").import_folder(variant).card
+    assert card.config["variant"] == "fp16"
+    values = {"seed": 8, "steps": 2, "prompt": PROMPT}
+    np.testing.assert_array_equal(
+        DiffusersFamily.load(variant, card, "cpu").run("sample", values, {}, JobContext()).images,
+        plain.run("sample", values, {}, JobContext()).images)
+
+
 # -- broken folders ------------------------------------------------------------------------------
 def broken_copy(folders, tmp_path, kind: str = "sd") -> Path:
     import shutil
