@@ -347,6 +347,22 @@ def test_a_folder_of_fp16_variant_files_loads_as_the_plain_one(folders, tmp_path
         plain.run("sample", values, {}, JobContext()).images)
 
 
+def test_a_named_safety_checker_is_not_loaded(folders, tmp_path):
+    """Real SD 1.x folders name a safety checker and its feature extractor; the studio
+    loads neither (their folders may be absent), as AUTOMATIC1111 and ComfyUI do."""
+    folder = broken_copy(folders, tmp_path)
+    index = json.loads((folder / "model_index.json").read_text())
+    index.update(safety_checker=["stable_diffusion", "StableDiffusionSafetyChecker"],
+                 feature_extractor=["transformers", "CLIPImageProcessor"],
+                 requires_safety_checker=True)
+    (folder / "model_index.json").write_text(json.dumps(index))
+    model = load(folder)
+    assert model.pipe.safety_checker is None and model.pipe.feature_extractor is None
+    values = {"seed": 8, "steps": 2, "prompt": PROMPT}
+    np.testing.assert_array_equal(model.run("sample", values, {}, JobContext()).images,
+                                  load(folders["sd"]).run("sample", values, {}, JobContext()).images)
+
+
 # -- broken folders ------------------------------------------------------------------------------
 def broken_copy(folders, tmp_path, kind: str = "sd") -> Path:
     import shutil
