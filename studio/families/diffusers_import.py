@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 # colour fields encoded at load to fit the latent→RGB preview map
-PREVIEW_FIT_IMAGES = 24
+PREVIEW_FIT_IMAGES = 16
 PREVIEW_FIT_SIZE = 64
 
 
@@ -89,8 +89,9 @@ class StepWatcher:
     fast preview: no VAE call)."""
 
     def __init__(self, ctx: JobContext, preview: Callable[[torch.Tensor], np.ndarray],
-                 scheduler: Any, timeline: bool) -> None:
+                 scheduler: Any, timeline: bool, image_shape: tuple[int, int, int]) -> None:
         self.ctx, self.preview, self.scheduler = ctx, preview, scheduler
+        self.image_shape = image_shape  # (H, W, C) of a frame
         self.x0_frames: list[np.ndarray] | None = [] if timeline else None
         self.xt_frames: list[np.ndarray] = []
 
@@ -114,8 +115,10 @@ class StepWatcher:
         {"steps": n, "x0": (n, H, W, C) uint8, "xt": the same} for the first image."""
         if self.x0_frames is None:
             return {}
-        return {"timeline": {"steps": len(self.x0_frames), "x0": np.stack(self.x0_frames),
-                             "xt": np.stack(self.xt_frames)}}
+        empty = np.zeros((0, *self.image_shape), np.uint8)  # img2img at strength 0: no step
+        return {"timeline": {"steps": len(self.x0_frames),
+                             "x0": np.stack(self.x0_frames) if self.x0_frames else empty,
+                             "xt": np.stack(self.xt_frames) if self.xt_frames else empty}}
 
 
 # -----------------------------------------------------------------------------
@@ -344,6 +347,9 @@ class LoadedDiffusers:
             return (latents - mean) * ae.config.scaling_factor / std
         return latents * ae.config.scaling_factor
 
+    def _frame_shape(self) -> tuple[int, int, int]:
+        return (self.card.resolution, self.card.resolution, self.card.channels)
+
     def _fit_preview(self) -> tuple[np.ndarray, np.ndarray]:
         """The latent→RGB map, fitted in fp32 where the autoencoder asks for it (SDXL's
         overflows in fp16, which is why its pipeline upcasts it too)."""
@@ -441,7 +447,8 @@ class LoadedDiffusers:
             else:
                 state = loop.start(noise, gens, index=start, image_x0=known)
         timeline = Timeline(name, steps) if values["timeline"] else None
-        watcher = StepWatcher(ctx, self._preview, loop.scheduler, timeline is not None)
+        watcher = StepWatcher(ctx, self._preview, loop.scheduler, timeline is not None,
+                              self._frame_shape())
         final = loop.run(state, Guidance(cond=None), gens, capture=timeline is not None,
                          inpaint=inpaint, on_step=watcher, timeline=timeline)
         self.last_timeline = timeline
@@ -503,7 +510,8 @@ class LoadedDiffusers:
         gens = generators([values["seed"] + i for i in range(values["count"])])
         kwargs = self.pipeline_kwargs(op, values, inputs)
         timeline = Timeline(name, values["steps"]) if values["timeline"] else None
-        watcher = StepWatcher(ctx, self._preview, scheduler, timeline is not None)
+        watcher = StepWatcher(ctx, self._preview, scheduler, timeline is not None,
+                              self._frame_shape())
         self.last_timeline = timeline
         seen: dict[str, Any] = {}
         original_step = scheduler.step

@@ -222,6 +222,29 @@ def test_pixel_inpaint_keeps_the_unmasked_pixels_exactly(folders):
         assert not np.array_equal(out[~keep], image[~keep])
 
 
+def test_pixel_img2img_strength_runs_the_tail_of_the_schedule(folders):
+    """SDEdit on the studio's own loop: strength 0 gives the image back untouched, a
+    little strength changes it a little, strength s runs the last s of the steps."""
+    model = load(folders["ddim"])
+    image = np.random.default_rng(2).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    base = {"seed": 6, "steps": 10, "scheduler": "ddim"}
+    calls = count_calls(model)
+
+    def run(strength):
+        return model.run("img2img", {**base, "strength": strength}, {"image": image},
+                         JobContext()).images[0].astype(int)
+
+    np.testing.assert_array_equal(run(0.0), image)
+    assert calls == []  # no step ran
+    light, heavy = np.abs(run(0.2) - image).mean(), np.abs(run(0.9) - image).mean()
+    assert calls.count("unet") == 2 + 9
+    assert 0 < light < heavy
+    # strength 1 runs every step, from the image noised to the first step's level (as
+    # diffusers' img2img: √ᾱ_T ≈ 0.006 of the image is left)
+    run(1.0)
+    assert calls.count("unet") == 2 + 9 + 10
+
+
 def test_latent_preview_map_is_fitted_through_the_encoder():
     """fit_latent_rgb finds the linear map back from an encoder's latents to colours:
     with an encoder that is linear (pool, then mix 3 colours into 4 channels), exactly."""
