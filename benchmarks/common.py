@@ -24,10 +24,11 @@ class Target:
     value: float
     limit: float
     unit: str = ""
+    at_least: bool = False  # a floor (frames per second), not a ceiling
 
     @property
     def met(self) -> bool:
-        return self.value <= self.limit
+        return self.value >= self.limit if self.at_least else self.value <= self.limit
 
 
 @dataclass
@@ -42,8 +43,9 @@ class Report:
         self.rows.append((label, f"{shown} {unit}".strip()))
         self.data[label] = value
 
-    def target(self, name: str, value: float, limit: float, unit: str = "") -> None:
-        self.targets.append(Target(name, value, limit, unit))
+    def target(self, name: str, value: float, limit: float, unit: str = "",
+               at_least: bool = False) -> None:
+        self.targets.append(Target(name, value, limit, unit, at_least))
 
     @property
     def passed(self) -> bool:
@@ -56,7 +58,8 @@ class Report:
             print(f"  {label:<{width}}  {value}")
         for t in self.targets:
             verdict = "ok" if t.met else "MISSED"
-            print(f"  {'target: ' + t.name:<{width + 8}}  {t.value:.2f} ≤ {t.limit:.2f} {t.unit}  [{verdict}]")
+            sign = "≥" if t.at_least else "≤"
+            print(f"  {'target: ' + t.name:<{width + 8}}  {t.value:.2f} {sign} {t.limit:.2f} {t.unit}  [{verdict}]")
 
     def write(self, smoke: bool) -> Path:
         OUT_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
-"""The real main window over real services and the built-in VAE, warmed up: the state
-a user is in a few seconds after `make run`."""
+"""The real main window over real services and a built-in model (the VAE unless told),
+warmed up: the state a user is in a few seconds after `make run`."""
 
 from __future__ import annotations
 
@@ -27,18 +27,18 @@ class Studio:
         self.services.close()
 
 
-def open_studio() -> Studio:
+def open_studio(model: str = MODEL, builtin_dir: Path | None = None) -> Studio:
     app()
     home = Path(tempfile.mkdtemp(prefix="studio-bench-"))
-    services = build_services(home=home, device="cpu")
+    services = build_services(home=home, device="cpu", builtin_dir=builtin_dir)
     settings = QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(services.engine, services.library, services.registry, services.history,
                         settings=settings)
     window.resize(1400, 900)
     window.show()
-    window.start(MODEL, sample=True)  # loads on the engine's thread, then samples a grid
-    if not process_until(lambda: window.explorer.samples.result is not None
+    window.start(model, sample=True)  # loads on the engine's thread, then samples a grid
+    if not process_until(lambda: window.explorer.result() is not None
                          and services.engine.idle() and not window.busy()
                          and services.engine.warmed_up.is_set(), timeout=300):
-        raise RuntimeError("the studio did not load the built-in VAE within 300 s")
+        raise RuntimeError(f"the studio did not load the built-in {model} within 300 s")
     return Studio(services, window, home)
