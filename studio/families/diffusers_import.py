@@ -503,6 +503,9 @@ class LoadedDiffusers:
 
     def _run_pipeline(self, op: str, values: Mapping[str, Any],
                       inputs: Mapping[str, np.ndarray], ctx: JobContext) -> Output:
+        if op != "sample" and img2img_start(values["steps"], values["strength"]) >= values["steps"]:
+            raise ParamError(f"strength: {values['strength']} of {values['steps']} steps is not "
+                             "one step; raise the strength or the steps")
         pipe = self._variant(op)
         name = values["scheduler"]
         scheduler = self._scheduler(name)

@@ -201,6 +201,8 @@ def test_img2img_and_inpaint_equal_the_sd_pipelines(folders):
         image=Image.fromarray(image), strength=0.5, generator=torch.Generator().manual_seed(2),
         **common).images
     assert np.abs(img2img.images.astype(int) - float_to_uint8(expected)).max() <= 1
+    with pytest.raises(ParamError, match="not one step"):  # the pipeline would fail
+        model.run("img2img", {**values, "strength": 0.2}, {"image": image}, JobContext())
     inpaint = model.run("inpaint", values, {"image": image, "mask": mask}, JobContext())
     expected = StableDiffusionInpaintPipeline.from_pipe(base)(
         image=Image.fromarray(image), mask_image=Image.fromarray(mask[..., 0]), strength=1.0,
