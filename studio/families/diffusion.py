@@ -77,10 +77,11 @@ class DiffusionConfig:
         out["widths"] = list(self.widths)
         return out
 
-    def scheduler_config(self) -> dict[str, Any]:
-        """The training noise schedule, from which every sampler is built."""
+    def scheduler_config(self, clip_sample: bool = True) -> dict[str, Any]:
+        """The training noise schedule, from which every sampler is built. `clip_sample`:
+        DDPM/DDIM clip the predicted x0 to [−1, 1] (right for pixels, wrong for latents)."""
         return dict(DDPMScheduler(num_train_timesteps=self.train_timesteps,
-                                  beta_schedule=self.beta_schedule).config)
+                                  beta_schedule=self.beta_schedule, clip_sample=clip_sample).config)
 
 
 def build_unet(cfg: DiffusionConfig, in_channels: int, size: int) -> UNet2DModel:
@@ -103,6 +104,8 @@ def build_unet(cfg: DiffusionConfig, in_channels: int, size: int) -> UNet2DModel
 
 class PixelSpace:
     """Images (B, C, H, W) in [0, 1] ↔ the tensors the UNet denoises."""
+
+    clip_sample = True  # the data lives in [−1, 1]
 
     def __init__(self, cfg: DiffusionConfig) -> None:
         self.cfg = cfg
@@ -284,7 +287,7 @@ class LoadedDiffusion:
         self.card = card
         self.device = device
         self.ops = {op.name: op for op in self.info.ops}
-        self.scheduler_config = cfg.scheduler_config()
+        self.scheduler_config = cfg.scheduler_config(clip_sample=space.clip_sample)
         self._timelines: OrderedDict[tuple, _Stored] = OrderedDict()
 
     def memory_bytes(self) -> int:
@@ -332,7 +335,12 @@ class LoadedDiffusion:
         return self.unet(x, t, class_labels=labels).sample
 
     def _loop(self, run: _Run, ctx: JobContext) -> dl.DiffusionLoop:
-        scheduler = dl.make_scheduler(run.scheduler, self.scheduler_config)
+        extra: dict[str, Any] = {}
+        if run.scheduler == "dpm++" and self.space.clip_sample:
+            # DPM-Solver++'s thresholding, as its authors advise for pixel-space models:
+            # the x0 it extrapolates from stays in the data range, like DDIM's clipping
+            extra = {"thresholding": True, "sample_max_value": 1.0}
+        scheduler = dl.make_scheduler(run.scheduler, self.scheduler_config, **extra)
         loop = dl.DiffusionLoop(self._denoise, scheduler, run.scheduler, ctx.check_cancelled, run.eta)
         loop.set_steps(run.steps, self.device)
         return loop

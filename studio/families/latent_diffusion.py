@@ -91,6 +91,8 @@ def load_vae(ref: str, folder: Path | None, sha256: str, device: str) -> VAE:
 class LatentSpace:
     """Images (B, C, H, W) in [0, 1] ↔ normalised VAE latents (B, zc, h, w)."""
 
+    clip_sample = False  # unit-variance latents: clipping x0 to [−1, 1] would cut them
+
     def __init__(self, cfg: LatentDiffusionConfig, vae: VAE, device: str = "cpu") -> None:
         self.cfg = cfg
         self.vae = vae.eval().requires_grad_(False)

@@ -321,6 +321,11 @@ def test_card(folder: Path) -> None:
     card = ModelCard.read(folder)
     assert card.family == "diffusion" and card.latent_shape == [1, SIZE, SIZE]
     assert card.classes == [str(k) for k in range(10)] and card.weights_sha256
+    model = load(folder)
+    assert model.scheduler_config["clip_sample"] is True  # pixels: x0 clipped to [−1, 1]
+    loop = model._loop(model._settings({**DIFFUSION.op("sample").defaults(), "scheduler": "dpm++"}),
+                       JobContext())
+    assert loop.scheduler.config.thresholding and loop.scheduler.config.sample_max_value == 1.0
 
 
 def test_wrong_shaped_tensor_is_named(folder: Path, tmp_path: Path) -> None:

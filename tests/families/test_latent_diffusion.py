@@ -74,7 +74,9 @@ def test_card_and_space(folder: Path) -> None:
     assert card.family == "latent_diffusion" and card.latent_shape == [2, 4, 4]
     cfg = card.config
     assert len(cfg["latent_shift"]) == len(cfg["latent_scale"]) == 2 and cfg["vae_sha256"]
-    out = run(load(folder), "sample", {"count": 2, "steps": 3})
+    model = load(folder)
+    assert model.scheduler_config["clip_sample"] is False  # latents are not clipped to [−1, 1]
+    out = run(model, "sample", {"count": 2, "steps": 3})
     assert out.latents.shape == (2, 2, 4, 4) and out.images.shape == (2, SIZE, SIZE, 1)
 
 
