@@ -224,7 +224,7 @@ _DF_GENERAL = (
     SEED,
     ParamSpec("steps", "int", default=25, minimum=1, maximum=1000, label="Steps",
               group="Sampler", help="Denoising steps. More is slower and, up to a point, cleaner."),
-    ParamSpec("scheduler", "choice", default="ddim", choices=SCHEDULER_CHOICES,
+    ParamSpec("scheduler", "choice", default="dpm++", choices=SCHEDULER_CHOICES,
               label="Scheduler", group="Sampler", help="The sampler, built from the model's own noise schedule: "
               "DDPM, DDIM, DPM-Solver++ (multistep), Euler, Euler ancestral."),
     ParamSpec("eta", "float", default=0.0, minimum=0.0, maximum=1.0, step=0.05, label="η (eta)",

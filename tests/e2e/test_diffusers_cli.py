@@ -21,11 +21,12 @@ def sd_folder(tmp_path_factory):
 
 
 def diffusers_own(folder, prompt: str, steps: int, guidance: float, seed: int) -> np.ndarray:
-    from diffusers import DDIMScheduler, DiffusionPipeline
+    from diffusers import DiffusionPipeline, DPMSolverMultistepScheduler
 
     pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True, use_safetensors=True)
     pipe.set_progress_bar_config(disable=True)
-    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)  # the studio's default
+    pipe.scheduler = DPMSolverMultistepScheduler.from_config(  # the studio's default
+        pipe.scheduler.config, algorithm_type="dpmsolver++")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the studio's engine (tiny ops crawl with two here)
     try:
