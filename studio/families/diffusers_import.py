@@ -378,7 +378,7 @@ class LoadedDiffusers:
         w = torch.from_numpy(weights).to(x0.device, torch.float32)
         b = torch.from_numpy(bias).to(x0.device, torch.float32)
         rgb = torch.einsum("bchw,cr->brhw", x0.float(), w) + b.view(1, 3, 1, 1)
-        scale = self.card.resolution // x0.shape[-1]
+        scale = int(self.card.config.get("vae_scale_factor", 1))  # latent → image pixels
         if scale > 1:
             rgb = F.interpolate(rgb, scale_factor=scale, mode="nearest")
         return to_uint8(rgb)

@@ -224,6 +224,17 @@ def test_pixel_inpaint_keeps_the_unmasked_pixels_exactly(folders):
         assert not np.array_equal(out[~keep], image[~keep])
 
 
+@pytest.mark.parametrize("kind", ["sd", "sdxl"])
+def test_width_and_height_set_the_size_of_images_previews_and_frames(folders, kind):
+    model = load(folders[kind])
+    previews: list[np.ndarray] = []
+    out = model.run("sample", {"steps": 2, "prompt": PROMPT, "width": 48, "height": 32}, {},
+                    JobContext(on_preview=previews.append, min_interval=0.0))
+    assert out.images.shape == (1, 32, 48, 3) and out.latents.shape == (1, 4, 16, 24)
+    assert [p.shape for p in previews] == [(1, 32, 48, 3)] * 2
+    assert out.extras["timeline"]["xt"].shape == (2, 32, 48, 3)
+
+
 def test_pixel_img2img_strength_runs_the_tail_of_the_schedule(folders):
     """SDEdit on the studio's own loop: strength 0 gives the image back untouched, a
     little strength changes it a little, strength s runs the last s of the steps."""
