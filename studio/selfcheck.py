@@ -87,13 +87,10 @@ def small_request(registry: Any, entry: Any, seed: int = 1234) -> Any:
 def run_self_check(home: Path, *, started: float | None = None, builtin_dir: Path | None = None,
                    timeout: float = 300.0, say: Callable[[str], None] = print) -> int:
     """The self-check in this process (a QApplication must exist). Returns the exit code."""
-    import numpy as np
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from studio import APP_NAME, __version__
-    from studio.core import media
-    from studio.core.export import open_recipe
     from studio.core.versions import package_version
     from studio.ui.main_window import MainWindow
     from studio.wiring import build_services
@@ -128,8 +125,7 @@ def run_self_check(home: Path, *, started: float | None = None, builtin_dir: Pat
         welcome = window.show_welcome()
         for entry in builtins:
             try:
-                _check_model(window, welcome, entry, services, home, errors, timeout, say,
-                             np, media, open_recipe)
+                _check_model(window, welcome, entry, services, home, errors, timeout, say)
             except SelfCheckError as exc:
                 failed += 1
                 say(f"self-check: FAILED {entry.id}: {exc}")
@@ -150,9 +146,11 @@ def run_self_check(home: Path, *, started: float | None = None, builtin_dir: Pat
 
 
 def _check_model(window: Any, welcome: Any, entry: Any, services: Any, home: Path,
-                 errors: list[str], timeout: float, say: Callable[[str], None],
-                 np: Any, media: Any, open_recipe: Any) -> None:
-    from studio.core.export import export_png, result_grid
+                 errors: list[str], timeout: float, say: Callable[[str], None]) -> None:
+    import numpy as np
+
+    from studio.core import media
+    from studio.core.export import export_png, open_recipe, result_grid
 
     t0 = time.perf_counter()
     button = welcome.open_buttons.get(entry.id)
