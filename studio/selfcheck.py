@@ -21,7 +21,9 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,15 @@ def run_self_check(home: Path, *, started: float | None = None, builtin_dir: Pat
     assert app is not None, "run_self_check needs a QApplication"
     started = started if started is not None else time.time()
     errors: list[str] = []
+    hooks = (sys.excepthook, threading.excepthook)
+
+    def unhandled(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+        # a fault in a slot or a thread fails the check instead of scrolling past
+        traceback.print_exception(exc_type, exc, tb)
+        errors.append(f"unhandled {exc_type.__name__}: {exc}")
+
+    sys.excepthook = unhandled
+    threading.excepthook = lambda args: unhandled(args.exc_type, args.exc_value, args.exc_traceback)
     services = build_services(home=home, builtin_dir=builtin_dir)
     settings = QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(services.engine, services.library, services.registry, services.history,
@@ -137,6 +148,7 @@ def run_self_check(home: Path, *, started: float | None = None, builtin_dir: Pat
     finally:
         window.close()
         services.close()
+        sys.excepthook, threading.excepthook = hooks
     if failed:
         say(f"self-check: {failed} of {len(builtins)} built-in models failed")
         return 1

@@ -48,3 +48,23 @@ def test_version_prints_the_pyproject_version(capsys):
     pyproject = tomllib.loads((resources_dir().parent / "pyproject.toml").read_text())
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"Latent Studio {pyproject['project']['version']}"
+
+
+def test_self_check_fails_on_an_unhandled_exception_in_a_slot(qtbot, tmp_path, monkeypatch):
+    import sys
+    import threading
+
+    from studio.ui.main_window import MainWindow
+
+    hooks = (sys.excepthook, threading.excepthook)
+
+    def broken(self, state):
+        raise AttributeError("the status bar lost its label")
+
+    # a slot the check passes through (the loaded model's state), broken
+    monkeypatch.setattr(MainWindow, "_show_cache_state", broken)
+    lines: list[str] = []
+    code = run_self_check(tmp_path / "home", say=lines.append, timeout=60)
+    assert code == 1
+    assert any("FAILED" in line and "the status bar lost its label" in line for line in lines), lines
+    assert (sys.excepthook, threading.excepthook) == hooks  # handed back
