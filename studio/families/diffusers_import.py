@@ -7,11 +7,13 @@ the folder and makes its card without torch; this file runs it.
 
 Two ways to run, and both give what the pipeline's own `__call__` gives for the same
 seed, steps, scheduler and guidance (tests/families/test_diffusers_import.py):
-- DDPM, DDIM and LDM pipelines have no step callback, so `denoise` below drives their
-  UNet and scheduler itself, as their `__call__` does; that loop also gives them img2img
-  (SDEdit) and inpainting.
-- Stable Diffusion and SDXL run their own pipelines (text-to-image, img2img, inpaint),
-  watched through `callback_on_step_end`.
+- The studio's own loop (studio/families/diffusion_loop.py, shared with the built-in
+  diffusion models) drives the UNet and scheduler for DDPM, DDIM and LDM (which have no
+  step callback; the loop also gives them img2img and inpainting) and for Stable
+  Diffusion and SDXL text-to-image, conditioned by the pipeline's own `encode_prompt`
+  (and SDXL's size ids). Its timeline can be resumed: `fork` branches from step k.
+- SD and SDXL img2img and inpainting run their own pipelines, watched through
+  `callback_on_step_end`.
 
 Either way the studio sees every step: a preview of the predicted x0 (for latent models a
 linear latent→RGB map fitted at load by encoding colour fields through the model's own
@@ -276,7 +278,7 @@ class LoadedDiffusers:
         ctx.check_cancelled()
         self._apply_switches(values)
         with self._hooks.watching(ctx), torch.inference_mode():
-            if self.kind in ("sd", "sdxl"):
+            if self.kind in ("sd", "sdxl") and op != "sample":
                 return self._run_pipeline(op, values, inputs, ctx)
             return self._run_loop(op, values, inputs, ctx)
 
@@ -365,9 +367,70 @@ class LoadedDiffusers:
                 ae.to(torch.float16)
 
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """The LDM pipeline's decode: latents → images (B, 3, H, W) in [-1, 1]."""
+        """Latents → images (B, 3, H, W) in [-1, 1], as the pipelines decode them: an fp16
+        autoencoder that asks for it runs in fp32 (SDXL's), and SDXL-style latents_mean /
+        latents_std are undone."""
         ae = self.autoencoder
-        return ae.decode(latents / ae.config.scaling_factor).sample
+        upcast = ae.dtype == torch.float16 and bool(getattr(ae.config, "force_upcast", False))
+        if upcast:
+            ae.to(torch.float32)
+        try:
+            latents = latents.to(ae.dtype)
+            mean = getattr(ae.config, "latents_mean", None)
+            std = getattr(ae.config, "latents_std", None)
+            if self.kind != "latent" and mean is not None and std is not None:
+                shape = (1, -1, 1, 1)
+                mean = torch.tensor(mean, device=latents.device, dtype=latents.dtype).view(shape)
+                std = torch.tensor(std, device=latents.device, dtype=latents.dtype).view(shape)
+                latents = latents * std / ae.config.scaling_factor + mean
+            else:
+                latents = latents / ae.config.scaling_factor
+            return ae.decode(latents).sample
+        finally:
+            if upcast:
+                ae.to(torch.float16)
+
+    def _conditioning(self, values: Mapping[str, Any], count: int, height: int,
+                      width: int) -> tuple[Guidance, Callable[..., torch.Tensor]]:
+        """The prompt's conditioning and the UNet call, as the SD and SDXL pipelines make
+        them (their own encode_prompt and size ids); unconditional models: none."""
+        unet = self.unet
+        if self.kind not in ("sd", "sdxl"):
+            return Guidance(cond=None), lambda x, t, cond: unet(x, t).sample
+        pipe, device = self.pipe, self._execution_device
+        guided = values["guidance"] > 1.0 and unet.config.time_cond_proj_dim is None
+        negative = values["negative_prompt"] or None
+        if self.kind == "sd":
+            embeds, negative_embeds = pipe.encode_prompt(values["prompt"], device, count, guided,
+                                                         negative)
+            cond, uncond = {"encoder_hidden_states": embeds}, None
+            if guided:
+                uncond = {"encoder_hidden_states": negative_embeds}
+        else:
+            embeds, negative_embeds, pooled, negative_pooled = pipe.encode_prompt(
+                prompt=values["prompt"], device=device, num_images_per_prompt=count,
+                do_classifier_free_guidance=guided, negative_prompt=negative)
+            projection = (pipe.text_encoder_2.config.projection_dim
+                          if pipe.text_encoder_2 is not None else int(pooled.shape[-1]))
+            time_ids = pipe._get_add_time_ids((height, width), (0, 0), (height, width),
+                                              dtype=embeds.dtype,
+                                              text_encoder_projection_dim=projection)
+            time_ids = time_ids.to(device).repeat(count, 1)
+            cond = {"encoder_hidden_states": embeds, "text_embeds": pooled, "time_ids": time_ids}
+            uncond = None
+            if guided:
+                uncond = {"encoder_hidden_states": negative_embeds,
+                          "text_embeds": negative_pooled, "time_ids": time_ids}
+
+        def denoiser(x: torch.Tensor, t: torch.Tensor, c: dict[str, torch.Tensor]) -> torch.Tensor:
+            added = ({"text_embeds": c["text_embeds"], "time_ids": c["time_ids"]}
+                     if "time_ids" in c else None)
+            return unet(x, t, encoder_hidden_states=c["encoder_hidden_states"],
+                        added_cond_kwargs=added, return_dict=False)[0]
+
+        # diffusers' pipelines run the conditional model alone at guidance ≤ 1
+        scale = values["guidance"] if guided else 1.0
+        return Guidance(cond=cond, uncond=uncond, scale=scale), denoiser
 
     def _preview(self, x0: torch.Tensor) -> np.ndarray:
         """A fast image of a predicted x0: as is for pixel models, through the fitted
@@ -418,12 +481,17 @@ class LoadedDiffusers:
         unet, device = self.unet, self._execution_device
         size = unet.config.sample_size
         size = (size, size) if isinstance(size, int) else tuple(size)
+        height = width = 0
+        if self.kind in ("sd", "sdxl"):  # the image size picks the latent's
+            factor = int(self.card.config.get("vae_scale_factor", 8))
+            height = values["height"] or size[0] * factor
+            width = values["width"] or size[1] * factor
+            if height % 8 or width % 8:
+                raise ParamError(f"width and height must be multiples of 8, not {width} × {height}")
+            size = (height // factor, width // factor)
         gens = generators([values["seed"] + i for i in range(count)])  # image i: seed + i
+        guidance, denoiser = self._conditioning(values, count, height, width)
         noise = initial_noise(gens, (unet.config.in_channels, *size)).to(device, unet.dtype)
-
-        def denoiser(x: torch.Tensor, t: torch.Tensor, cond: Any) -> torch.Tensor:
-            return unet(x, t).sample  # (B, C, h, w); unconditional: cond is None
-
         loop = DiffusionLoop(denoiser, self._scheduler(name), name, ctx.check_cancelled,
                              eta=values["eta"])
         loop.set_steps(steps, device)
@@ -449,11 +517,11 @@ class LoadedDiffusers:
         timeline = Timeline(name, steps) if values["timeline"] else None
         watcher = StepWatcher(ctx, self._preview, loop.scheduler, timeline is not None,
                               self._frame_shape())
-        final = loop.run(state, Guidance(cond=None), gens, capture=timeline is not None,
+        final = loop.run(state, guidance, gens, capture=timeline is not None,
                          inpaint=inpaint, on_step=watcher, timeline=timeline)
         self.last_timeline = timeline
         latents = final.latents
-        if self.kind == "latent":
+        if self.kind != "pixel":
             ctx.check_cancelled()  # before the VAE call
             images = to_uint8(self._decode(latents))
             out_latents = latents.float().cpu().numpy()
