@@ -282,6 +282,23 @@ DIFFUSERS = FamilyInfo(
                       "repaints it from noise, less keeps some of what was there."),
         ) + _DF_SIZE + _DF_MEMORY, label="Inpaint",
                help="Repaint the masked part of the canvas image; the rest stays."),
+        OpSpec("fork", _DF_GENERAL + (
+            ParamSpec("fork_step", "int", default=10, minimum=0, maximum=1000,
+                      label="Fork at step", group="Fork",
+                      help="Steps run with the sample's settings before the branch (0 = from "
+                           "the start; at or past the last step, the original)."),
+            ParamSpec("fork_seed", "seed", default=0, label="Branch seed", group="Fork",
+                      help="The branch's seed. Equal to the seed: the original noise. Another: "
+                           "the noise in x_k is re-drawn (the predicted image is kept) and so "
+                           "is every later step's noise."),
+            ParamSpec("fork_guidance", "float", default=7.5, minimum=0.0, maximum=30.0,
+                      step=0.5, label="Branch guidance", group="Fork",
+                      help="Guidance after the fork step."),
+            ParamSpec("fork_prompt", "text", default="", label="Branch prompt", group="Fork",
+                      help="The prompt after the fork step (empty = the sample's prompt)."),
+        ) + _DF_SIZE + _DF_MEMORY, label="Fork",
+               help="Branch a sample at step k with a new seed, guidance or prompt; the first "
+                    "k steps are the sample's own (reused from its timeline when kept)."),
     ),
 )
 

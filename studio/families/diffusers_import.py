@@ -33,7 +33,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,7 @@ from studio.families.diffusion_loop import (
     initial_noise,
     is_sigma_space,
     make_scheduler,
+    noise_to,
     scheduler_state,
     x0_estimate,
 )
@@ -234,6 +237,18 @@ class _CancelHooks:
 # -----------------------------------------------------------------------------
 # the loaded model and its ops
 
+# the settings that make a sample's timeline: a fork with the same ones resumes from it
+SAMPLE_KEYS = ("prompt", "negative_prompt", "seed", "steps", "scheduler", "eta", "guidance",
+               "count", "width", "height")
+KEEP_TIMELINES = 2
+
+
+@dataclass
+class _Stored:
+    timeline: Timeline  # the states before every step
+    x0_frames: list[np.ndarray]  # the filmstrip frames of the first image
+    xt_frames: list[np.ndarray]
+
 
 class LoadedDiffusers:
     def __init__(self, pipe: Any, card: ModelCard, device: str, kind: str) -> None:
@@ -254,6 +269,7 @@ class LoadedDiffusers:
         # the whole timeline of the last run (x_t, scheduler and RNG states before every
         # step): what a fork from step k would resume from
         self.last_timeline: Timeline | None = None
+        self._timelines: OrderedDict[tuple, _Stored] = OrderedDict()  # for fork
         if kind != "pixel":
             self.preview_map = self._fit_preview()
 
@@ -278,6 +294,8 @@ class LoadedDiffusers:
         ctx.check_cancelled()
         self._apply_switches(values)
         with self._hooks.watching(ctx), torch.inference_mode():
+            if op == "fork":
+                return self._run_fork(values, ctx)
             if self.kind in ("sd", "sdxl") and op != "sample":
                 return self._run_pipeline(op, values, inputs, ctx)
             return self._run_loop(op, values, inputs, ctx)
@@ -479,22 +497,10 @@ class LoadedDiffusers:
                   ctx: JobContext) -> Output:
         count, steps, name = values["count"], values["steps"], values["scheduler"]
         unet, device = self.unet, self._execution_device
-        size = unet.config.sample_size
-        size = (size, size) if isinstance(size, int) else tuple(size)
-        height = width = 0
-        if self.kind in ("sd", "sdxl"):  # the image size picks the latent's
-            factor = int(self.card.config.get("vae_scale_factor", 8))
-            height = values["height"] or size[0] * factor
-            width = values["width"] or size[1] * factor
-            if height % 8 or width % 8:
-                raise ParamError(f"width and height must be multiples of 8, not {width} × {height}")
-            size = (height // factor, width // factor)
+        size = self._latent_size(values)
         gens = generators([values["seed"] + i for i in range(count)])  # image i: seed + i
-        guidance, denoiser = self._conditioning(values, count, height, width)
         noise = initial_noise(gens, (unet.config.in_channels, *size)).to(device, unet.dtype)
-        loop = DiffusionLoop(denoiser, self._scheduler(name), name, ctx.check_cancelled,
-                             eta=values["eta"])
-        loop.set_steps(steps, device)
+        loop, guidance = self._loop(values, ctx)
         inpaint = None
         if op == "sample":
             state = loop.start(noise, gens)
@@ -520,7 +526,11 @@ class LoadedDiffusers:
         final = loop.run(state, guidance, gens, capture=timeline is not None,
                          inpaint=inpaint, on_step=watcher, timeline=timeline)
         self.last_timeline = timeline
-        latents = final.latents
+        if op == "sample" and timeline is not None:
+            self._remember(values, _Stored(timeline, watcher.x0_frames or [], watcher.xt_frames))
+        return self._finish(final.latents, ctx, watcher.extras())
+
+    def _finish(self, latents: torch.Tensor, ctx: JobContext, extras: dict[str, Any]) -> Output:
         if self.kind != "pixel":
             ctx.check_cancelled()  # before the VAE call
             images = to_uint8(self._decode(latents))
@@ -529,7 +539,83 @@ class LoadedDiffusers:
             images = to_uint8(latents)
             out_latents = None
         ctx.progress(1, 1)
-        return Output(images=images, latents=out_latents, extras=watcher.extras())
+        return Output(images=images, latents=out_latents, extras=extras)
+
+    def _latent_size(self, values: Mapping[str, Any]) -> tuple[int, int]:
+        """(h, w) of what the UNet denoises: its own size, or for SD/SDXL the chosen image
+        size over the autoencoder's factor."""
+        size = self.unet.config.sample_size
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        if self.kind not in ("sd", "sdxl"):
+            return size
+        factor = int(self.card.config.get("vae_scale_factor", 8))
+        height = values["height"] or size[0] * factor
+        width = values["width"] or size[1] * factor
+        if height % 8 or width % 8:
+            raise ParamError(f"width and height must be multiples of 8, not {width} × {height}")
+        return (height // factor, width // factor)
+
+    def _loop(self, values: Mapping[str, Any], ctx: JobContext) -> tuple[DiffusionLoop, Guidance]:
+        """The loop for these settings (its schedule set) and their guidance."""
+        h, w = self._latent_size(values)
+        factor = int(self.card.config.get("vae_scale_factor", 1))
+        guidance, denoiser = self._conditioning(values, values["count"], h * factor, w * factor)
+        name = values["scheduler"]
+        loop = DiffusionLoop(denoiser, self._scheduler(name), name, ctx.check_cancelled,
+                             eta=values["eta"])
+        loop.set_steps(values["steps"], self._execution_device)
+        return loop, guidance
+
+    def _remember(self, values: Mapping[str, Any], stored: _Stored) -> None:
+        key = tuple(values[k] for k in SAMPLE_KEYS)
+        self._timelines[key] = stored
+        self._timelines.move_to_end(key)
+        while len(self._timelines) > KEEP_TIMELINES:
+            self._timelines.popitem(last=False)
+
+    def _run_fork(self, values: Mapping[str, Any], ctx: JobContext) -> Output:
+        """Branch a sample at step k: the first k steps as `sample` ran them with these
+        settings (from its stored timeline, or run again), then the rest with the branch's
+        seed, guidance and prompt. With nothing changed, the branch is the original, bit
+        for bit. A new seed re-draws the noise in x_k (keeping the predicted image) and
+        every later step's noise."""
+        n = values["steps"]
+        k = min(values["fork_step"], n)
+        count, seed = values["count"], values["seed"]
+        stored = self._timelines.get(tuple(values[key] for key in SAMPLE_KEYS))
+        reused = stored is not None and stored.timeline.at(k) is not None
+        if not reused:  # run the original to step k, keeping its timeline
+            loop, guidance = self._loop(values, ctx)
+            gens = generators([seed + i for i in range(count)])
+            noise = initial_noise(gens, (self.unet.config.in_channels, *self._latent_size(values)))
+            watcher = StepWatcher(ctx, self._preview, loop.scheduler, True, self._frame_shape())
+            timeline = Timeline(values["scheduler"], n)
+            loop.run(loop.start(noise.to(self._execution_device, self.unet.dtype), gens),
+                     guidance, gens, stop=k, capture=True, timeline=timeline, on_step=watcher)
+            stored = _Stored(timeline, watcher.x0_frames or [], watcher.xt_frames)
+        assert stored is not None
+        state = stored.timeline.at(k)
+        assert state is not None, (k, [s.index for s in stored.timeline.states])
+        branch = {**values, "prompt": values["fork_prompt"] or values["prompt"],
+                  "guidance": values["fork_guidance"]}
+        loop, guidance = self._loop(branch, ctx)
+        fork_seed = values["fork_seed"]
+        gens = generators([fork_seed + i for i in range(count)])
+        if fork_seed != seed:  # new noise: in x_k (keeping the predicted image) and after
+            noise = initial_noise(gens, tuple(state.latents.shape[1:]))
+            noise = noise.to(state.latents.device, state.latents.dtype)
+            latents = (noise * loop.scheduler.init_noise_sigma if state.x0 is None
+                       else noise_to(loop.scheduler, state.x0, noise, k))
+            state = StepState(k, latents, state.scheduler, [g.get_state() for g in gens],
+                              state.x0)
+        watcher = StepWatcher(ctx, self._preview, loop.scheduler, values["timeline"],
+                              self._frame_shape())
+        if watcher.x0_frames is not None:  # the filmstrip: the original's first k steps
+            watcher.x0_frames += stored.x0_frames[:k]
+            watcher.xt_frames += stored.xt_frames[:k]
+        final = loop.run(state, guidance, gens, on_step=watcher)
+        return self._finish(final.latents, ctx, {**watcher.extras(), "fork_step": k,
+                                                 "reused_timeline": reused})
 
     # -- Stable Diffusion and SDXL: their own pipelines, watched step by step -----------
     def _variant(self, op: str) -> Any:

@@ -289,6 +289,52 @@ def test_previews_of_latent_models_use_the_map_not_the_vae(folders):
     np.testing.assert_allclose(preview[:, ::2, ::2], expected, atol=1)
 
 
+# -- fork ----------------------------------------------------------------------------------
+SCHEDULER_NAMES = ("ddpm", "ddim", "dpm++", "euler", "euler_a")
+
+
+@pytest.mark.parametrize("kind", ["sd", "ddpm"])
+def test_fork_with_identical_settings_reproduces_the_original(folders, kind):
+    model = load(folders[kind])
+    calls = count_calls(model)
+    for scheduler in SCHEDULER_NAMES:
+        values = {"seed": 3, "steps": 4, "scheduler": scheduler, "prompt": PROMPT,
+                  "guidance": 3.0, "count": 2, "eta": 0.3}
+        original = model.run("sample", values, {}, JobContext())
+        calls.clear()
+        fork = model.run("fork", {**values, "fork_step": 2, "fork_seed": 3, "fork_guidance": 3.0},
+                         {}, JobContext())
+        np.testing.assert_array_equal(fork.images, original.images, err_msg=scheduler)
+        # the first two steps came from the sample's timeline: only the last two ran
+        assert fork.extras["reused_timeline"] and calls.count("unet") == 2, (scheduler, calls)
+        film, original_film = fork.extras["timeline"], original.extras["timeline"]
+        np.testing.assert_array_equal(film["x0"], original_film["x0"], err_msg=scheduler)
+
+
+def test_fork_without_a_kept_timeline_runs_the_original_to_step_k(folders):
+    model = load(folders["sd"])
+    values = {"seed": 4, "steps": 4, "scheduler": "euler_a", "prompt": PROMPT, "guidance": 3.0}
+    original = model.run("sample", {**values, "timeline": False}, {}, JobContext())
+    fork = model.run("fork", {**values, "fork_step": 3, "fork_seed": 4, "fork_guidance": 3.0},
+                     {}, JobContext())
+    assert not fork.extras["reused_timeline"] and fork.extras["fork_step"] == 3
+    np.testing.assert_array_equal(fork.images, original.images)
+
+
+def test_fork_from_step_0_with_new_settings_is_a_sample_with_them(folders):
+    model = load(folders["sd"])
+    values = {"seed": 4, "steps": 3, "scheduler": "dpm++", "prompt": PROMPT, "guidance": 3.0}
+    fork = model.run("fork", {**values, "fork_step": 0, "fork_seed": 9, "fork_guidance": 6.0,
+                              "fork_prompt": "a red thing"}, {}, JobContext())
+    other = model.run("sample", {**values, "seed": 9, "guidance": 6.0, "prompt": "a red thing"},
+                      {}, JobContext())
+    np.testing.assert_array_equal(fork.images, other.images)
+    branch = model.run("fork", {**values, "fork_step": 2, "fork_seed": 9, "fork_guidance": 3.0},
+                       {}, JobContext())
+    original = model.run("sample", values, {}, JobContext())
+    assert not np.array_equal(branch.images, original.images)
+
+
 # -- memory switches and dtype -------------------------------------------------------------
 def test_memory_switches_keep_the_image_and_gpu_only_options_are_refused(folders):
     model = load(folders["sd"])
