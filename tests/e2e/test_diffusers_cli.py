@@ -91,3 +91,18 @@ def test_generate_refuses_fp16_on_the_cpu(sd_folder, tmp_path, capsys):
     assert main(["generate", "--model", "my-tiny-sd", "--prompt", "x", "--steps", "1",
                  "--dtype", "fp16", "-o", str(tmp_path / "x.png")]) == 2
     assert "needs a GPU" in capsys.readouterr().err
+
+
+def test_fork_from_the_command_line(sd_folder, tmp_path, capsys):
+    assert main(["import", str(sd_folder)]) == 0
+    common = ["--model", "my-tiny-sd", "--prompt", "the cat", "--steps", "3", "--seed", "5",
+              "--guidance", "4"]
+    assert main(["generate", *common, "-o", str(tmp_path / "a.png")]) == 0
+    assert main(["generate", *common, "--op", "fork", "--fork-step", "2", "--fork-seed", "5",
+                 "--fork-guidance", "4", "-o", str(tmp_path / "same.png")]) == 0
+    assert main(["generate", *common, "--op", "fork", "--fork-step", "1", "--fork-seed", "6",
+                 "-o", str(tmp_path / "branch.png")]) == 0
+    original = media.load_image(tmp_path / "a.png")
+    np.testing.assert_array_equal(media.load_image(tmp_path / "same.png"), original)
+    assert not np.array_equal(media.load_image(tmp_path / "branch.png"), original)
+    assert open_recipe(tmp_path / "branch.png").params["fork_seed"] == 6
