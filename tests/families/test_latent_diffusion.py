@@ -154,3 +154,14 @@ def test_a_different_vae_is_refused(folder: Path, tmp_path: Path) -> None:
     (bad / "card.json").write_text(json.dumps(card))
     with pytest.raises(ModelLoadError, match="VAE"):
         load(bad)
+
+
+def test_comparison_figures_are_measured(folder: Path) -> None:
+    from studio.families.latent_diffusion import compare_with_pixel, latent_note
+
+    alone = compare_with_pixel(load(folder), pixel_id="no-such-model")
+    assert set(alone) == {"seconds_per_image", "threads"} and alone["seconds_per_image"] > 0
+    assert latent_note(alone) == ""  # no pixel model, no claim
+    note = latent_note({**alone, "pixel_seconds_per_image": 4 * alone["seconds_per_image"],
+                        "speedup_over_pixel": 4.0, "class_accuracy": 0.9, "pixel_class_accuracy": 0.8})
+    assert "4.0× faster" in note and "0.900 against 0.800" in note
