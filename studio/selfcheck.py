@@ -133,15 +133,15 @@ def run_self_check(home: Path, *, started: float | None = None, builtin_dir: Pat
         builtins = [e for e in services.library.entries() if e.builtin]
         if not builtins:
             raise SelfCheckError(f"no built-in models in {services.library.builtin_dir}")
-        welcome = window.show_welcome()
         for entry in builtins:
+            # a click closes the welcome view (as a user's would): open it for each model
+            welcome = window.show_welcome()
             try:
                 _check_model(window, welcome, entry, services, home, errors, timeout, say)
             except SelfCheckError as exc:
                 failed += 1
                 say(f"self-check: FAILED {entry.id}: {exc}")
                 errors.clear()
-                welcome = window.show_welcome()
     except SelfCheckError as exc:
         say(f"self-check: FAILED: {exc}")
         return 1

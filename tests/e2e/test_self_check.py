@@ -68,3 +68,17 @@ def test_self_check_fails_on_an_unhandled_exception_in_a_slot(qtbot, tmp_path, m
     assert code == 1
     assert any("FAILED" in line and "the status bar lost its label" in line for line in lines), lines
     assert (sys.excepthook, threading.excepthook) == hooks  # handed back
+
+
+def test_self_check_opens_each_of_several_models_from_the_welcome_view(qtbot, tmp_path):
+    import json
+
+    models = tmp_path / "models"
+    for model_id in ("vae-glyphs", "vae-glyphs-copy"):
+        shutil.copytree(builtin_models_dir() / "vae-glyphs", models / model_id)
+        card = models / model_id / "card.json"
+        card.write_text(json.dumps({**json.loads(card.read_text()), "id": model_id,
+                                    "name": f"Glyph VAE ({model_id})"}))
+    lines: list[str] = []
+    assert run_self_check(tmp_path / "home", builtin_dir=models, say=lines.append) == 0, lines
+    assert sum(line.startswith("self-check: ok vae-glyphs") for line in lines) == 2, lines
