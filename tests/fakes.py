@@ -26,7 +26,7 @@ from studio.core.cards import ModelCard
 from studio.core.family import JobContext, Output
 from studio.core.latent import grid_point, path
 from studio.core.registry import Registry
-from studio.families.catalog import GAN, VAE
+from studio.families.catalog import DIFFUSION, GAN, VAE
 
 LATENT_SHAPE = (4, 2, 2)
 RES = 8
@@ -82,6 +82,7 @@ def fake_registry() -> Registry:
     registry = Registry()
     registry.register(FAKE)
     registry.register(FAKE_GAN)
+    registry.register(FAKE_DIFFUSION)
     return registry
 
 
@@ -425,3 +426,153 @@ def _fit_rgb(image: np.ndarray) -> np.ndarray:
     ys = np.linspace(0, rgb.shape[0] - 1, RES).round().astype(int)
     xs = np.linspace(0, rgb.shape[1] - 1, RES).round().astype(int)
     return rgb[ys][:, xs].astype(np.uint8)
+
+
+# -- a fake diffusion model -------------------------------------------------------------------
+FAKE_DIFFUSION = replace(DIFFUSION, name="fake-diffusion", label="Fake diffusion",
+                         loader="tests.fakes:FakeDiffusionFamily",
+                         description="A numpy fake diffusion model for tests.", _cache={})
+DIFFUSION_CLASSES = 4
+
+
+def fake_diffusion_card(model_id: str = "fake-diffusion", **changes: Any) -> ModelCard:
+    card = ModelCard(id=model_id, name=f"Fake diffusion {model_id}", family="fake-diffusion",
+                     resolution=RES, channels=3, latent_shape=[3, RES, RES], dataset="none",
+                     classes=[f"class {k}" for k in range(DIFFUSION_CLASSES)],
+                     config={"classes": DIFFUSION_CLASSES})
+    for key, value in changes.items():
+        setattr(card, key, value)
+    return card
+
+
+class FakeDiffusionFamily:
+    loads: list[str] = []
+
+    @classmethod
+    def load(cls, folder: Path, card: ModelCard, device: str) -> FakeDiffusionModel:
+        cls.loads.append(card.id)
+        return FakeDiffusionModel(card, device)
+
+
+class FakeDiffusionModel:
+    """The diffusion ops on a closed-form "denoiser", in numpy. Image i of a run (seed s + i)
+    has a final image fixed by its seed, class and guidance; x_t after step k of n is
+    (1 − k/n)·noise + (k/n)·final and the predicted x0 is final blurred towards grey by the
+    noise left. Every step reports ctx.progress(k, n, "step k/n") and previews the x0 of
+    every image; results carry extras["timeline"] = {"steps", "x0", "xt"} of the first
+    image, as the real families do. Inpaint keeps the unmasked pixels exactly; fork runs
+    the original's first k steps and then the branch's settings (identical settings give
+    the original exactly)."""
+
+    step_delay = 0.0  # seconds per step
+    gate: threading.Event | None = None  # when set, every step waits for it
+    requests: list[tuple[str, dict[str, Any]]] = []  # (op, params) of every run, across instances
+
+    def __init__(self, card: ModelCard, device: str) -> None:
+        self.card = card
+        self.device = device
+        rng = np.random.default_rng(777)
+        self.class_colours = rng.uniform(-1, 1, size=(DIFFUSION_CLASSES, 1, 1, 3)).astype(np.float32)
+
+    def memory_bytes(self) -> int:
+        return self.class_colours.nbytes
+
+    # -- the "model" --------------------------------------------------------------------
+    def label(self, class_index: int, seed: int) -> int:
+        if class_index >= DIFFUSION_CLASSES:
+            raise ValueError(f"class_index: {class_index} is outside −1..{DIFFUSION_CLASSES - 1}")
+        return class_index if class_index >= 0 else seed % DIFFUSION_CLASSES
+
+    def noise(self, seed: int) -> np.ndarray:
+        return np.random.default_rng([seed, 7]).uniform(0, 1, (RES, RES, 3)).astype(np.float32)
+
+    def final(self, seed: int, label: int, guidance: float) -> np.ndarray:
+        """(RES, RES, 3) in [0, 1]."""
+        base = np.random.default_rng(seed).uniform(0.2, 0.8, (RES, RES, 3)).astype(np.float32)
+        return np.clip(base + 0.1 * guidance * self.class_colours[label][0], 0, 1)
+
+    @staticmethod
+    def to_uint8(x: np.ndarray) -> np.ndarray:
+        return (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
+
+    def _steps(self, n: int, first: int, finals: list[np.ndarray], noises: list[np.ndarray],
+               ctx: JobContext, x0_frames: list[np.ndarray], xt_frames: list[np.ndarray],
+               last: int | None = None) -> None:
+        """Steps first+1 … last (default n) of n towards `finals`; frames of the first
+        image are appended."""
+        for k in range(first + 1, (n if last is None else last) + 1):
+            if self.gate is not None:
+                self.gate.wait(10)
+            ctx.check_cancelled()
+            if self.step_delay:
+                threading.Event().wait(self.step_delay)
+            a = k / n
+            x0 = [a * f + (1 - a) * 0.5 for f in finals]
+            x0_frames.append(self.to_uint8(x0[0]))
+            xt_frames.append(self.to_uint8((1 - a) * noises[0] + a * finals[0]))
+            ctx.preview(self.to_uint8(np.stack(x0)), force=True)
+            ctx.progress(k, n, f"step {k}/{n}")
+
+    @staticmethod
+    def _timeline(steps: int, x0: list[np.ndarray], xt: list[np.ndarray]) -> dict[str, Any]:
+        empty = np.zeros((0, RES, RES, 3), np.uint8)
+        return {"steps": steps, "x0": np.stack(x0) if x0 else empty,
+                "xt": np.stack(xt) if xt else empty}
+
+    # -- ops -------------------------------------------------------------------------------
+    def run(self, op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+            ctx: JobContext) -> Output:
+        type(self).requests.append((op, dict(params)))
+        ctx.check_cancelled()
+        n = int(params["steps"])
+        seed, guidance = int(params["seed"]), float(params["guidance"])
+        count = int(params.get("count", 1))
+        seeds = [seed + i for i in range(count)]
+        labels = [self.label(int(params["class_index"]), s) for s in seeds]
+        finals = [self.final(s, c, guidance) for s, c in zip(seeds, labels)]
+        noises = [self.noise(s) for s in seeds]
+        x0: list[np.ndarray] = []
+        xt: list[np.ndarray] = []
+        names = tuple(str(c) for c in labels)
+        if op == "sample":
+            self._steps(n, 0, finals, noises, ctx, x0, xt)
+            return Output(self.to_uint8(np.stack(finals)), np.stack(finals), names,
+                          extras={"timeline": self._timeline(n, x0, xt), "classes": labels})
+        if op in ("img2img", "inpaint"):
+            image = _fit_rgb(inputs["image"]).astype(np.float32) / 255.0
+            if op == "img2img":
+                strength = float(params["strength"])
+                finals = [(1 - strength) * image + strength * f for f in finals]
+                start = n - min(int(n * strength), n)
+            else:
+                repaint = _fit_rgb(inputs["mask"])[..., :1] >= 128  # (RES, RES, 1)
+                finals = [np.where(repaint, f, image) for f in finals]
+                start = 0
+            self._steps(n, start, finals, noises, ctx, x0, xt)
+            return Output(self.to_uint8(np.stack(finals)), np.stack(finals), names,
+                          extras={"timeline": self._timeline(n - start, x0, xt)})
+        if op == "interpolate":
+            frames = int(params["frames"])
+            label = self.label(int(params["class_index"]), seed)
+            a, b = self.final(seed, label, guidance), self.final(int(params["seed_b"]), label, guidance)
+            finals = [(1 - t) * a + t * b for t in np.linspace(0, 1, frames)]
+            self._steps(n, 0, finals, [self.noise(seed)] * frames, ctx, x0, xt)
+            return Output(self.to_uint8(np.stack(finals)), np.stack(finals), columns=frames,
+                          extras={"timeline": self._timeline(n, x0, xt)})
+        if op == "fork":
+            k = min(int(params["fork_step"]), n)
+            self._steps(n, 0, finals, noises, ctx, x0, xt, last=k)  # the original's first k steps
+            fork_seed = int(params["fork_seed"])
+            branch_seeds = [fork_seed + i for i in range(count)]
+            branch_labels = [self.label(int(params["fork_class_index"]), s) for s in branch_seeds]
+            if fork_seed == seed and params["fork_guidance"] == guidance \
+                    and int(params["fork_class_index"]) == int(params["class_index"]):
+                branch = finals  # identical settings: the original
+            else:
+                branch = [self.final(s, c, float(params["fork_guidance"]))
+                          for s, c in zip(branch_seeds, branch_labels)]
+            self._steps(n, k, branch, noises, ctx, x0, xt)
+            return Output(self.to_uint8(np.stack(branch)), np.stack(branch),
+                          tuple(str(c) for c in branch_labels),
+                          extras={"timeline": self._timeline(n, x0, xt), "fork_step": k})
+        raise ValueError(f"fake diffusion has no op {op!r}")
