@@ -45,7 +45,7 @@ import torch.nn.functional as F
 
 from studio.core import diffusers_folder
 from studio.core.cards import ModelCard
-from studio.core.family import Cancelled, JobContext, ModelLoadError, Output
+from studio.core.family import JobContext, ModelLoadError, Output
 from studio.core.params import ParamError
 from studio.families.catalog import DIFFUSERS as DIFFUSERS_INFO
 from studio.families.diffusion_loop import (
@@ -729,4 +729,4 @@ class DiffusersFamily:
         return LoadedDiffusers(pipe, card, device, kind)
 
 
-__all__ = ["Cancelled", "DiffusersFamily", "LoadedDiffusers"]
+__all__ = ["DiffusersFamily", "LoadedDiffusers"]
