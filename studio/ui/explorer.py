@@ -152,6 +152,7 @@ class Explorer(QTabWidget):
     error_raised = Signal(str)
     params_edited = Signal()  # the explorer changed session values the panel shows
     export_animation_requested = Signal()
+    export_sheet_requested = Signal()  # File ▸ Export Contact Sheet of the current view
 
     def __init__(self, session: Session, jobs: JobRouter, parent: QWidget | None = None) -> None:
         super().__init__(parent)

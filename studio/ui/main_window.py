@@ -31,6 +31,7 @@ from studio.core.requests import Request, Result
 from studio.core.session import Session
 from studio.ui import images as imgs
 from studio.ui.bridge import EngineBridge
+from studio.ui.diffusion_explorer import DiffusionExplorer
 from studio.ui.explorer import Explorer, SamplesExplorer
 from studio.ui.gan_explorer import GANExplorer
 from studio.ui.history_strip import HistoryStrip
@@ -48,7 +49,7 @@ __all__ = ["APP_TITLE", "SHORTCUTS", "MainWindow"]
 
 PREFERRED_MODEL = "vae-glyphs"
 # FamilyInfo.explorer → the explorer the centre shows; anything else gets samples only
-EXPLORER_KINDS = ("vae", "gan", "")
+EXPLORER_KINDS = ("vae", "gan", "diffusion", "")
 
 
 def cache_state(cache: Any) -> dict[str, Any]:
@@ -104,6 +105,8 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             explorer: Explorer = VAEExplorer(self.session, self.jobs)
         elif kind == "gan":
             explorer = GANExplorer(self.session, self.jobs, self.bridge, self.run_request)
+        elif kind == "diffusion":
+            explorer = DiffusionExplorer(self.session, self.jobs, self.bridge, self.run_request)
         else:
             explorer = SamplesExplorer(self.session, self.jobs)
         self._explorers[kind] = explorer
@@ -117,6 +120,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         explorer.error_raised.connect(self.show_error)
         explorer.params_edited.connect(self._on_explorer_params_edited)
         explorer.export_animation_requested.connect(self.export_animation)
+        explorer.export_sheet_requested.connect(self.export_contact_sheet)
         return explorer
 
     def _use_explorer(self, kind: str) -> None:

@@ -160,7 +160,9 @@ class FilesMixin:
         try:
             out = export.export_contact_sheet(
                 self._export_target(path), result.images, columns=result.columns,
-                labels=list(result.labels) or None, recipes=[export.recipe_of(result)])
+                labels=list(result.labels) or None,
+                # a comparison (the diffusion explorer's branches) carries one per image
+                recipes=list(result.extras.get("recipes") or [export.recipe_of(result)]))
         except (OSError, ValueError) as exc:
             self.show_error(f"Export failed: {exc}")
             return None

@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
 from studio.ui.main_window import MainWindow
-from tests.fakes import FakeGANModel, fake_card, fake_gan_card
+from tests.fakes import FakeGANModel, fake_card, fake_diffusion_card, fake_gan_card
 from tests.ui.conftest import Services, cell_center, write_png
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
@@ -164,3 +164,61 @@ def test_screenshots_of_the_gan_explorer(gan_studio, qtbot, tmp_path):
     for name in ("gan-seeds", "gan-edit", "gan-walk", "gan-mix"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000
     assert (SHOTS / "gan-project.png").stat().st_size > 3_000
+
+
+@pytest.fixture
+def diffusion_studio(qtbot, tmp_path):
+    found = built_in_services(tmp_path / "home", family="latent_diffusion")
+    services, model_id = found or (Services(tmp_path / "home", cards=(
+        fake_diffusion_card("fake-diffusion", name="Fake diffusion"), fake_card("fake-model"))),
+        "fake-diffusion")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(services.engine, services.library, services.registry, services.history,
+                        settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1400, 860)
+    window.show()
+    qtbot.waitExposed(window)
+    window.start(model_id, sample=True)
+    qtbot.waitUntil(lambda: window.explorer.samples.result is not None and not window.busy(),
+                    timeout=120000)
+    yield window
+    window.close()
+    services.engine.shutdown()
+
+
+def test_screenshots_of_the_diffusion_explorer(diffusion_studio, qtbot):
+    from PySide6.QtCore import QPointF
+
+    window = diffusion_studio
+    explorer = window.explorer
+    grid = explorer.samples
+    QTest.mouseClick(grid.canvas.viewport(), Qt.MouseButton.LeftButton, pos=cell_center(grid.canvas, 0))
+    shoot(window, "diffusion-generate")
+
+    explorer.set_view("paint")
+    canvas = explorer.paint.mask_canvas
+    h, w = canvas.source.shape[:2]
+    points = [canvas.mapFromScene(QPointF(w * x, h * y)) for x, y in
+              ((0.3, 0.25), (0.5, 0.45), (0.7, 0.6))]
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, pos=points[0])
+    for point in points[1:]:
+        QTest.mouseMove(canvas.viewport(), point)
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, pos=points[-1])
+    assert canvas.has_mask()
+    QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
+    settle(qtbot, window)
+    assert explorer.paint.result is not None
+    shoot(window, "diffusion-inpaint")
+
+    explorer.set_view("timeline")
+    timeline = explorer.timeline
+    for step in (timeline.steps // 3, timeline.steps // 2):
+        timeline.slider.setValue(step)
+        QTest.mouseClick(timeline.fork_button, Qt.MouseButton.LeftButton)
+        settle(qtbot, window)
+    timeline.slider.setValue(timeline.steps // 3)
+    assert timeline.result is not None and timeline.result.count == 3
+    shoot(window, "diffusion-timeline")
+    for name in ("diffusion-generate", "diffusion-inpaint", "diffusion-timeline"):
+        assert (SHOTS / f"{name}.png").stat().st_size > 10_000

@@ -1,0 +1,407 @@
+"""The diffusion explorer's views: Generate (the grid, with a step counter while the
+steps run), Inpaint & img2img (the source with its mask, and the results), Timeline
+(a step's frame, the filmstrip with its scrub slider, and forks side by side).
+
+Views only show and report: the explorer turns what they report into requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QGraphicsRectItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.requests import Result
+from studio.ui import images as imgs
+from studio.ui.canvas import Canvas
+from studio.ui.explorer import SamplesView, caption
+from studio.ui.mask_canvas import MAX_BRUSH, MaskCanvas
+
+MAX_STRIP = 60  # filmstrip columns at most; longer runs show every few steps
+
+
+def step_label() -> QLabel:
+    label = QLabel("")
+    label.setObjectName("stepCounter")
+    label.setToolTip("The denoising step the running job has reached (Esc cancels it)")
+    label.setMinimumWidth(90)
+    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return label
+
+
+def button(text: str, tip: str, checkable: bool = False) -> QPushButton:
+    out = QPushButton(text)
+    out.setToolTip(tip)
+    out.setCheckable(checkable)
+    return out
+
+
+# -- Generate -------------------------------------------------------------------------------------
+class GenerateView(SamplesView):
+    """The sample grid; the predicted x0 of every image grows in it as the steps run."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, placeholder="Press Generate (Ctrl+Enter) to sample: the "
+                                             "predicted image appears step by step",
+                         hint="Click an image to pick it: it becomes the Inpaint & img2img "
+                              "source and the Timeline's subject · Esc stops a run")
+        self.interpolate_button.hide()  # seed interpolation takes its seeds from the panel
+        self.paint_button = button("Inpaint / img2img…", "Paint a mask on the picked image "
+                                   "(Inpaint & img2img tab)")
+        self.timeline_button = button("Timeline…", "Scrub through the picked image's steps "
+                                      "and fork from one (Timeline tab)")
+        for widget in (self.paint_button, self.timeline_button):
+            widget.setEnabled(False)
+            self.buttons.addWidget(widget)
+        self.step = step_label()
+        self.buttons.addWidget(self.step)
+
+    def labels_of(self, result: Result) -> list[str]:
+        seed = result.request.seed
+        if result.request.op != "sample" or seed is None:
+            return list(super().labels_of(result))
+        classes = list(result.labels) if len(result.labels) == len(result.images) else []
+        return [f"seed {seed + i}" + (f" · class {classes[i]}" if classes else "")
+                for i in range(len(result.images))]
+
+
+# -- Inpaint & img2img ----------------------------------------------------------------------------
+class PaintView(QWidget):
+    """The source with its mask (left) and the results of inpaint / img2img (right)."""
+
+    use_picked_requested = Signal()
+    use_result_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.mask_canvas = MaskCanvas(placeholder="Pick a sample in Generate (click it), or "
+                                                  "drop an image here, then paint the part to "
+                                                  "repaint")
+        self.canvas = Canvas(placeholder="Inpaint or img2img results appear here")
+        self.canvas.cell_clicked.connect(self._on_canvas_cell_clicked)
+        self.caption = caption("Left drag paints the mask (white = repaint), right drag "
+                               "erases · [ ] brush size · Ctrl+Z / Ctrl+Shift+Z undo/redo "
+                               "strokes · choose Inpaint or Image to image in Parameters")
+        self.use_picked = button("Use picked sample", "Paint on the image picked in Generate")
+        self.use_result = button("Use result", "Take the picked result (or the first) as the "
+                                 "new source, keeping the mask: inpaint again")
+        self.use_result.setEnabled(False)
+        self.erase = QToolButton()
+        self.erase.setText("Erase")
+        self.erase.setCheckable(True)
+        self.erase.setToolTip("Erase with the left button too (the right button always erases)")
+        self.brush = QSlider(Qt.Orientation.Horizontal)
+        self.brush.setRange(1, 64)
+        self.brush.setFixedWidth(120)
+        self.brush.setToolTip("Brush size in image pixels ([ smaller, ] larger)")
+        self.brush_label = QLabel("")
+        self.brush_label.setMinimumWidth(44)
+        self.brush_label.setToolTip("Brush size in image pixels")
+        self.invert = button("Invert", "Swap what is repainted and what is kept")
+        self.clear_button = button("Clear", "Clear the mask (nothing is repainted)")
+        self.undo = button("Undo", "Undo the last stroke (Ctrl+Z on the canvas)")
+        self.redo = button("Redo", "Redo the stroke undone (Ctrl+Shift+Z on the canvas)")
+        self.show_mask = QToolButton()
+        self.show_mask.setText("Overlay")
+        self.show_mask.setCheckable(True)
+        self.show_mask.setChecked(True)
+        self.show_mask.setToolTip("Show the mask over the image (semi-transparent red)")
+        self.step = step_label()
+
+        tools = QHBoxLayout()
+        tools.setSpacing(6)
+        for widget in (self.erase, QLabel("Brush"), self.brush, self.brush_label, self.invert,
+                       self.clear_button, self.undo, self.redo, self.show_mask):
+            tools.addWidget(widget)
+        tools.addStretch(1)
+        tools.addWidget(self.use_picked)
+        tools.addWidget(self.use_result)
+        tools.addWidget(self.step)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.mask_canvas)
+        split.addWidget(self.canvas)
+        split.setSizes([500, 500])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.caption)
+        layout.addLayout(tools)
+        layout.addWidget(split, 1)
+
+        self.result: Result | None = None
+        self.selection: list[int] = []
+        self.erase.toggled.connect(self.mask_canvas.set_erasing)
+        self.brush.valueChanged.connect(self.mask_canvas.set_brush)
+        self.mask_canvas.brush_changed.connect(self._on_mask_canvas_brush_changed)
+        self.mask_canvas.mask_changed.connect(self._update_buttons)
+        self.invert.clicked.connect(self.mask_canvas.invert)
+        self.clear_button.clicked.connect(self.mask_canvas.clear_mask)
+        self.undo.clicked.connect(self.mask_canvas.undo)
+        self.redo.clicked.connect(self.mask_canvas.redo)
+        self.show_mask.toggled.connect(lambda on: self.mask_canvas.set_overlay_opacity(0.5 if on else 0.0))
+        self.use_picked.clicked.connect(self.use_picked_requested)
+        self.use_result.clicked.connect(self.use_result_requested)
+        self._on_mask_canvas_brush_changed(self.mask_canvas.brush)
+        self._update_buttons()
+
+    def set_source(self, image: np.ndarray, keep_mask: bool = False) -> None:
+        self.mask_canvas.set_source(image, keep_mask)
+
+    def show_result(self, result: Result) -> None:
+        self.result = result
+        self.selection = []
+        self.canvas.set_images(result.images, result.columns, result.labels)
+        self.use_result.setEnabled(True)
+
+    def show_previews(self, images: np.ndarray, count: int) -> None:
+        self.canvas.set_images(imgs.pad_grid(images, count))
+
+    def restore(self) -> None:
+        """Take back a partial preview (a cancelled run)."""
+        if self.result is not None:
+            self.canvas.set_images(self.result.images, self.result.columns, self.result.labels)
+        else:
+            self.canvas.clear()
+
+    def picked_result(self) -> np.ndarray | None:
+        if self.result is None:
+            return None
+        return self.result.images[self.selection[0] if self.selection else 0]
+
+    def clear(self) -> None:
+        self.result = None
+        self.selection = []
+        self.canvas.clear()
+        self.mask_canvas.clear()
+        self.use_result.setEnabled(False)
+        self._update_buttons()
+
+    def _on_canvas_cell_clicked(self, index: int, _modifiers: Any) -> None:
+        if self.result is not None and 0 <= index < len(self.result.images):
+            self.selection = [index]
+            self.canvas.set_selection(self.selection)
+
+    def _on_mask_canvas_brush_changed(self, size: int) -> None:
+        self.brush.blockSignals(True)
+        self.brush.setMaximum(max(64, min(MAX_BRUSH, size)))
+        self.brush.setValue(size)
+        self.brush.blockSignals(False)
+        self.brush_label.setText(f"{size} px")
+
+    def _update_buttons(self) -> None:
+        has_source = self.mask_canvas.source is not None
+        self.undo.setEnabled(self.mask_canvas.can_undo())
+        self.redo.setEnabled(self.mask_canvas.can_redo())
+        self.invert.setEnabled(has_source)
+        self.clear_button.setEnabled(self.mask_canvas.has_mask())
+
+
+# -- Timeline --------------------------------------------------------------------------------------
+class TimelineView(QWidget):
+    """Step k of the subject (its predicted x0 or x_t) big, the filmstrip of all its steps
+    under it with the scrub slider, and the forks beside it: original, branch 1, 2, …"""
+
+    step_chosen = Signal(int)  # the slider moved to step k (1 … n): show it, no model call
+    fork_requested = Signal(int)  # fork from step k
+    export_requested = Signal()  # the branches as a contact sheet
+    clear_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = Canvas(placeholder="Generate a sample first: its steps appear here to "
+                                         "scrub through and fork from")
+        self.branches = Canvas(placeholder="Fork from a step to compare branches here: "
+                                           "the original, then each branch")
+        self.strip = Canvas()
+        self.strip.setMinimumHeight(110)
+        self.strip.setMaximumHeight(170)
+        self.strip.cell_clicked.connect(self._on_strip_cell_clicked)
+        self.caption = caption("Scrub the steps of the picked sample (no model runs); "
+                               "fork from the shown step with the branch settings of the "
+                               "Fork group in Parameters")
+        self.subject_label = QLabel("")
+        self.subject_label.setToolTip("The image whose steps are shown (pick another in Generate)")
+        self.show_x0 = QRadioButton("Predicted x0")
+        self.show_x0.setToolTip("Show the clean image the model predicts at this step")
+        self.show_xt = QRadioButton("x_t")
+        self.show_xt.setToolTip("Show the noisy image x_t the sampler holds after this step")
+        self.show_x0.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.show_x0)
+        group.addButton(self.show_xt)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(1, 1)
+        self.slider.setEnabled(False)
+        self.slider.setPageStep(5)
+        self.slider.setToolTip("Scrub through the steps (←/→ one step, PgUp/PgDn five)")
+        self.step_text = QLabel("step –")
+        self.step_text.setMinimumWidth(80)
+        self.step_text.setToolTip("The step shown: k of n denoising steps done")
+        self.fork_button = button("Fork from step –", "Run the branch (Fork group in Parameters:"
+                                  " branch seed, guidance, class or prompt) from the shown step")
+        self.fork_button.setEnabled(False)
+        self.export_button = button("Export branches…", "Save the original and its branches "
+                                    "side by side as a contact sheet, with the recipe")
+        self.export_button.setEnabled(False)
+        self.clear_button = button("Clear branches", "Forget the branches compared so far")
+        self.clear_button.setEnabled(False)
+        self.step = step_label()
+
+        top = QHBoxLayout()
+        top.addWidget(self.caption, 1)
+        top.addWidget(self.subject_label)
+        top.addWidget(self.step)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.canvas)
+        split.addWidget(self.branches)
+        split.setSizes([400, 600])
+        controls = QHBoxLayout()
+        controls.addWidget(self.show_x0)
+        controls.addWidget(self.show_xt)
+        controls.addWidget(self.slider, 1)
+        controls.addWidget(self.step_text)
+        controls.addWidget(self.fork_button)
+        controls.addWidget(self.export_button)
+        controls.addWidget(self.clear_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.strip)
+        layout.addLayout(controls)
+
+        self.x0: np.ndarray | None = None  # (n, H, W, C) frames of the subject
+        self.xt: np.ndarray | None = None
+        self.steps = 0
+        self.columns: list[int] = []  # filmstrip column → frame index
+        self.result: Result | None = None  # the comparison (original + branches)
+        self.selection: list[int] = []
+        self._marker = QGraphicsRectItem()
+        pen = QPen(QColor("#ff9f43"), 2.5)
+        pen.setCosmetic(True)
+        self._marker.setPen(pen)
+        self._marker.setZValue(3)
+        self._marker.hide()
+        self.strip.scene().addItem(self._marker)
+        self.slider.valueChanged.connect(self._on_slider_value_changed)
+        self.show_x0.toggled.connect(lambda _on: self.show_step(self.slider.value()))
+        self.fork_button.clicked.connect(lambda: self.fork_requested.emit(self.slider.value()))
+        self.export_button.clicked.connect(self.export_requested)
+        self.clear_button.clicked.connect(self.clear_requested)
+
+    # -- the subject's frames ------------------------------------------------------------
+    def set_frames(self, timeline: dict[str, Any] | None, subject: str, can_fork: bool) -> None:
+        x0 = None if timeline is None else np.asarray(timeline.get("x0"))
+        if x0 is None or x0.ndim != 4 or not len(x0):
+            self.x0 = self.xt = None
+            self.steps = 0
+            self.columns = []
+            self.strip.clear()
+            self.canvas.clear()
+            self._marker.hide()
+            self.slider.setEnabled(False)
+            self.fork_button.setEnabled(False)
+            self.step_text.setText("step –")
+            self.subject_label.setText(subject)
+            return
+        xt = np.asarray(timeline.get("xt"))
+        self.x0, self.xt = x0, xt if xt.shape == x0.shape else x0
+        self.steps = int(timeline.get("steps") or len(x0))
+        # img2img runs only its last steps: frame i is step steps - len(x0) + i + 1
+        stride = max(1, -(-len(x0) // MAX_STRIP))
+        self.columns = list(range(0, len(x0), stride))
+        if self.columns[-1] != len(x0) - 1:
+            self.columns.append(len(x0) - 1)
+        strip = np.concatenate([self.xt[self.columns], self.x0[self.columns]])
+        self.strip.set_images(strip, len(self.columns))
+        self.strip.set_row_labels(["x_t", "x0"])
+        self.subject_label.setText(subject)
+        first = self.steps - len(x0) + 1
+        self.slider.blockSignals(True)
+        self.slider.setRange(first, self.steps)
+        self.slider.setValue(self.steps)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(True)
+        self.fork_button.setEnabled(can_fork)
+        self.fork_button.setToolTip(self.fork_button.toolTip() if can_fork else
+                                    "Fork needs a sample (img2img and inpaint runs cannot be forked)")
+        self.show_step(self.steps)
+
+    def frame(self, k: int) -> np.ndarray | None:
+        """The frame after step k (1 … n) in the chosen row."""
+        if self.x0 is None:
+            return None
+        index = k - (self.steps - len(self.x0)) - 1
+        if not 0 <= index < len(self.x0):
+            return None
+        return (self.x0 if self.show_x0.isChecked() else self.xt)[index]
+
+    def show_step(self, k: int) -> None:
+        image = self.frame(k)
+        if image is None:
+            return
+        self.canvas.set_image(image)
+        self.step_text.setText(f"step {k}/{self.steps}")
+        self.fork_button.setText(f"Fork from step {k}")
+        self._mark(k - (self.steps - len(self.x0)) - 1)
+
+    def _mark(self, index: int) -> None:
+        column = min(range(len(self.columns)), key=lambda c: abs(self.columns[c] - index))
+        cell = imgs.cell_rect(column, 2 * len(self.columns), len(self.columns), self.strip._cell)
+        x, y, w, h = cell
+        gap = imgs.GRID_GAP
+        self._marker.setRect(QRectF(x - 1, y - 1, w + 2, 2 * h + gap + 2))
+        self._marker.show()
+
+    def _on_slider_value_changed(self, k: int) -> None:
+        self.show_step(k)
+        self.step_chosen.emit(k)
+
+    def _on_strip_cell_clicked(self, cell: int, _modifiers: Any) -> None:
+        if not self.columns:
+            return
+        index = self.columns[cell % len(self.columns)]
+        self.slider.setValue(index + (self.steps - len(self.x0)) + 1)
+
+    # -- branches --------------------------------------------------------------------------
+    def show_branches(self, result: Result | None) -> None:
+        self.result = result
+        self.selection = []
+        if result is None:
+            self.branches.clear()
+        else:
+            self.branches.set_images(result.images, result.columns, result.labels)
+        self.export_button.setEnabled(result is not None)
+        self.clear_button.setEnabled(result is not None)
+
+    def show_result(self, result: Result) -> None:  # the explorer composes the comparison
+        self.show_branches(result)
+
+    def show_previews(self, images: np.ndarray) -> None:
+        shown = [] if self.result is None else list(self.result.images)
+        preview = np.asarray(images)[:1]
+        if shown and shown[0].shape != preview[0].shape:
+            shown = []
+        self.branches.set_images(imgs.pad_grid(np.stack(shown + [preview[0]]), len(shown) + 1)
+                                 if shown else preview, len(shown) + 1)
+
+    def restore(self) -> None:
+        self.show_branches(self.result)
+
+    def clear(self) -> None:
+        self.set_frames(None, "", False)
+        self.show_branches(None)

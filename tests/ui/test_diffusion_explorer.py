@@ -1,0 +1,278 @@
+"""The diffusion explorer, driven with real input over the fake diffusion model: live
+previews with a step counter and Esc midway, mask strokes with undo/redo, invert and
+clear, inpaint with the painted mask, the timeline scrubbed without a model call and a
+fork from step k, its branches side by side."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
+
+from studio.core import media
+from tests.fakes import FakeDiffusionModel, fake_card, fake_diffusion_card
+from tests.ui.conftest import Services, cell_center, generate, make_window
+
+STEPS = 6
+
+
+@pytest.fixture
+def diffusion_services(tmp_path):
+    made = Services(tmp_path / "home", cards=(fake_diffusion_card("fake-diffusion", name="Fake glyph diffusion"),
+                                              fake_card("fake-model", name="Fake glyphs")))
+    FakeDiffusionModel.requests = []
+    yield made
+    made.engine.shutdown()
+    FakeDiffusionModel.step_delay, FakeDiffusionModel.gate = 0.0, None
+
+
+@pytest.fixture
+def window(qtbot, diffusion_services, settings):
+    made = make_window(qtbot, diffusion_services, settings, model_id="fake-diffusion")
+    made.session.set_values({"steps": STEPS, "count": 4}, "sample")
+    made.params.set_values(made.session.values())
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def model():
+    return FakeDiffusionModel(fake_diffusion_card(), "cpu")
+
+
+def click(widget) -> None:
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def view_point(canvas, x: float, y: float) -> QPoint:
+    """Viewport coordinates of image pixel (x, y) (its centre at x + 0.5, y + 0.5)."""
+    return canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+
+
+def stroke(canvas, points, button=Qt.MouseButton.LeftButton) -> None:
+    """A mouse drag through image pixels `points`."""
+    viewport = canvas.viewport()
+    QTest.mousePress(viewport, button, Qt.KeyboardModifier.NoModifier, view_point(canvas, *points[0]))
+    for point in points[1:]:
+        QTest.mouseMove(viewport, view_point(canvas, *point))
+    QTest.mouseRelease(viewport, button, Qt.KeyboardModifier.NoModifier, view_point(canvas, *points[-1]))
+
+
+def test_the_window_opens_on_the_diffusion_explorer(window):
+    explorer = window.explorer
+    assert [explorer.tabText(i) for i in range(explorer.count())] == [
+        "Generate", "Inpaint && img2img", "Timeline"]
+    assert window.session.op == "sample"
+    for widget in (explorer.paint.erase, explorer.paint.brush, explorer.paint.invert,
+                   explorer.timeline.slider, explorer.timeline.fork_button):
+        assert widget.toolTip()
+
+
+def test_generate_shows_previews_with_a_step_counter_and_esc_cancels(window, qtbot):
+    FakeDiffusionModel.gate = gate = threading.Event()
+    previews = []
+    window.bridge.job_previewed.connect(lambda job, images: previews.append(np.array(images)))
+    click(window.params.generate_button)
+    qtbot.waitUntil(window.busy)
+    gate.set()  # let steps run one at a time from here: release, then wait for the step
+    FakeDiffusionModel.gate = None
+    FakeDiffusionModel.step_delay = 0.3
+    qtbot.waitUntil(lambda: window.explorer.generate.step.text() == f"step 2/{STEPS}", timeout=5000)
+    assert previews and previews[-1].shape == (4, 8, 8, 3)  # x0 of every image
+    canvas = window.explorer.generate.canvas
+    assert canvas.count == 4  # the grid grows from the previews
+    assert canvas.pixmap().toImage().pixelColor(0, 0).getRgb()[:3] == tuple(previews[-1][0][0, 0])
+    assert window.job_label.text().endswith(f"step 2/{STEPS}")
+    with qtbot.waitSignal(window.bridge.job_cancelled, timeout=5000) as cancelled:
+        QTest.keyClick(window, Qt.Key.Key_Escape)
+    assert cancelled.args[0].state.value == "cancelled"
+    qtbot.waitUntil(lambda: not window.busy())
+    counter = window.explorer.generate.step.text()
+    assert counter.startswith("Cancelled at step")
+    assert int(counter.split("step ")[1].split("/")[0]) < STEPS  # stopped midway
+    assert len(window.history) == 0 and window.history_strip.count() == 0
+    assert window.explorer.generate.result is None
+
+
+def test_a_finished_sample_counts_all_steps_and_goes_to_the_history(window, qtbot, model):
+    grid = generate(qtbot, window)
+    assert grid.request.op == "sample" and grid.images.shape == (4, 8, 8, 3)
+    assert window.explorer.generate.step.text() == f"step {STEPS}/{STEPS}"
+    assert grid.extras["timeline"]["x0"].shape == (STEPS, 8, 8, 3)
+    # the timeline shows the first image's last step straight away
+    timeline = window.explorer.timeline
+    assert timeline.slider.maximum() == STEPS and timeline.slider.value() == STEPS
+
+
+def open_paint(window, qtbot, pick: int = 1):
+    grid = generate(qtbot, window)
+    QTest.mouseClick(window.explorer.generate.canvas.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, cell_center(window.explorer.generate.canvas, pick))
+    click(window.explorer.generate.paint_button)
+    assert window.explorer.current_view() == "paint"
+    canvas = window.explorer.paint.mask_canvas
+    assert np.array_equal(canvas.source, grid.images[pick])
+    return grid, canvas
+
+
+def test_mask_strokes_undo_redo_invert_and_clear(window, qtbot):
+    _grid, canvas = open_paint(window, qtbot)
+    paint = window.explorer.paint
+    canvas.set_brush(1)
+    assert paint.brush.value() == 1
+    stroke(canvas, [(1, 1), (1, 2), (1, 3), (1, 4)])
+    first = canvas.mask()
+    assert first[1:5, 1].tolist() == [255] * 4 and first.sum() == 4 * 255
+    stroke(canvas, [(5, 6), (6, 6)])
+    assert canvas.mask()[6, 5] == 255 and canvas.mask()[6, 6] == 255
+    QTest.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(canvas.mask(), first)  # the first stroke alone
+    assert window.session.can_redo() is False  # parameter undo untouched
+    QTest.keyClick(canvas, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert canvas.mask()[6, 5] == 255
+    click(paint.undo)
+    assert np.array_equal(canvas.mask(), first)
+    # the right button erases
+    stroke(canvas, [(1, 1)], Qt.MouseButton.RightButton)
+    assert canvas.mask()[1, 1] == 0 and canvas.mask()[2, 1] == 255
+    # the Erase toggle makes the left button erase
+    click(paint.erase)
+    stroke(canvas, [(1, 2)])
+    assert canvas.mask()[2, 1] == 0
+    click(paint.erase)
+    # brush keys
+    QTest.keyClick(canvas, Qt.Key.Key_BracketRight)
+    QTest.keyClick(canvas, Qt.Key.Key_BracketRight)
+    assert canvas.brush == 3 and paint.brush.value() == 3
+    QTest.keyClick(canvas, Qt.Key.Key_BracketLeft)
+    assert canvas.brush == 2
+    before = canvas.mask()
+    click(paint.invert)
+    assert np.array_equal(canvas.mask(), 255 - before)
+    click(paint.clear_button)
+    assert not canvas.mask().any() and not paint.clear_button.isEnabled()
+    click(paint.undo)
+    assert np.array_equal(canvas.mask(), 255 - before)
+
+
+def test_inpaint_sends_the_painted_mask_and_keeps_the_unmasked_pixels(window, qtbot):
+    grid, canvas = open_paint(window, qtbot, pick=2)
+    assert window.session.op == "inpaint"
+    canvas.set_brush(2)
+    stroke(canvas, [(1, 1), (1, 6)])
+    mask = canvas.mask()
+    result = generate(qtbot, window)
+    assert result.request.op == "inpaint"
+    assert np.array_equal(result.request.inputs["mask"], mask)
+    assert np.array_equal(result.request.inputs["image"], grid.images[2])
+    keep = mask < 128
+    for image in result.images:
+        assert np.array_equal(image[keep], grid.images[2][keep])
+        assert not np.array_equal(image[~keep], grid.images[2][~keep])
+    assert np.array_equal(window.explorer.paint.result.images, result.images)
+    assert window.explorer.current_view() == "paint"
+
+
+def test_img2img_from_a_dropped_image(window, qtbot, tmp_path):
+    from tests.ui.conftest import drop_files, write_png
+
+    window.explorer.set_view("paint")
+    drop_files(window.explorer.paint.mask_canvas, [write_png(tmp_path / "in.png", rgb=True)])
+    canvas = window.explorer.paint.mask_canvas
+    assert canvas.source is not None and canvas.source.shape == (8, 8, 3)
+    combo = window.params.op_combo
+    combo.setCurrentIndex(next(i for i in range(combo.count()) if "image" in combo.itemText(i).lower()))
+    combo.activated.emit(combo.currentIndex())
+    assert window.session.op == "img2img"
+    result = generate(qtbot, window)
+    assert result.request.op == "img2img" and "mask" not in result.request.inputs
+    assert np.array_equal(result.request.inputs["image"], canvas.source)
+
+
+def test_scrub_the_timeline_and_fork_from_step_k(window, qtbot, tmp_path):
+    grid = generate(qtbot, window)
+    window.explorer.set_view("timeline")
+    timeline = window.explorer.timeline
+    frames = grid.extras["timeline"]
+    queued = []
+    window.bridge.job_queued.connect(lambda job: queued.append(job))
+    QTest.keyClick(timeline.slider, Qt.Key.Key_Home)
+    assert timeline.slider.value() == 1
+    assert timeline.canvas.pixmap().toImage().pixelColor(0, 0).getRgb()[:3] == tuple(frames["x0"][0][0, 0])
+    QTest.keyClick(timeline.slider, Qt.Key.Key_Right)
+    QTest.keyClick(timeline.slider, Qt.Key.Key_Right)
+    assert timeline.slider.value() == 3 and timeline.step_text.text() == f"step 3/{STEPS}"
+    shown = timeline.canvas.pixmap().toImage()
+    assert shown.pixelColor(2, 5).getRgb()[:3] == tuple(frames["x0"][2][5, 2])
+    click(timeline.show_xt)
+    shown = timeline.canvas.pixmap().toImage()
+    assert shown.pixelColor(2, 5).getRgb()[:3] == tuple(frames["xt"][2][5, 2])
+    assert frames["xt"][2][5, 2].tolist() != frames["x0"][2][5, 2].tolist()
+    assert queued == []  # scrubbing ran nothing
+    assert window.params.value("fork_step") == 3
+    # fork from step 3
+    FakeDiffusionModel.requests = []
+    with qtbot.waitSignal(window.bridge.job_finished, timeout=5000):
+        click(timeline.fork_button)
+    qtbot.waitUntil(lambda: not window.busy())
+    (op, params), = FakeDiffusionModel.requests
+    assert op == "fork" and params["fork_step"] == 3
+    assert params["seed"] == grid.request.seed and params["count"] == 1
+    assert params["steps"] == STEPS and params["fork_seed"] != grid.request.seed
+    comparison = timeline.result
+    assert comparison.images.shape == (2, 8, 8, 3)  # original, branch 1
+    assert np.array_equal(comparison.images[0], grid.images[0])
+    assert comparison.labels[1].startswith("branch 1: from step 3")
+    assert not np.array_equal(comparison.images[1], grid.images[0])
+    # a second fork lines up beside the first
+    QTest.keyClick(timeline.slider, Qt.Key.Key_End)
+    with qtbot.waitSignal(window.bridge.job_finished, timeout=5000):
+        click(timeline.fork_button)
+    qtbot.waitUntil(lambda: not window.busy() and timeline.result.count == 3)
+    assert FakeDiffusionModel.requests[-1][1]["fork_step"] == STEPS
+    assert timeline.branches.count == 3
+    # the branches export as a contact sheet with the fork's recipe
+    path = tmp_path / "branches.png"
+    window._ask_save_path = lambda *args: str(path)
+    click(timeline.export_button)
+    sheet = media.load_image(path)
+    assert sheet.shape[1] > 3 * 8
+    with Image.open(path) as png:
+        recipes = json.loads(png.text[media.RECIPE_CHUNK + "_sheet"])
+    assert [r["op"] for r in recipes] == ["sample", "fork", "fork"]
+    assert recipes[0]["index"] == 0 and recipes[0]["params"]["seed"] == grid.request.seed
+    assert [r["params"]["fork_step"] for r in recipes[1:]] == [3, STEPS]
+
+
+def test_fork_with_identical_settings_reproduces_the_original(window, qtbot):
+    grid = generate(qtbot, window)
+    window.explorer.set_view("timeline")
+    click(window.params.seed_lock)
+    assert window.session.seed_locked
+    window.session.set_value("fork_seed", grid.request.seed, "fork")
+    window.session.set_value("fork_guidance", grid.request.params["guidance"], "fork")
+    with qtbot.waitSignal(window.bridge.job_finished, timeout=5000):
+        click(window.explorer.timeline.fork_button)
+    qtbot.waitUntil(lambda: not window.busy())
+    comparison = window.explorer.timeline.result
+    assert np.array_equal(comparison.images[1], comparison.images[0])
+
+
+def test_picking_another_image_traces_its_steps(window, qtbot, model):
+    grid = generate(qtbot, window)
+    canvas = window.explorer.generate.canvas
+    with qtbot.waitSignal(window.bridge.job_finished, timeout=5000):
+        QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.NoModifier, cell_center(canvas, 3))
+    qtbot.waitUntil(lambda: window.explorer.subject_timeline is not None)
+    frames = window.explorer.subject_timeline["x0"]
+    assert frames.shape == (STEPS, 8, 8, 3)
+    assert np.array_equal(frames[-1], grid.images[3])
+    assert window.explorer.timeline.subject_label.text() == f"seed {grid.request.seed + 3}"
+    assert len(window.history) == 1  # the trace is not a History entry
