@@ -267,6 +267,7 @@ DIFFUSERS = FamilyInfo(
     description="Your own local diffusers folder: DDPM, DDIM, latent diffusion, Stable "
                 "Diffusion or SDXL, with prompts, schedulers, guidance, img2img and inpainting.",
     loader="studio.families.diffusers_import:DiffusersFamily",
+    explorer="diffusion",  # prompts come from the panel; the same tabs as the built-ins
     ops=(
         OpSpec("sample", _DF_GENERAL + _DF_SIZE + _DF_MEMORY, label="Generate",
                help="Denoise from the seed's noise, step by step."),
