@@ -265,9 +265,16 @@ class TimelineView(QWidget):
         top.addWidget(self.caption, 1)
         top.addWidget(self.subject_label)
         top.addWidget(self.step)
+        self.branch_names = caption("")
+        self.branch_names.setToolTip("What each image of the comparison is, left to right")
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.branches, 1)
+        side_layout.addWidget(self.branch_names)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.canvas)
-        split.addWidget(self.branches)
+        split.addWidget(side)
         split.setSizes([400, 600])
         controls = QHBoxLayout()
         controls.addWidget(self.show_x0)
@@ -383,8 +390,11 @@ class TimelineView(QWidget):
         self.selection = []
         if result is None:
             self.branches.clear()
+            self.branch_names.setText("")
         else:
             self.branches.set_images(result.images, result.columns, result.labels)
+            self.branch_names.setText("  ·  ".join(f"{i + 1}. {label}"
+                                                  for i, label in enumerate(result.labels)))
         self.export_button.setEnabled(result is not None)
         self.clear_button.setEnabled(result is not None)
 

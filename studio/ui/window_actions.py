@@ -26,8 +26,12 @@ SHORTCUTS = (
     ("Click / Shift+click", "Pick sample A / B"),
     ("Ctrl+L", "Load the selected model"),
     ("Ctrl+1 … Ctrl+4", "The explorer's tabs (VAE: Samples, Interpolate, Traverse, Map; "
-                        "GAN: Seeds, Truncation & directions, Walk, Style mix)"),
+                        "GAN: Seeds, Truncation & directions, Walk, Style mix; "
+                        "diffusion: Generate, Inpaint & img2img, Timeline)"),
     ("Space (Walk tab)", "Play / stop the walk"),
+    ("Drag · right-drag (mask)", "Paint · erase the inpainting mask"),
+    ("[ / ] (mask)", "Smaller / larger brush"),
+    ("Ctrl+Z / Ctrl+Shift+Z (mask)", "Undo / redo a mask stroke"),
     ("Ctrl+Q", "Quit"),
 )
 
