@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QPen
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGraphicsRectItem,
@@ -160,6 +160,20 @@ class PaintView(QWidget):
 
     def set_source(self, image: np.ndarray, keep_mask: bool = False) -> None:
         self.mask_canvas.set_source(image, keep_mask)
+
+    # the mask's keys work anywhere in this tab (a tool button may have the focus), and
+    # Ctrl+Z here undoes strokes, not the window's parameter edits
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and self.mask_canvas.own_key(event):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.mask_canvas.own_key(event):
+            self.mask_canvas.keyPressEvent(event)
+        else:
+            super().keyPressEvent(event)
 
     def show_result(self, result: Result) -> None:
         self.result = result

@@ -226,7 +226,8 @@ class MaskCanvas(Canvas):
         event.accept()  # the right button erases
 
     # -- keys: [ ] brush, Ctrl+Z / Ctrl+Shift+Z strokes ------------------------------------
-    def _own_key(self, event: QKeyEvent) -> str:
+    def own_key(self, event: QKeyEvent) -> str:
+        """The mask's action for a key press ("undo", "redo", "smaller", "larger"), or ""."""
         if event.matches(QKeySequence.StandardKey.Undo):
             return "undo"
         if event.matches(QKeySequence.StandardKey.Redo) or (
@@ -241,13 +242,13 @@ class MaskCanvas(Canvas):
 
     def event(self, event: QEvent) -> bool:
         # take Ctrl+Z from the window's parameter undo while the canvas has the focus
-        if event.type() == QEvent.Type.ShortcutOverride and self._own_key(event):
+        if event.type() == QEvent.Type.ShortcutOverride and self.own_key(event):
             event.accept()
             return True
         return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        key = self._own_key(event)
+        key = self.own_key(event)
         if key == "undo":
             self.undo()
         elif key == "redo":

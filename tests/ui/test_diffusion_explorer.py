@@ -138,6 +138,15 @@ def test_mask_strokes_undo_redo_invert_and_clear(window, qtbot):
     assert canvas.mask()[6, 5] == 255
     click(paint.undo)
     assert np.array_equal(canvas.mask(), first)
+    # Ctrl+Z / Ctrl+Shift+Z act on strokes anywhere in the tab, not on parameters
+    window.session.set_value("steps", 9)
+    paint.invert.setFocus()
+    QTest.keyClick(paint.invert, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert canvas.mask()[6, 5] == 255
+    QTest.keyClick(paint.invert, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(canvas.mask(), first)
+    assert window.session.value("steps") == 9
     # the right button erases
     stroke(canvas, [(1, 1)], Qt.MouseButton.RightButton)
     assert canvas.mask()[1, 1] == 0 and canvas.mask()[2, 1] == 255
