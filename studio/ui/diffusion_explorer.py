@@ -228,8 +228,11 @@ class DiffusionExplorer(Explorer):
     # -- generate ----------------------------------------------------------------------------
     def take_generate(self) -> bool:
         view = self.current_view()
-        if view == TIMELINE:
-            self.fork(self.timeline.slider.value())
+        if view == TIMELINE:  # the panel's "Fork at step" (the slider writes it too)
+            k = int(self.session.value("fork_step", "fork"))
+            if self.timeline.steps:
+                self.timeline.slider.setValue(k)
+            self.fork(k)
             return True
         if view == PAINT:
             source = self.paint.mask_canvas.source
@@ -322,6 +325,14 @@ class DiffusionExplorer(Explorer):
         if self.session.op == "fork":
             self.params_edited.emit()
 
+    def session_changed(self) -> None:
+        """Undo, restore or reset: the slider follows the fork step."""
+        if self.timeline.steps and self.session.family is not None and self.session.op == "fork":
+            self.timeline.slider.blockSignals(True)
+            self.timeline.slider.setValue(int(self.session.value("fork_step", "fork")))
+            self.timeline.slider.blockSignals(False)
+            self.timeline.show_step(self.timeline.slider.value())
+
     # -- step counters and live previews ----------------------------------------------------
     def _view_of_job(self, job: Any) -> str | None:
         request = getattr(job, "request", None)
@@ -342,6 +353,8 @@ class DiffusionExplorer(Explorer):
         if view is not None:
             steps = job.request.params.get("steps")
             self._step_label(view).setText(f"step 0/{steps}" if steps else "starting…")
+            if view == SAMPLES and job.lane == "default":
+                self.generate.canvas.set_selection([])  # the pick's outline is not on a preview
 
     def _on_bridge_job_progressed(self, job: Any, fraction: float, message: str) -> None:
         view = self._view_of_job(job)

@@ -71,6 +71,13 @@ class GenerateView(SamplesView):
         self.step = step_label()
         self.buttons.addWidget(self.step)
 
+    def show_result(self, result: Result) -> None:
+        keep = self.selection if result is self.result else []  # shown again after a cancel
+        super().show_result(result)
+        if keep:
+            self.selection = keep
+            self.canvas.set_selection(keep)
+
     def labels_of(self, result: Result) -> list[str]:
         seed = result.request.seed
         if result.request.op != "sample" or seed is None:

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QAbstractSpinBox
 
 from studio.core import media
 from tests.fakes import FakeDiffusionModel, fake_card, fake_diffusion_card
@@ -74,20 +75,25 @@ def test_the_window_opens_on_the_diffusion_explorer(window):
 
 
 def test_generate_shows_previews_with_a_step_counter_and_esc_cancels(window, qtbot):
-    FakeDiffusionModel.gate = gate = threading.Event()
+    grid = generate(qtbot, window)
+    canvas = window.explorer.generate.canvas
+    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     cell_center(canvas, 1))
+    qtbot.waitUntil(lambda: window.explorer.subject_timeline is not None)  # image 1 traced
+    FakeDiffusionModel.gate = gate = threading.Event()  # holds the run at its first step
     previews = []
     window.bridge.job_previewed.connect(lambda job, images: previews.append(np.array(images)))
     click(window.params.generate_button)
     qtbot.waitUntil(window.busy)
-    gate.set()  # let steps run one at a time from here: release, then wait for the step
+    FakeDiffusionModel.step_delay = 0.3  # then one step each 0.3 s
     FakeDiffusionModel.gate = None
-    FakeDiffusionModel.step_delay = 0.3
+    gate.set()
     qtbot.waitUntil(lambda: window.explorer.generate.step.text() == f"step 2/{STEPS}", timeout=5000)
     assert previews and previews[-1].shape == (4, 8, 8, 3)  # x0 of every image
-    canvas = window.explorer.generate.canvas
     assert canvas.count == 4  # the grid grows from the previews
     assert canvas.pixmap().toImage().pixelColor(0, 0).getRgb()[:3] == tuple(previews[-1][0][0, 0])
     assert window.job_label.text().endswith(f"step 2/{STEPS}")
+    assert not window.explorer.generate.canvas._highlights  # no pick outline on a preview
     with qtbot.waitSignal(window.bridge.job_cancelled, timeout=5000) as cancelled:
         QTest.keyClick(window, Qt.Key.Key_Escape)
     assert cancelled.args[0].state.value == "cancelled"
@@ -95,8 +101,10 @@ def test_generate_shows_previews_with_a_step_counter_and_esc_cancels(window, qtb
     counter = window.explorer.generate.step.text()
     assert counter.startswith("Cancelled at step")
     assert int(counter.split("step ")[1].split("/")[0]) < STEPS  # stopped midway
-    assert len(window.history) == 0 and window.history_strip.count() == 0
-    assert window.explorer.generate.result is None
+    assert len(window.history) == 1 and window.history_strip.count() == 1  # the first grid only
+    assert window.explorer.generate.result is grid  # shown again, still picked
+    assert window.explorer.generate.selection == [1] and canvas._highlights
+    assert window.explorer.subject[1] == 1
 
 
 def test_a_finished_sample_counts_all_steps_and_goes_to_the_history(window, qtbot, model):
@@ -246,7 +254,17 @@ def test_scrub_the_timeline_and_fork_from_step_k(window, qtbot, tmp_path):
         click(timeline.fork_button)
     qtbot.waitUntil(lambda: not window.busy() and timeline.result.count == 3)
     assert FakeDiffusionModel.requests[-1][1]["fork_step"] == STEPS
-    assert timeline.branches.count == 3
+    # Generate (Ctrl+Enter) on the Timeline forks from the panel's "Fork at step"
+    spin = window.params.editor("fork_step")
+    assert isinstance(spin, QAbstractSpinBox)
+    spin.selectAll()
+    QTest.keyClicks(spin, "2")
+    QTest.keyClick(spin, Qt.Key.Key_Return)
+    assert window.session.value("fork_step", "fork") == 2
+    with qtbot.waitSignal(window.bridge.job_finished, timeout=5000):
+        QTest.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.busy() and timeline.result.count == 4)
+    assert FakeDiffusionModel.requests[-1][1]["fork_step"] == 2 and timeline.slider.value() == 2
     # the branches export as a contact sheet with the fork's recipe
     path = tmp_path / "branches.png"
     window._ask_save_path = lambda *args: str(path)
@@ -255,9 +273,9 @@ def test_scrub_the_timeline_and_fork_from_step_k(window, qtbot, tmp_path):
     assert sheet.shape[1] > 3 * 8
     with Image.open(path) as png:
         recipes = json.loads(png.text[media.RECIPE_CHUNK + "_sheet"])
-    assert [r["op"] for r in recipes] == ["sample", "fork", "fork"]
+    assert [r["op"] for r in recipes] == ["sample", "fork", "fork", "fork"]
     assert recipes[0]["index"] == 0 and recipes[0]["params"]["seed"] == grid.request.seed
-    assert [r["params"]["fork_step"] for r in recipes[1:]] == [3, STEPS]
+    assert [r["params"]["fork_step"] for r in recipes[1:]] == [3, STEPS, 2]
 
 
 def test_fork_with_identical_settings_reproduces_the_original(window, qtbot):

@@ -15,7 +15,13 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
 from studio.ui.main_window import MainWindow
-from tests.fakes import FakeGANModel, fake_card, fake_diffusion_card, fake_gan_card
+from tests.fakes import (
+    FakeDiffusionModel,
+    FakeGANModel,
+    fake_card,
+    fake_diffusion_card,
+    fake_gan_card,
+)
 from tests.ui.conftest import Services, cell_center, write_png
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
@@ -196,6 +202,21 @@ def test_screenshots_of_the_diffusion_explorer(diffusion_studio, qtbot):
     QTest.mouseClick(grid.canvas.viewport(), Qt.MouseButton.LeftButton, pos=cell_center(grid.canvas, 0))
     shoot(window, "diffusion-generate")
 
+    # mid-run: the predicted images forming, the step counter; then Esc
+    steps = window.params.value("steps")
+    window.params.set_value("steps", 200)
+    FakeDiffusionModel.step_delay = 0.02  # the fake runs at the real one's pace
+    QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: explorer.generate.step.text().startswith("step ")
+                    and explorer.generate.step.text().endswith("/200")
+                    and int(explorer.generate.step.text()[5:].split("/")[0]) >= 12, timeout=60000)
+    shoot(window, "diffusion-generate-live")
+    QTest.keyClick(window, Qt.Key.Key_Escape)
+    settle(qtbot, window)
+    assert explorer.generate.step.text().startswith("Cancelled at step")
+    window.params.set_value("steps", steps)
+    FakeDiffusionModel.step_delay = 0.0
+
     explorer.set_view("paint")
     canvas = explorer.paint.mask_canvas
     h, w = canvas.source.shape[:2]
@@ -220,5 +241,6 @@ def test_screenshots_of_the_diffusion_explorer(diffusion_studio, qtbot):
     timeline.slider.setValue(timeline.steps // 3)
     assert timeline.result is not None and timeline.result.count == 3
     shoot(window, "diffusion-timeline")
-    for name in ("diffusion-generate", "diffusion-inpaint", "diffusion-timeline"):
+    for name in ("diffusion-generate", "diffusion-generate-live", "diffusion-inpaint",
+                 "diffusion-timeline"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000
