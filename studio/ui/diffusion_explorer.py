@@ -85,6 +85,7 @@ class DiffusionExplorer(Explorer):
         self.timeline.fork_requested.connect(self.fork)
         self.timeline.export_requested.connect(self.export_sheet_requested)
         self.timeline.clear_requested.connect(lambda: self._set_branches([]))
+        self.timeline.branch_clicked.connect(self._on_timeline_branch_clicked)
         bridge.job_started.connect(self._on_bridge_job_started)
         bridge.job_progressed.connect(self._on_bridge_job_progressed)
         bridge.job_previewed.connect(self._on_bridge_job_previewed)
@@ -95,6 +96,7 @@ class DiffusionExplorer(Explorer):
         self.subject: tuple[Result, int] | None = None
         self.subject_timeline: dict[str, Any] | None = None
         self.branches: list[tuple[np.ndarray, str, Result | None]] = []  # (image, label, fork)
+        self.compared: list[tuple[np.ndarray, str, Result | None]] = []  # shown: + the original
         self.interpolation: Result | None = None
 
     # -- results -------------------------------------------------------------------------------
@@ -289,6 +291,7 @@ class DiffusionExplorer(Explorer):
 
     def _set_branches(self, branches: list[tuple[np.ndarray, str, Result | None]]) -> None:
         self.branches = list(branches)
+        self.compared = []
         if not self.branches:
             self.timeline.show_branches(None)
             return
@@ -308,10 +311,28 @@ class DiffusionExplorer(Explorer):
             recipes = []
         recipes += [export.recipe_of(e[2], 0) for e in entries if e[2] is not None]
         last = next(e[2] for e in reversed(entries) if e[2] is not None)
+        self.compared = entries
         comparison = Result(request=last.request, images=np.stack([e[0] for e in entries]),
                             labels=tuple(e[1] for e in entries), columns=len(entries),
                             extras={"recipes": recipes}, device=last.device)
         self.timeline.show_branches(comparison)
+
+    def _on_timeline_branch_clicked(self, index: int) -> None:
+        """The original's steps (forkable) or a branch's (its first k are the original's)."""
+        if not 0 <= index < len(self.compared):
+            return
+        _image, label, fork = self.compared[index]
+        self.timeline.selection = [index]
+        self.timeline.branches.set_selection([index])
+        if fork is None:
+            self.timeline.set_frames(self.subject_timeline, label, can_fork=True)
+        else:
+            self.timeline.set_frames(fork.extras.get("timeline"), label.split(":")[0], can_fork=False,
+                                     why_not="Forks branch from the original: click it (the "
+                                             "first image) to fork again")
+            step = fork.extras.get("fork_step")
+            if step and self.timeline.steps:
+                self.timeline.slider.setValue(int(step))
 
     # -- scrubbing ------------------------------------------------------------------------------
     def _on_timeline_step_chosen(self, k: int) -> None:

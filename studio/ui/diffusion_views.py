@@ -32,7 +32,9 @@ from studio.ui.canvas import Canvas
 from studio.ui.explorer import SamplesView, caption
 from studio.ui.mask_canvas import MAX_BRUSH, MaskCanvas
 
-MAX_STRIP = 60  # filmstrip columns at most; longer runs show every few steps
+MAX_STRIP = 60
+FORK_TIP = ("Run the branch (Fork group in Parameters: branch seed, guidance, class or prompt) "
+            "from the shown step (Ctrl+Enter: from the panel's Fork at step)")  # filmstrip columns at most; longer runs show every few steps
 
 
 def step_label() -> QLabel:
@@ -236,6 +238,7 @@ class TimelineView(QWidget):
     """Step k of the subject (its predicted x0 or x_t) big, the filmstrip of all its steps
     under it with the scrub slider, and the forks beside it: original, branch 1, 2, …"""
 
+    branch_clicked = Signal(int)  # a cell of the comparison: show its steps
     step_chosen = Signal(int)  # the slider moved to step k (1 … n): show it, no model call
     fork_requested = Signal(int)  # fork from step k
     export_requested = Signal()  # the branches as a contact sheet
@@ -251,9 +254,10 @@ class TimelineView(QWidget):
         self.strip.setMinimumHeight(110)
         self.strip.setMaximumHeight(170)
         self.strip.cell_clicked.connect(self._on_strip_cell_clicked)
+        self.branches.cell_clicked.connect(lambda index, _mods: self.branch_clicked.emit(index))
         self.caption = caption("Scrub the steps of the picked sample (no model runs); "
                                "fork from the shown step with the branch settings of the "
-                               "Fork group in Parameters")
+                               "Fork group in Parameters; click a branch to see its steps")
         self.subject_label = QLabel("")
         self.subject_label.setToolTip("The image whose steps are shown (pick another in Generate)")
         self.show_x0 = QRadioButton("Predicted x0")
@@ -272,8 +276,7 @@ class TimelineView(QWidget):
         self.step_text = QLabel("step –")
         self.step_text.setMinimumWidth(80)
         self.step_text.setToolTip("The step shown: k of n denoising steps done")
-        self.fork_button = button("Fork from step –", "Run the branch (Fork group in Parameters:"
-                                  " branch seed, guidance, class or prompt) from the shown step")
+        self.fork_button = button("Fork from step –", FORK_TIP)
         self.fork_button.setEnabled(False)
         self.export_button = button("Export branches…", "Save the original and its branches "
                                     "side by side as a contact sheet, with the recipe")
@@ -332,7 +335,9 @@ class TimelineView(QWidget):
         self.clear_button.clicked.connect(self.clear_requested)
 
     # -- the subject's frames ------------------------------------------------------------
-    def set_frames(self, timeline: dict[str, Any] | None, subject: str, can_fork: bool) -> None:
+    def set_frames(self, timeline: dict[str, Any] | None, subject: str, can_fork: bool,
+                   why_not: str = "") -> None:
+        """Show a timeline's frames; `why_not` says why Fork is off (when it is)."""
         x0 = None if timeline is None else np.asarray(timeline.get("x0"))
         if x0 is None or x0.ndim != 4 or not len(x0):
             self.x0 = self.xt = None
@@ -365,8 +370,7 @@ class TimelineView(QWidget):
         self.slider.blockSignals(False)
         self.slider.setEnabled(True)
         self.fork_button.setEnabled(can_fork)
-        self.fork_button.setToolTip(self.fork_button.toolTip() if can_fork else
-                                    "Fork needs a sample (img2img and inpaint runs cannot be forked)")
+        self.fork_button.setToolTip(FORK_TIP if can_fork else why_not or FORK_TIP)
         self.show_step(self.steps)
 
     def frame(self, k: int) -> np.ndarray | None:

@@ -265,6 +265,16 @@ def test_scrub_the_timeline_and_fork_from_step_k(window, qtbot, tmp_path):
         QTest.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not window.busy() and timeline.result.count == 4)
     assert FakeDiffusionModel.requests[-1][1]["fork_step"] == 2 and timeline.slider.value() == 2
+    # a click on a branch shows its steps (the first k are the original's); on the original, its own
+    branch = window.last_result
+    QTest.mouseClick(timeline.branches.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, cell_center(timeline.branches, 3))
+    assert np.array_equal(timeline.x0, branch.extras["timeline"]["x0"])
+    assert timeline.slider.value() == 2 and not timeline.fork_button.isEnabled()
+    assert np.array_equal(timeline.x0[:2], frames["x0"][:2])
+    QTest.mouseClick(timeline.branches.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, cell_center(timeline.branches, 0))
+    assert np.array_equal(timeline.x0, frames["x0"]) and timeline.fork_button.isEnabled()
     # the branches export as a contact sheet with the fork's recipe
     path = tmp_path / "branches.png"
     window._ask_save_path = lambda *args: str(path)
