@@ -314,3 +314,17 @@ def test_picking_another_image_traces_its_steps(window, qtbot, model):
     assert np.array_equal(frames[-1], grid.images[3])
     assert window.explorer.timeline.subject_label.text() == f"seed {grid.request.seed + 3}"
     assert len(window.history) == 1  # the trace is not a History entry
+
+
+def test_seed_interpolation_plays_in_generate_and_is_the_animation(window, qtbot):
+    combo = window.params.op_combo
+    combo.setCurrentIndex(next(i for i in range(combo.count()) if combo.itemText(i) == "Interpolate"))
+    combo.activated.emit(combo.currentIndex())
+    assert window.session.op == "interpolate"
+    result = generate(qtbot, window)
+    frames = result.request.params["frames"]
+    assert result.images.shape == (frames, 8, 8, 3)
+    assert window.explorer.current_view() == "samples"
+    assert window.explorer.generate.canvas.count == frames
+    assert window.explorer.animation_result() is result
+    assert window.explorer.subject is None  # only samples can be forked
