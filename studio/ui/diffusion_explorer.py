@@ -283,6 +283,8 @@ class DiffusionExplorer(Explorer):
                            ("fork_class_index", "class {}"), ("fork_prompt", "“{}”")):
             if params.get(name) not in (None, "", -1):
                 parts.append(text.format(params[name]))
+        if params.get("fork_class_index") == -1 and result.labels:
+            parts.append(f"class {result.labels[0]} (drawn from the seed)")
         number = sum(1 for *_, fork in self.branches if fork is not None) + 1
         self.branches.append((result.images[0], f"branch {number}: " + ", ".join(parts), result))
         self._set_branches(self.branches)

@@ -246,6 +246,7 @@ def test_scrub_the_timeline_and_fork_from_step_k(window, qtbot, tmp_path):
     assert comparison.images.shape == (2, 8, 8, 3)  # original, branch 1
     assert np.array_equal(comparison.images[0], grid.images[0])
     assert comparison.labels[1].startswith("branch 1: from step 3")
+    assert comparison.labels[1].endswith(f"class {window.last_result.labels[0]} (drawn from the seed)")
     assert timeline.branch_names.text().startswith(f"1. original (seed {grid.request.seed})  ·  2. branch 1")
     assert not np.array_equal(comparison.images[1], grid.images[0])
     # a second fork lines up beside the first
