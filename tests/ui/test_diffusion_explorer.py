@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractSpinBox
+from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QSlider
 
 from studio.core import media
 from tests.fakes import FakeDiffusionModel, fake_card, fake_diffusion_card
@@ -69,9 +69,11 @@ def test_the_window_opens_on_the_diffusion_explorer(window):
     assert [explorer.tabText(i) for i in range(explorer.count())] == [
         "Generate", "Inpaint && img2img", "Timeline"]
     assert window.session.op == "sample"
-    for widget in (explorer.paint.erase, explorer.paint.brush, explorer.paint.invert,
-                   explorer.timeline.slider, explorer.timeline.fork_button):
-        assert widget.toolTip()
+    controls = [w for view in explorer.views.values() for kind in (QAbstractButton, QSlider)
+                for w in view.findChildren(kind)]
+    assert len(controls) >= 18
+    assert [getattr(w, "text", w.objectName)() for w in controls if not w.toolTip()] == []  # a tooltip on every control
+    assert all(explorer.tabToolTip(i) for i in range(explorer.count()))
 
 
 def test_generate_shows_previews_with_a_step_counter_and_esc_cancels(window, qtbot):
