@@ -196,6 +196,16 @@ def test_inpaint_sends_the_painted_mask_and_keeps_the_unmasked_pixels(window, qt
         assert not np.array_equal(image[~keep], grid.images[2][~keep])
     assert np.array_equal(window.explorer.paint.result.images, result.images)
     assert window.explorer.current_view() == "paint"
+    # the History entry brings back the source and the mask it was made with
+    click(window.explorer.paint.clear_button)
+    window.explorer.set_view("samples")
+    strip = window.history_strip
+    rect = strip.list.visualItemRect(strip.list.item(1))
+    QTest.mouseClick(strip.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not window.busy() and window.last_result is not result)
+    assert window.explorer.current_view() == "paint"
+    assert np.array_equal(canvas.mask(), mask) and np.array_equal(canvas.source, grid.images[2])
+    assert np.array_equal(window.last_result.images, result.images)
 
 
 def test_img2img_from_a_dropped_image(window, qtbot, tmp_path):
