@@ -51,6 +51,11 @@ TRACE_LANE = "diffusion-trace"
 FORK_OWN = ("fork_step", "fork_seed", "fork_guidance", "fork_class_index", "fork_prompt")
 
 
+def _has_frames(timeline: Any) -> bool:
+    frames = None if not isinstance(timeline, dict) else timeline.get("x0")
+    return frames is not None and np.asarray(frames).ndim == 4 and len(frames) > 0
+
+
 class DiffusionExplorer(Explorer):
     VIEWS = VIEWS
     VIEW_LABELS = VIEW_LABELS
@@ -172,6 +177,9 @@ class DiffusionExplorer(Explorer):
         name = f"seed {seed + index}" if seed is not None else f"image {index + 1}"
         if index == 0:
             self.subject_timeline = result.extras.get("timeline")
+            if not _has_frames(self.subject_timeline):
+                self.subject_timeline = None
+                name += ": no steps kept (Keep the step timeline is off)"
             self.timeline.set_frames(self.subject_timeline, name, can_fork=True)
         else:  # only the first image's frames came with the result: trace this one
             self.subject_timeline = None
@@ -186,6 +194,8 @@ class DiffusionExplorer(Explorer):
         if self.subject is None or traced.request.params != self._subject_params():
             return  # another subject since
         self.subject_timeline = traced.extras.get("timeline")
+        if not _has_frames(self.subject_timeline):
+            self.subject_timeline = None
         seed = traced.request.seed
         self.timeline.set_frames(self.subject_timeline, f"seed {seed}", can_fork=True)
 
@@ -266,9 +276,12 @@ class DiffusionExplorer(Explorer):
 
     def fork(self, k: int) -> Any:
         """Run the fork op for the subject from step k with the panel's branch settings."""
-        if self.subject is None or self.subject_timeline is None:
-            self.message_raised.emit("Generate a sample first (and wait for its steps): "
-                                      "forks branch from one of its steps.")
+        if self.subject is None:
+            self.message_raised.emit("Generate a sample first: forks branch from one of its steps.")
+            return None
+        if self.subject_timeline is None:
+            self.message_raised.emit("This sample's steps are not here (yet): wait for its trace, "
+                                      "or turn on Keep the step timeline and generate again.")
             return None
         if self.session.model_id != self.subject[0].request.model_id:
             return None
