@@ -114,9 +114,16 @@ def test_a_finished_sample_counts_all_steps_and_goes_to_the_history(window, qtbo
     assert grid.request.op == "sample" and grid.images.shape == (4, 8, 8, 3)
     assert window.explorer.generate.step.text() == f"step {STEPS}/{STEPS}"
     assert grid.extras["timeline"]["x0"].shape == (STEPS, 8, 8, 3)
+    seed, guidance = grid.request.seed, grid.request.params["guidance"]
+    expected = [model.to_uint8(model.final(seed + i, model.label(-1, seed + i), guidance))
+                for i in range(4)]
+    assert np.array_equal(grid.images, np.stack(expected))
+    assert window.explorer.generate.canvas.count == 4
+    assert len(window.history) == 1 and window.history_strip.count() == 1
     # the timeline shows the first image's last step straight away
     timeline = window.explorer.timeline
     assert timeline.slider.maximum() == STEPS and timeline.slider.value() == STEPS
+    assert np.array_equal(timeline.frame(STEPS), grid.images[0])
 
 
 def open_paint(window, qtbot, pick: int = 1):
@@ -315,7 +322,7 @@ def test_fork_with_identical_settings_reproduces_the_original(window, qtbot):
     assert np.array_equal(comparison.images[1], comparison.images[0])
 
 
-def test_picking_another_image_traces_its_steps(window, qtbot, model):
+def test_picking_another_image_traces_its_steps(window, qtbot):
     grid = generate(qtbot, window)
     canvas = window.explorer.generate.canvas
     with qtbot.waitSignal(window.bridge.job_finished, timeout=5000):
