@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomllib
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -7,11 +7,11 @@ from __future__ import annotations
 import configparser
 import importlib.util
 import sys
+import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
-import tomllib
 from PIL import Image
 
 import studio
