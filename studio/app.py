@@ -103,7 +103,8 @@ def _run(argv: list[str], home, log_path) -> int:
     reporter.install()
     services = None
     try:
-        services = build_services()
+        # the engine's worker imports torch when it starts: only once the window is up
+        services = build_services(start_engine=False)
         return _show(app, services, reporter, home)
     finally:
         reporter.uninstall()
@@ -131,6 +132,7 @@ def _show(app, services, reporter, home) -> int:
                         + fatal)
     _quit_on_sigterm(app, window)
     # after the first paint: the engine's thread imports torch and loads the model
+    QTimer.singleShot(0, services.engine.start)
     QTimer.singleShot(0, window.start)
     QTimer.singleShot(0, window.show_welcome_on_first_run)
     return app.exec()

@@ -110,7 +110,8 @@ def run_self_check(home: Path, *, started: float | None = None, builtin_dir: Pat
 
     sys.excepthook = unhandled
     threading.excepthook = lambda args: unhandled(args.exc_type, args.exc_value, args.exc_traceback)
-    services = build_services(home=home, builtin_dir=builtin_dir)
+    # as the app does: the worker (and torch's import) starts once the window is shown
+    services = build_services(home=home, builtin_dir=builtin_dir, start_engine=False)
     settings = QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(services.engine, services.library, services.registry, services.history,
                         settings=settings)
@@ -123,6 +124,7 @@ def run_self_check(home: Path, *, started: float | None = None, builtin_dir: Pat
                     30, "showing the window", errors)
         say(f"self-check: {APP_NAME} {__version__}, window shown {time.time() - started:.2f} s "
             "after the process started")
+        services.engine.start()
         if __version__.startswith("0+"):
             raise SelfCheckError("no version: the package metadata is missing")
         torch_version = package_version("torch")

@@ -32,11 +32,12 @@ class Services:
 
 def build_services(*, synchronous: bool = False, device: str | None = None,
                    home: Path | None = None, builtin_dir: Path | None = None,
-                   registry: Registry | None = None, threads: int | None = None) -> Services:
+                   registry: Registry | None = None, threads: int | None = None,
+                   start_engine: bool = True) -> Services:
     registry = registry or register_all(Registry())
     library = Library(home=home, builtin_dir=builtin_dir)
     cache = ModelCache(library, registry, device=device)
     engine = Engine(cache, synchronous=synchronous, threads=threads,
-                    validate=validator_for(registry, library))
+                    validate=validator_for(registry, library), start=start_engine)
     # the GUI and the CLI both add results from their main thread: write files behind it
     return Services(registry, library, cache, engine, History(home, background=True))

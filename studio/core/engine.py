@@ -95,9 +95,12 @@ def default_thread_count() -> int:
 
 class Engine:
     def __init__(self, cache: Any, *, synchronous: bool = False, threads: int | None = None,
-                 validate: Callable[[Request], dict[str, Any]] | None = None) -> None:
+                 validate: Callable[[Request], dict[str, Any]] | None = None,
+                 start: bool = True) -> None:
         """`cache` is a studio.core.cache.ModelCache (or any object with `get(model_id)`);
-        `validate` maps a request to its full, checked parameters (raises ParamError)."""
+        `validate` maps a request to its full, checked parameters (raises ParamError).
+        With `start=False` the worker (and its torch import) waits for `start()`: the app
+        shows its window first, as the worker's import would compete for the GIL."""
         self.cache = cache
         self.synchronous = synchronous
         self.threads = threads or default_thread_count()
@@ -118,7 +121,14 @@ class Engine:
         else:
             self._thread = threading.Thread(target=self._worker_loop, name="studio-engine",
                                             daemon=True)
-            self._thread.start()
+            if start:
+                self.start()
+
+    def start(self) -> None:
+        """Start the worker thread (once; jobs submitted before wait in the queue)."""
+        with self._cond:
+            if self._thread is not None and self._thread.ident is None and not self._stopping:
+                self._thread.start()
 
     # -- public API (any thread) -------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -185,7 +195,7 @@ class Engine:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)
 
     # -- queueing -----------------------------------------------------------------------

@@ -177,3 +177,19 @@ def test_the_worker_makes_torchs_lazy_imports_when_first_idle(make_engine):
     job = engine.submit(sample())
     assert engine.wait_idle(30) and job.state is JobState.DONE
     assert make_engine(synchronous=True).warmed_up.is_set()
+
+
+def test_a_held_engine_queues_until_started():
+    library, registry = FakeLibrary(), fake_registry()
+    engine = Engine(ModelCache(library, registry, device="cpu"), threads=1,
+                    validate=validator_for(registry, library), start=False)
+    try:
+        job = engine.submit(sample())
+        assert not job.wait(0.3) and job.state is JobState.QUEUED  # no worker yet
+        engine.start()
+        engine.start()  # once only
+        assert job.wait(30) and job.state is JobState.DONE
+    finally:
+        engine.shutdown()
+    never_started = Engine(ModelCache(library, registry, device="cpu"), start=False)
+    never_started.shutdown()  # nothing to join
