@@ -14,7 +14,7 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-BENCHMARKS = ["gui_stall", "scrub_latency", "diffusion_overhead"]
+BENCHMARKS = ["gui_stall", "scrub_latency", "gan_scrub", "diffusion_overhead"]
 
 
 def main() -> int:
