@@ -300,11 +300,18 @@ class FakeGANModel:
     def edit(self, wplus: np.ndarray, edits: list[dict[str, Any]]) -> np.ndarray:
         out = wplus.copy()
         for e in edits:
-            d = int(e["direction"])
-            if not 0 <= d < len(self.directions):
-                raise ValueError(f"edits: this model has no direction {d}")
+            if "vector" in e:  # a direction from a directions file, as in gan.py
+                vector = np.asarray(e["vector"], np.float32)
+                if vector.shape != (W_DIM,):
+                    raise ValueError(f"edits: 'vector' must be a list of {W_DIM} numbers")
+                sigma = float(e.get("sigma", 1.0))
+            else:
+                d = int(e["direction"])
+                if not 0 <= d < len(self.directions):
+                    raise ValueError(f"edits: this model has no direction {d}")
+                vector, sigma = self.directions[d], self.sigmas[d]
             first, last = (int(x) for x in e.get("layers", [0, self.layers - 1]))
-            out[first:last + 1] += float(e["amount"]) * self.sigmas[d] * self.directions[d]
+            out[first:last + 1] += float(e["amount"]) * sigma * vector
         return out
 
     def synth(self, wplus: np.ndarray) -> np.ndarray:

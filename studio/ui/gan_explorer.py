@@ -10,7 +10,10 @@ It turns what the views report into session changes and requests:
   session's sample values, so every recipe carries them, and re-render the subject (or
   the whole grid) on a latest-wins lane while they move;
 - the directions (names, layer ranges, σ) come from the model card's
-  `config["directions"]`; names and ranges can be changed, saved and loaded;
+  `config["directions"]`; names and ranges can be changed; Save writes the project's
+  directions file (studio.core.directions, vectors read from the model's weights with
+  numpy) and Load reads it: a loaded vector that is not the model's own direction drives
+  its slider as {"vector", "sigma"} in the edits;
 - walks and interpolations play in Walk; the style-mixing matrix shows in Style mix.
 
 Full renders go through the window (`run`), so they show in the status bar, can be
@@ -21,13 +24,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QStyle, QWidget
 
+from studio.core import directions as core_directions
 from studio.core import media
 from studio.core.requests import Request, Result
 from studio.core.session import Session
@@ -58,6 +62,9 @@ class Direction:
     sigma: float  # σ of w along it (the card's figure); amounts are in σ
     card_layers: tuple[int, int]  # the card's range, for Reset
     amount: float = 0.0
+    # a vector loaded from a directions file that is not the model's own direction at this
+    # position: edits then carry it ("vector" + "sigma") instead of the index
+    vector: np.ndarray | None = field(default=None, repr=False)
 
 
 def directions_of(card: Any) -> list[Direction]:
@@ -88,14 +95,24 @@ def _clamp_layers(layers: Sequence[Any], count: int) -> tuple[int, int]:
 
 
 def edits_text(directions: Sequence[Direction]) -> str:
-    """The `edits` parameter for the sliders: the directions moved away from 0."""
-    edits = [{"direction": index, "amount": round(d.amount, 4), "layers": list(d.layers)}
-             for index, d in enumerate(directions) if d.amount]
+    """The `edits` parameter for the sliders: the directions moved away from 0. The
+    model's own directions go by index; loaded vectors go as they are, with their σ."""
+    edits: list[dict[str, Any]] = []
+    for index, d in enumerate(directions):
+        if not d.amount:
+            continue
+        if d.vector is None:
+            edits.append({"direction": index, "amount": round(d.amount, 4),
+                          "layers": list(d.layers)})
+        else:
+            edits.append({"vector": [float(x) for x in d.vector], "sigma": d.sigma,
+                          "amount": round(d.amount, 4), "layers": list(d.layers)})
     return json.dumps(edits) if edits else ""
 
 
 def parse_edits(text: Any) -> list[dict[str, Any]] | None:
-    """The `edits` JSON as a list of dicts, or None when it is not valid (yet)."""
+    """The `edits` JSON as a list of dicts ({"direction": index} or {"vector", "sigma"},
+    with "amount" and maybe "layers"), or None when it is not valid (yet)."""
     if not str(text or "").strip():
         return []
     try:
@@ -104,43 +121,60 @@ def parse_edits(text: Any) -> list[dict[str, Any]] | None:
         return None
     if not isinstance(edits, list):
         return None
+    out = []
     try:
-        return [{"direction": int(e["direction"]), "amount": float(e.get("amount", 0.0)),
-                 **({"layers": [int(e["layers"][0]), int(e["layers"][1])]} if "layers" in e else {})}
-                for e in edits]
-    except (KeyError, TypeError, ValueError, IndexError):
+        for e in edits:
+            item: dict[str, Any] = {"amount": float(e.get("amount", 0.0))}
+            if "vector" in e:
+                item["vector"] = np.asarray(e["vector"], np.float32).reshape(-1)
+                item["sigma"] = float(e.get("sigma", 1.0))
+            else:
+                item["direction"] = int(e["direction"])
+            if "layers" in e:
+                item["layers"] = [int(e["layers"][0]), int(e["layers"][1])]
+            out.append(item)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
         return None
+    return out
 
 
-def save_directions(path: str | Path, model_id: str, directions: Sequence[Direction]) -> Path:
-    """{"model": id, "directions": [{"name", "layers": [first, last]}, ...]}, atomically."""
-    data = {"model": model_id,
-            "directions": [{"name": d.name, "layers": list(d.layers)} for d in directions]}
-    path = Path(path)
-    media.atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
-    return path
+def _same_vector(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is not None and b is not None and a.shape == b.shape
+            and bool(np.allclose(a, b, rtol=1e-5, atol=1e-6)))
 
 
-def load_directions(path: str | Path) -> tuple[str, list[dict[str, Any]]]:
-    """(model id, [{"name", "layers"}, ...]) from a directions file; ValueError names the
-    file and what is wrong with it. Other keys (the full format of studio.core.directions:
-    format, version, w_dim, num_layers, and per direction sigma and vector) are ignored."""
+def read_directions(path: str | Path, *, w_dim: int | None = None,
+                    num_layers: int | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """(model id, [{"name", "layers"[, "vector", "sigma"]}, ...]) from a directions file.
+
+    The file is studio.core.directions' format (read, and checked against `w_dim` and
+    `num_layers`, by its `load_directions`); older names-only files the explorer wrote,
+    {"model": id, "directions": [{"name", "layers"}]}, still give names and ranges (applied
+    by position). DirectionsError (a ValueError) names the file and what is wrong."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path.name}: not a readable directions file ({exc})") from None
+        raise core_directions.DirectionsError(
+            f"{path.name}: not a readable directions file ({exc})") from None
+    if isinstance(data, dict) and "format" in data:
+        loaded = core_directions.load_directions(path, w_dim=w_dim, num_layers=num_layers)
+        model = data.get("model")
+        return (model if isinstance(model, str) else "",
+                [{"name": d.name[:MAX_NAME], "layers": list(d.layers), "vector": d.vector,
+                  "sigma": d.sigma} for d in loaded])
     entries = data.get("directions") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not isinstance(data.get("model"), str):
-        raise ValueError(f"{path.name}: not a directions file (no model and directions)")
+        raise core_directions.DirectionsError(
+            f"{path.name}: not a directions file (no model and directions)")
     out = []
     for index, entry in enumerate(entries):
         try:
             layers = [int(entry["layers"][0]), int(entry["layers"][1])]
             out.append({"name": str(entry["name"])[:MAX_NAME], "layers": layers})
         except (KeyError, TypeError, ValueError, IndexError):
-            raise ValueError(f"{path.name}: direction {index + 1} needs a name and "
-                             "layers [first, last]") from None
+            raise core_directions.DirectionsError(
+                f"{path.name}: direction {index + 1} needs a name and layers [first, last]") from None
     return data["model"], out
 
 
@@ -152,12 +186,15 @@ class GANExplorer(Explorer):
     animation_hint = "Render a walk first (Walk tab, then Generate)."
 
     def __init__(self, session: Session, jobs: JobRouter, bridge: EngineBridge,
-                 run: Callable[[Request], Any], parent: QWidget | None = None) -> None:
+                 run: Callable[[Request], Any], parent: QWidget | None = None,
+                 folder_of: Callable[[str], Path | None] | None = None) -> None:
         """`run(request)` queues a user-visible run (the window's `run_request`): its
-        result comes back to `show_result` and goes to the History."""
+        result comes back to `show_result` and goes to the History. `folder_of(model_id)`
+        is the model's folder (its library entry's), where Save reads the direction vectors."""
         super().__init__(session, jobs, parent)
         self.bridge = bridge
         self.run = run
+        self.folder_of = folder_of
         self.seeds = SeedsView()
         self.edit = EditView()
         self.walk = WalkView()
@@ -195,7 +232,8 @@ class GANExplorer(Explorer):
         self.mix.render_requested.connect(self._on_mix_render_requested)
 
         self.directions: list[Direction] = []
-        self._names: dict[str, list[tuple[str, tuple[int, int]]]] = {}  # per model, this run
+        # per model, this run: (name, layers, loaded vector or None, sigma) per direction
+        self._names: dict[str, list[tuple[str, tuple[int, int], np.ndarray | None, float]]] = {}
         # what the sliders edit: ("seed", seed) or ("latent", w+ code, description)
         self.subject: tuple[Any, ...] | None = None
         self._edit_dirty = True
@@ -206,8 +244,10 @@ class GANExplorer(Explorer):
         super().set_model(card)
         self.layers = layer_count(card)
         self.directions = directions_of(card)
-        for direction, (name, layers) in zip(self.directions, self._names.get(card.id, [])):
+        for direction, (name, layers, vector, sigma) in zip(self.directions,
+                                                            self._names.get(card.id, [])):
             direction.name, direction.layers = name, layers
+            direction.vector, direction.sigma = vector, sigma
         self.edit.set_directions([(d.name, d.layers, d.sigma) for d in self.directions], self.layers)
         spec = self._spec("sample", "truncation")
         if spec is not None and spec.minimum is not None and spec.maximum is not None:
@@ -252,8 +292,15 @@ class GANExplorer(Explorer):
         for direction in self.directions:
             direction.amount = 0.0
         for edit in edits:
-            if 0 <= edit["direction"] < len(self.directions):
-                direction = self.directions[edit["direction"]]
+            if "vector" in edit:  # a loaded direction's: the row that holds that vector
+                index = next((i for i, d in enumerate(self.directions)
+                              if _same_vector(d.vector, edit["vector"])), -1)
+            else:
+                index = edit["direction"]
+                if 0 <= index < len(self.directions) and self.directions[index].vector is not None:
+                    index = -1  # that row moves a loaded vector now, not the model's own
+            if 0 <= index < len(self.directions):
+                direction = self.directions[index]
                 direction.amount += edit["amount"]
                 if "layers" in edit:
                     direction.layers = _clamp_layers(edit["layers"], self.layers)
@@ -470,7 +517,20 @@ class GANExplorer(Explorer):
 
     def _remember_names(self) -> None:
         if self.card is not None:
-            self._names[self.card.id] = [(d.name, d.layers) for d in self.directions]
+            self._names[self.card.id] = [(d.name, d.layers, d.vector, d.sigma)
+                                         for d in self.directions]
+
+    def _model_directions(self) -> list[core_directions.Direction]:
+        """The model's own directions with their vectors, read from its weights (numpy);
+        DirectionsError when the folder is unknown or holds none."""
+        folder = self.folder_of(self.card.id) if self.folder_of is not None else None
+        if folder is None:
+            raise core_directions.DirectionsError(
+                f"{self.card.id}: the model's folder is unknown, so its direction vectors "
+                "cannot be read")
+        return core_directions.model_directions(folder, self.card.config,
+                                                getattr(self.card, "weights_file",
+                                                        "model.safetensors"))
 
     def _on_edit_save_requested(self) -> None:
         if self.card is None or not self.directions:
@@ -482,7 +542,15 @@ class GANExplorer(Explorer):
         if Path(path).suffix.lower() != ".json":
             path += ".json"
         try:
-            save_directions(path, self.card.id, self.directions)
+            own = self._model_directions()
+            core_directions.save_directions(
+                path, [core_directions.Direction(d.name, d.vector if d.vector is not None
+                                                 else own[index].vector, d.layers, d.sigma)
+                       for index, d in enumerate(self.directions)],
+                model=self.card.id, num_layers=self.layers)
+        except core_directions.DirectionsError as exc:
+            self.error_raised.emit(f"Could not save the directions: {exc}")
+            return
         except OSError as exc:
             self.error_raised.emit(f"Could not save the directions to {path}: {exc.strerror or exc}")
             return
@@ -494,8 +562,10 @@ class GANExplorer(Explorer):
         path = self._ask_open_path("Load directions", DIRECTIONS_FILTER)
         if not path:
             return
+        w_dim = (self.card.config or {}).get("w_dim")
         try:
-            model, entries = load_directions(path)
+            model, entries = read_directions(path, num_layers=self.layers,
+                                             w_dim=int(w_dim) if w_dim else None)
         except ValueError as exc:
             self.error_raised.emit(str(exc))
             return
@@ -503,9 +573,25 @@ class GANExplorer(Explorer):
             self.error_raised.emit(f"{Path(path).name} holds the directions of {model!r}, not of "
                                    f"{self.card.id!r}: nothing was changed.")
             return
-        for direction, row, entry in zip(self.directions, self.edit.rows, entries):
+        own: list[core_directions.Direction] = []
+        if any("vector" in entry for entry in entries):
+            try:
+                own = self._model_directions()
+            except core_directions.DirectionsError:
+                own = []  # the model's own cannot be told apart: every vector goes as loaded
+        card = directions_of(self.card)
+        for index, (direction, row, entry) in enumerate(zip(self.directions, self.edit.rows,
+                                                            entries)):
             direction.name = entry["name"]
             direction.layers = _clamp_layers(entry["layers"], self.layers)
+            if "vector" in entry:
+                mine = own[index] if index < len(own) else None
+                if (mine is not None and _same_vector(entry["vector"], mine.vector)
+                        and np.isclose(entry["sigma"], card[index].sigma)):
+                    direction.vector, direction.sigma = None, card[index].sigma
+                else:
+                    direction.vector, direction.sigma = entry["vector"], entry["sigma"]
+                row.sigma = direction.sigma
             row.set_name(direction.name)
             row.set_layers(*direction.layers)
         self._remember_names()

@@ -104,7 +104,8 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         if kind == "vae":
             explorer: Explorer = VAEExplorer(self.session, self.jobs)
         elif kind == "gan":
-            explorer = GANExplorer(self.session, self.jobs, self.bridge, self.run_request)
+            explorer = GANExplorer(self.session, self.jobs, self.bridge, self.run_request,
+                                   folder_of=lambda model_id: self.library.get(model_id).folder)
         elif kind == "diffusion":
             explorer = DiffusionExplorer(self.session, self.jobs, self.bridge, self.run_request)
         else:

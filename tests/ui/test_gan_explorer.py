@@ -13,7 +13,9 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+from safetensors.numpy import save_file
 
+from studio.core import directions as core_directions
 from studio.core import export, media
 from studio.ui import gan_explorer
 from studio.ui.gan_projection import ProjectionDialog
@@ -196,7 +198,16 @@ def test_a_direction_slider_writes_edits_into_the_recipe(window, qtbot, model):
     assert row.amount() == 0.0 and row.layers() == (0, 1)
 
 
-def test_rename_save_and_load_directions(window, qtbot, tmp_path, monkeypatch):
+def give_weights(window, model, folder):
+    """Give the fake GAN's library entry a folder whose model.safetensors holds the fake's
+    direction vectors, as a real GAN's weights do."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({core_directions.VECTORS_TENSOR: model.directions}, str(folder / "model.safetensors"))
+    window.library.get("fake-gan").folder = folder
+    return folder
+
+
+def test_rename_save_and_load_directions(window, qtbot, tmp_path, monkeypatch, model):
     explorer = window.explorer
     explorer.set_view("edit")
     rows = explorer.edit.rows
@@ -209,12 +220,23 @@ def test_rename_save_and_load_directions(window, qtbot, tmp_path, monkeypatch):
     rows[2].first.setValue(4)
     path = tmp_path / "mine.json"
     monkeypatch.setattr(explorer, "_ask_save_path", lambda *a: str(path.with_suffix("")))
+
+    # without the model's weights there are no vectors to save: it says so, writes nothing
     click(explorer.edit.save_button)
-    saved = json.loads(path.read_text())
-    assert saved == {"model": "fake-gan", "directions": [
-        {"name": "Smile", "layers": [0, 5]}, {"name": "Direction 2", "layers": [0, 2]},
-        {"name": "Stroke width", "layers": [4, 5]}]}
+    assert window.message_bar.level() == "error" and "cannot read the directions" in window.message_bar.text()
+    assert not path.exists()
+
+    # the project's directions file: names, ranges, σ and the model's own vectors
+    give_weights(window, model, tmp_path / "fake-gan")
+    click(explorer.edit.save_button)
     assert "Saved 3 directions" in window.message_bar.text()
+    saved = json.loads(path.read_text())
+    assert saved["format"] == core_directions.FORMAT and saved["model"] == "fake-gan"
+    assert saved["num_layers"] == 6 and saved["w_dim"] == 8
+    loaded = core_directions.load_directions(path, w_dim=8, num_layers=6)
+    assert [(d.name, d.layers, d.sigma) for d in loaded] == [
+        ("Smile", (0, 5), 1.0), ("Direction 2", (0, 2), 0.5), ("Stroke width", (4, 5), 2.0)]
+    assert np.array_equal(np.stack([d.vector for d in loaded]), model.directions)
 
     # change everything, then load: names and ranges come back
     monkeypatch.setattr(explorer, "_ask_text", lambda *a: "Something else")
@@ -225,14 +247,77 @@ def test_rename_save_and_load_directions(window, qtbot, tmp_path, monkeypatch):
     click(explorer.edit.load_button)
     assert [r.name.text() for r in rows] == ["Smile", "Direction 2", "Stroke width"]
     assert rows[2].layers() == (4, 5)
+    # the model's own vectors came back: the sliders still name them by index
+    rows[2].slider.setFocus()
+    QTest.keyClick(rows[2].slider, Qt.Key.Key_PageUp)
+    assert json.loads(window.session.value("edits", "sample")) == [
+        {"direction": 2, "amount": 0.5, "layers": [4, 5]}]
 
     # another model's file changes nothing and says why
     other = tmp_path / "other.json"
-    other.write_text(json.dumps({"model": "someone-else", "directions": [{"name": "X", "layers": [0, 1]}]}))
+    core_directions.save_directions(other, loaded[:1], model="someone-else", num_layers=6)
     monkeypatch.setattr(explorer, "_ask_open_path", lambda *a: str(other))
     click(explorer.edit.load_button)
     assert window.message_bar.level() == "error" and "someone-else" in window.message_bar.text()
     assert rows[0].name.text() == "Smile"
+
+    # a names-only file of an older version still gives names and ranges, by position
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"model": "fake-gan", "directions": [
+        {"name": "Thin", "layers": [1, 2]}, {"name": "Round", "layers": [0, 0]}]}))
+    monkeypatch.setattr(explorer, "_ask_open_path", lambda *a: str(old))
+    click(explorer.edit.load_button)
+    assert [r.name.text() for r in rows] == ["Thin", "Round", "Stroke width"]
+    assert [r.layers() for r in rows] == [(1, 2), (0, 0), (4, 5)]
+    assert "Loaded 2 directions" in window.message_bar.text()
+
+
+def test_loaded_vectors_drive_the_sliders(window, qtbot, tmp_path, monkeypatch, model):
+    give_weights(window, model, tmp_path / "fake-gan")
+    grid = open_edit(window, qtbot, pick=0)
+    explorer = window.explorer
+    rows = explorer.edit.rows
+    # a file with a vector of its own in place of direction 2 (the others are the model's)
+    mine = np.linspace(-1.0, 1.0, 8, dtype=np.float32)
+    mine /= np.linalg.norm(mine)
+    path = tmp_path / "found.json"
+    core_directions.save_directions(path, [
+        core_directions.Direction("Direction 1", model.directions[0], (0, 5), 1.0),
+        core_directions.Direction("Slant", mine, (1, 3), 1.5),
+        core_directions.Direction("Direction 3", model.directions[2], (3, 5), 2.0)],
+        model="fake-gan", num_layers=6)
+    monkeypatch.setattr(explorer, "_ask_open_path", lambda *a: str(path))
+    click(explorer.edit.load_button)
+    assert rows[1].name.text() == "Slant" and rows[1].layers() == (1, 3)
+    assert "σ = 1.5" in rows[1].name.toolTip()
+
+    # its slider moves along the loaded vector: the edits carry it, with its σ
+    rows[1].slider.setFocus()
+    QTest.keyClick(rows[1].slider, Qt.Key.Key_PageUp)
+    edits = json.loads(window.session.value("edits", "sample"))
+    assert len(edits) == 1 and "direction" not in edits[0]
+    assert edits[0]["sigma"] == 1.5 and edits[0]["amount"] == 0.5 and edits[0]["layers"] == [1, 3]
+    assert np.allclose(edits[0]["vector"], mine)
+    edit_settled(window, qtbot, edits=window.session.value("edits", "sample"))
+    w = model.seed_w(grid.request.seed, 0.7)
+    expected = w.copy()
+    expected[1:4] += 0.5 * 1.5 * mine
+    assert np.allclose(model.edit(w, edits), expected)
+    assert np.array_equal(explorer.edit.result.images[0], model.synth(model.edit(w, edits)[None])[0])
+    # the session's edits put the slider where it was
+    explorer.session_changed_quietly()
+    assert rows[1].amount() == pytest.approx(0.5) and rows[0].amount() == 0.0
+
+    # saving writes the loaded vector back: the file round-trips
+    again = tmp_path / "again.json"
+    monkeypatch.setattr(explorer, "_ask_save_path", lambda *a: str(again))
+    click(explorer.edit.save_button)
+    loaded = core_directions.load_directions(again, w_dim=8, num_layers=6)
+    assert [(d.name, d.layers, d.sigma) for d in loaded] == [
+        ("Direction 1", (0, 5), 1.0), ("Slant", (1, 3), 1.5), ("Direction 3", (3, 5), 2.0)]
+    assert np.allclose(loaded[1].vector, mine)
+    assert np.array_equal(loaded[0].vector, model.directions[0])
+    assert np.array_equal(loaded[2].vector, model.directions[2])
 
 
 def test_the_walk_plays_and_stops(window, qtbot):
@@ -425,15 +510,25 @@ def test_switching_families_switches_the_explorer(window, qtbot):
     assert window.explorer is gan and window.explorer.current_view() == "samples"
 
 
-def test_the_directions_reader_takes_names_and_ranges_from_either_format(tmp_path):
+def test_the_directions_reader_takes_the_core_format_and_old_names_only_files(tmp_path):
     full = tmp_path / "full.json"  # the core format: vectors and σ beside names and ranges
-    full.write_text(json.dumps({
-        "format": "latent-studio/directions", "version": 1, "model": "fake-gan", "w_dim": 8,
-        "num_layers": 6, "directions": [
-            {"name": "Smile", "layers": [1, 3], "sigma": 1.5, "vector": [0.0] * 8}]}))
-    assert gan_explorer.load_directions(full) == ("fake-gan", [{"name": "Smile", "layers": [1, 3]}])
+    core_directions.save_directions(full, [core_directions.Direction(
+        "Smile", np.arange(8, dtype=np.float32), (1, 3), 1.5)], model="fake-gan", num_layers=6)
+    model_id, entries = gan_explorer.read_directions(full, w_dim=8, num_layers=6)
+    assert model_id == "fake-gan" and len(entries) == 1
+    assert entries[0]["name"] == "Smile" and entries[0]["layers"] == [1, 3]
+    assert entries[0]["sigma"] == 1.5 and np.array_equal(entries[0]["vector"], np.arange(8))
+    with pytest.raises(ValueError, match="this model's w has 16"):  # made for another w
+        gan_explorer.read_directions(full, w_dim=16)
+    with pytest.raises(ValueError, match="6 layers, this one has 7"):
+        gan_explorer.read_directions(full, num_layers=7)
+    old = tmp_path / "old.json"  # what the explorer wrote before
+    old.write_text(json.dumps({"model": "fake-gan", "directions": [{"name": "Smile", "layers": [1, 3]}]}))
+    assert gan_explorer.read_directions(old) == ("fake-gan", [{"name": "Smile", "layers": [1, 3]}])
     for bad, message in (("{", "not a readable"), ('{"directions": []}', "not a directions file"),
-                         ('{"model": "m", "directions": [{"name": "x"}]}', "direction 1 needs")):
+                         ('{"model": "m", "directions": [{"name": "x"}]}', "direction 1 needs"),
+                         ('{"format": "latent-studio/directions", "version": 1, "directions": '
+                          '[{"name": "x", "layers": [0, 1]}]}', "lacks 'vector'")):
         (tmp_path / "bad.json").write_text(bad)
         with pytest.raises(ValueError, match=message):
-            gan_explorer.load_directions(tmp_path / "bad.json")
+            gan_explorer.read_directions(tmp_path / "bad.json")
