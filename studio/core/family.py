@@ -106,3 +106,15 @@ class JobContext:
         if force or now - self._last_preview >= self._min_interval:
             self._last_preview = now
             self._on_preview(images)
+
+
+def run_in_chunks(render: Callable[[Any], np.ndarray], items: Any, ctx: JobContext,
+                  chunk: int = 64) -> np.ndarray:
+    """`render(items[i:i + chunk])` for each chunk, checking for cancel before each and
+    reporting progress after: how families turn a batch of latents into images."""
+    out = []
+    for i in range(0, len(items), chunk):
+        ctx.check_cancelled()
+        out.append(render(items[i:i + chunk]))
+        ctx.progress(min(len(items), i + chunk), len(items))
+    return np.concatenate(out)

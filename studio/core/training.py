@@ -61,6 +61,37 @@ class Trainable(Protocol):
     # optional: def extra_metrics(self, evaluator) -> dict[str, float], recorded in the card
 
 
+class EMATrainable:
+    """What the single-network trainables share: `model` trained by `opt` under `sched`,
+    an `ema` copy that warms up with the step count, and their checkpoint state."""
+
+    model: torch.nn.Module
+    ema: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: Any
+    ema_decay: float
+    steps_done: int
+
+    def update_ema(self) -> None:
+        # EMA warms up too: early on it follows the raw weights closely
+        decay = min(self.ema_decay, (1 + self.steps_done) / (10 + self.steps_done))
+        with torch.no_grad():
+            for e, p in zip(self.ema.parameters(), self.model.parameters()):
+                e.lerp_(p, 1.0 - decay)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
+                "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                "steps_done": self.steps_done}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        self.steps_done = int(state["steps_done"])
+
+
 @dataclass
 class TrainConfig:
     steps: int = 1000

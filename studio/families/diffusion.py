@@ -43,6 +43,7 @@ from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.datasets import GLYPH_CLASSES, Split
 from studio.core.family import JobContext, ModelLoadError, Output
 from studio.core.params import ParamError
+from studio.core.training import EMATrainable
 from studio.families import diffusion_loop as dl
 from studio.families.catalog import DIFFUSION as DIFFUSION_INFO
 
@@ -134,7 +135,7 @@ class PixelSpace:
 # training (the driver in studio/core/training.py calls this)
 
 
-class DiffusionTrainable:
+class DiffusionTrainable(EMATrainable):
     """ε-prediction, uniform t, label dropout, Adam with a cosine decay, EMA."""
 
     family = "diffusion"
@@ -179,23 +180,8 @@ class DiffusionTrainable:
         self.opt.step()
         self.sched.step()
         self.steps_done += 1
-        decay = min(self.ema_decay, (1 + self.steps_done) / (10 + self.steps_done))
-        with torch.no_grad():
-            for e, p in zip(self.ema.parameters(), self.model.parameters()):
-                e.lerp_(p, 1.0 - decay)
+        self.update_ema()
         return {"loss": loss.item(), "grad": float(grad), "lr": self.sched.get_last_lr()[0]}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
-                "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                "steps_done": self.steps_done}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
-        self.opt.load_state_dict(state["opt"])
-        self.sched.load_state_dict(state["sched"])
-        self.steps_done = int(state["steps_done"])
 
     @property
     def loaded_class(self) -> type:

@@ -50,7 +50,7 @@ from studio.core import latent as latent_math
 from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.datasets import GLYPH_CLASSES, Split
 from studio.core.directions import VECTORS_TENSOR, Edit, card_directions, parse_edits
-from studio.core.family import JobContext, ModelLoadError, Output
+from studio.core.family import JobContext, ModelLoadError, Output, run_in_chunks
 from studio.core.params import ParamError
 from studio.families.catalog import GAN as GAN_INFO
 
@@ -680,12 +680,7 @@ class LoadedGAN:
 
     @torch.inference_mode()
     def _render(self, ws: torch.Tensor, ctx: JobContext, chunk: int = 64) -> np.ndarray:
-        out = []
-        for i in range(0, len(ws), chunk):
-            ctx.check_cancelled()
-            out.append(to_uint8(self.G.synthesis(ws[i:i + chunk])))
-            ctx.progress(min(len(ws), i + chunk), len(ws))
-        return np.concatenate(out)  # (N, R, R, C) uint8
+        return run_in_chunks(lambda w: to_uint8(self.G.synthesis(w)), ws, ctx, chunk)
 
     def _class_name(self, k: int | None) -> str:
         if k is None:

@@ -33,8 +33,9 @@ from safetensors.torch import load_file, save_file
 from studio.core import latent as latent_math
 from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.datasets import GLYPH_CLASSES, Split
-from studio.core.family import JobContext, ModelLoadError, Output
+from studio.core.family import JobContext, ModelLoadError, Output, run_in_chunks
 from studio.core.params import ParamError
+from studio.core.training import EMATrainable
 from studio.families.catalog import VAE as VAE_INFO
 
 # -----------------------------------------------------------------------------
@@ -220,7 +221,7 @@ def fit_prior(model: VAE, images: np.ndarray, labels: np.ndarray | None, batch: 
             "prior.weights": (w / w.sum()).float()}  # (K,)
 
 
-class VAETrainable:
+class VAETrainable(EMATrainable):
     """Adam + EMA weights + a linear KL warm-up (avoids posterior collapse early on)."""
 
     def __init__(self, cfg: VAEConfig, train: Mapping[str, Any], data: Mapping[str, Split],
@@ -249,24 +250,8 @@ class VAETrainable:
         self.opt.step()
         self.sched.step()
         self.steps_done += 1
-        # EMA warms up too: early on it follows the raw weights closely
-        decay = min(self.ema_decay, (1 + self.steps_done) / (10 + self.steps_done))
-        with torch.no_grad():
-            for e, p in zip(self.ema.parameters(), self.model.parameters()):
-                e.lerp_(p, 1.0 - decay)
+        self.update_ema()
         return logs
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
-                "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                "steps_done": self.steps_done}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
-        self.opt.load_state_dict(state["opt"])
-        self.sched.load_state_dict(state["sched"])
-        self.steps_done = int(state["steps_done"])
 
     def extra_metrics(self, evaluator: Any) -> dict[str, float]:
         """Figures the driver records beside the evaluator's: with a fitted prior, the
@@ -389,12 +374,7 @@ class LoadedVAE:
 
     @torch.inference_mode()
     def _decode(self, z: torch.Tensor, ctx: JobContext, chunk: int = 64) -> np.ndarray:
-        out = []
-        for i in range(0, len(z), chunk):
-            ctx.check_cancelled()
-            out.append(to_uint8(self.model.decoder(z[i:i + chunk])))
-            ctx.progress(min(len(z), i + chunk), len(z))
-        return np.concatenate(out)  # (N, H, W, C) uint8
+        return run_in_chunks(lambda zs: to_uint8(self.model.decoder(zs)), z, ctx, chunk)
 
     def _image_tensor(self, image: np.ndarray, name: str) -> tuple[np.ndarray, torch.Tensor]:
         from studio.core.media import fit_image
