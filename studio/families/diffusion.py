@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +46,14 @@ from studio.core.params import ParamError
 from studio.core.training import EMATrainable
 from studio.families import diffusion_loop as dl
 from studio.families.catalog import DIFFUSION as DIFFUSION_INFO
+from studio.families.config import CardConfig
 
 # -----------------------------------------------------------------------------
 # config
 
 
 @dataclass
-class DiffusionConfig:
+class DiffusionConfig(CardConfig):
     resolution: int = 32  # image size
     channels: int = 1  # image channels
     classes: int = 10  # class `classes` is the null label
@@ -69,15 +70,6 @@ class DiffusionConfig:
         assert len(self.widths) >= 1 and all(w % self.norm_groups == 0 for w in self.widths), self
         assert self.classes >= 1 and 0.0 <= self.label_dropout < 1.0, self
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DiffusionConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["widths"] = list(self.widths)
-        return out
 
     def scheduler_config(self, clip_sample: bool = True) -> dict[str, Any]:
         """The training noise schedule, from which every sampler is built. `clip_sample`:

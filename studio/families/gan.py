@@ -35,7 +35,7 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from studio.core.directions import VECTORS_TENSOR, Edit, card_directions, parse_
 from studio.core.family import JobContext, ModelLoadError, Output, run_in_chunks
 from studio.core.params import ParamError
 from studio.families.catalog import GAN as GAN_INFO
+from studio.families.config import CardConfig
 
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 SQRT2 = math.sqrt(2.0)
@@ -62,7 +63,7 @@ SQRT2 = math.sqrt(2.0)
 
 
 @dataclass
-class GANConfig:
+class GANConfig(CardConfig):
     resolution: int = 32
     channels: int = 1  # 1 = grayscale, 3 = RGB
     z_dim: int = 64
@@ -114,15 +115,6 @@ class GANConfig:
         return {name: [first_layer(int(lv[0])), 2 * int(lv[-1])]
                 for name, lv in zip(("coarse", "middle", "fine"), levels)}
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GANConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["g_widths"], out["d_widths"] = list(self.g_widths), list(self.d_widths)
-        return out
 
 
 # -----------------------------------------------------------------------------

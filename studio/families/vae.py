@@ -19,7 +19,7 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,14 @@ from studio.core.family import JobContext, ModelLoadError, Output, run_in_chunks
 from studio.core.params import ParamError
 from studio.core.training import EMATrainable
 from studio.families.catalog import VAE as VAE_INFO
+from studio.families.config import CardConfig
 
 # -----------------------------------------------------------------------------
 # config
 
 
 @dataclass
-class VAEConfig:
+class VAEConfig(CardConfig):
     resolution: int = 32
     channels: int = 1  # 1 = grayscale, 3 = RGB
     latent_channels: int = 4
@@ -80,15 +81,6 @@ class VAEConfig:
         c, h, w = self.latent_shape
         return c * h * w
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> VAEConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["widths"] = list(self.widths)
-        return out
 
 
 # -----------------------------------------------------------------------------
