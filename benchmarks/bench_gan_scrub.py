@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from benchmarks.common import Report, median, on_worker_thread, percentile
-from benchmarks.qt_harness import process_until
+from benchmarks.qt_harness import drag_slider, process_until
 from benchmarks.window import open_studio
 
 MODEL = "gan-glyphs"
@@ -61,15 +61,7 @@ def _drag(studio, smoke: bool) -> Report:
 
     engine.add_listener(on_engine)
     window.bridge.job_finished.connect(on_finished)
-    slider.setSliderDown(True)  # as while the user holds the handle
-    start = time.perf_counter()
-    for i, value in enumerate(values):
-        # keep a 16 ms cadence, running the event loop in between as a drag would
-        process_until(lambda i=i: time.perf_counter() >= start + i * EVENT_INTERVAL, timeout=5)
-        slider.setValue(int(value))
-    slider.setSliderDown(False)
-    process_until(lambda: engine.idle(), timeout=60)
-    process_until(lambda: False, timeout=0.1)  # deliver the last queued signals
+    start = drag_slider(slider, values, EVENT_INTERVAL, engine)
     engine.remove_listener(on_engine)
     window.bridge.job_finished.disconnect(on_finished)
     drag_seconds = max(shown_at[-1] - start, EVENT_INTERVAL) if shown_at else 0.0

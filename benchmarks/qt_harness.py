@@ -66,3 +66,20 @@ class StallProbe:
         gaps = self.gaps_ms
         return {"ticks": len(self.ticks), "max_ms": max(gaps, default=0.0),
                 "p99_ms": percentile(gaps, 99), "median_ms": percentile(gaps, 50)}
+
+
+def drag_slider(slider, values, interval: float, engine, before_each=None) -> float:
+    """Move `slider` through `values`, one event every `interval` seconds with the event
+    loop running in between, as a user's drag would; then wait for the engine and the
+    last queued signals. `before_each()` runs just before each move. Returns the start."""
+    slider.setSliderDown(True)  # as while the user holds the handle
+    start = time.perf_counter()
+    for i, value in enumerate(values):
+        process_until(lambda i=i: time.perf_counter() >= start + i * interval, timeout=5)
+        if before_each is not None:
+            before_each()
+        slider.setValue(int(value))
+    slider.setSliderDown(False)
+    process_until(lambda: engine.idle(), timeout=60)
+    process_until(lambda: False, timeout=0.1)  # deliver the last queued signals
+    return start
