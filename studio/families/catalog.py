@@ -409,3 +409,114 @@ LATENT_DIFFUSION = FamilyInfo(
 )
 
 FAMILIES = FAMILIES + (DIFFUSION, LATENT_DIFFUSION)
+
+# -- flow --------------------------------------------------------------------------------
+# A flow's latent has as many numbers as the image (1024 for 32 × 32 gray), all scales'
+# latents flattened into one vector, so any latent decodes exactly.
+L_CLASS = ParamSpec("class_index", "int", default=-1, minimum=-1, maximum=255, label="Class",
+                    help="For a class-conditional model: the class to draw (−1 = a random "
+                         "class per image). Ignored by unconditional models.")
+L_IMAGE = ParamSpec("image", "image", required=True, label="Image",
+                    help="An image from the canvas (or dropped on it), resized to the model's resolution.")
+FLOW_LATENT = ParamSpec("latent", "latent", required=True, label="Latent",
+                        help="A flow latent (all scales, flattened), as made by encode or sample.")
+FLOW_TEMPERATURE = ParamSpec("temperature", "float", default=0.7, minimum=0.0, maximum=1.5,
+                             step=0.05, label="Temperature", live=True,
+                             help="Scales the prior's standard deviation at every scale. "
+                                  "1 is the model's true distribution; lower is cleaner "
+                                  "and less varied (Glow samples at 0.7).")
+
+FLOW = FamilyInfo(
+    name="flow",
+    label="Flow",
+    description="Normalizing flow (Glow-style): exact likelihood in bits per dimension, "
+                "exact encode and decode, interpolation in z.",
+    loader="studio.families.flow:FlowFamily",
+    explorer="flow",
+    ops=(
+        OpSpec("sample", (SEED, COUNT, FLOW_TEMPERATURE, L_CLASS), label="Sample",
+               help="Invert random draws from the prior at the given temperature."),
+        OpSpec("likelihood", (L_IMAGE, L_CLASS), label="Likelihood",
+               help="The image's exact likelihood in bits per dimension, and maps of where "
+                    "those bits are spent: per pixel, and per scale of the flow."),
+        OpSpec("encode", (L_IMAGE,), label="Encode",
+               help="Run the flow forwards: the image's latent z (decodes back exactly)."),
+        OpSpec("decode", (FLOW_LATENT,), label="Decode", help="Run the flow backwards from a latent."),
+        OpSpec("reconstruct", (L_IMAGE,), label="Round trip",
+               help="Encode then decode: a flow is invertible, so the image comes back."),
+        OpSpec(
+            "interpolate",
+            (
+                ParamSpec("latent_a", "latent", label="Start latent",
+                          help="Where the path starts (a latent from encode or sample)."),
+                ParamSpec("latent_b", "latent", label="End latent",
+                          help="Where the path ends (a latent from encode or sample)."),
+                ParamSpec("image_a", "image", label="Start image",
+                          help="An image to encode as the start, when no start latent is given."),
+                ParamSpec("image_b", "image", label="End image",
+                          help="An image to encode as the end, when no end latent is given."),
+                SEED,
+                ParamSpec("frames", "int", default=9, minimum=2, maximum=64, label="Frames",
+                          help="Images along the path, ends included."),
+                ParamSpec("method", "choice", default="lerp", choices=("lerp", "slerp"),
+                          label="Path", help="lerp: a straight line in z (Glow's choice); "
+                          "slerp: along the sphere."),
+                FLOW_TEMPERATURE, L_CLASS,
+            ),
+            label="Interpolate", animated=True,
+            help="Encode two images (or draw two samples from the seed) and walk between "
+                 "their latents; every frame is an exact inverse.",
+        ),
+    ),
+)
+
+# -- autoregressive ---------------------------------------------------------------------
+AR_TEMPERATURE = ParamSpec("temperature", "float", default=1.0, minimum=0.05, maximum=2.0,
+                           step=0.05, label="Temperature",
+                           help="Divides the logits of every pixel's 256-way distribution: "
+                                "below 1 is bolder and less varied, 1 is the model itself.")
+AR_TOP_K = ParamSpec("top_k", "int", default=0, minimum=0, maximum=256, label="Top-k",
+                     help="Draw each pixel from its k most likely values only (0 = all).")
+AR_SAMPLER = ParamSpec("sampler", "choice", default="cached", choices=("cached", "plain"),
+                       label="Sampler", group="Sampler",
+                       help="cached: recompute only the new row and pixel (fast). plain: the "
+                            "whole network over the whole image for every pixel (slow, "
+                            "the reference; the same seed gives the same image).")
+
+AUTOREGRESSIVE = FamilyInfo(
+    name="autoregressive",
+    label="Autoregressive",
+    description="Gated PixelCNN: paints pixel by pixel, completes erased regions, and gives "
+                "the exact likelihood of any image, pixel by pixel.",
+    loader="studio.families.autoregressive:AutoregressiveFamily",
+    explorer="autoregressive",
+    ops=(
+        OpSpec("sample", (SEED, ParamSpec("count", "int", default=8, minimum=1, maximum=64,
+                                          label="Images", help="How many images to paint at once."),
+                          AR_TEMPERATURE, AR_TOP_K, L_CLASS, AR_SAMPLER),
+               label="Sample", help="Paint new images pixel by pixel, in raster order; the "
+                                    "canvas shows the pixels as they are drawn."),
+        OpSpec(
+            "complete",
+            (
+                L_IMAGE,
+                ParamSpec("mask", "mask", required=True, label="Mask",
+                          help="White (≥ 128) = erase and repaint, black = keep. "
+                               "Resized to the model's resolution."),
+                SEED,
+                ParamSpec("variations", "int", default=4, minimum=1, maximum=16,
+                          label="Variations", help="How many different completions to paint, side by side."),
+                AR_TEMPERATURE, AR_TOP_K, L_CLASS,
+            ),
+            label="Complete",
+            help="Repaint the erased pixels, each conditioned on every pixel before it; the "
+                 "kept pixels stay exactly as they were. Variations are ordered by the "
+                 "likelihood of the whole image, so the pixels below the hole have a say.",
+        ),
+        OpSpec("likelihood", (L_IMAGE, L_CLASS), label="Likelihood",
+               help="The image's exact negative log-likelihood in bits per dimension, and a "
+                    "heatmap of the bits spent on each pixel."),
+    ),
+)
+
+FAMILIES = FAMILIES + (FLOW, AUTOREGRESSIVE)
