@@ -119,17 +119,7 @@ class DiffusionExplorer(Explorer):
             self._show_inputs(result.request)
 
     def _show_inputs(self, request: Request) -> None:
-        """The source and mask a result was made from, on the mask canvas (the same after
-        a run; the recorded ones after a History entry is restored)."""
-        canvas = self.paint.mask_canvas
-        image, mask = request.inputs.get("image"), request.inputs.get("mask")
-        if image is not None and (canvas.source is None or not np.array_equal(canvas.source, image)):
-            canvas.set_source(np.asarray(image), keep_mask=True)
-        if mask is not None:
-            mask = np.asarray(mask)
-            mask = mask[..., 0] if mask.ndim == 3 else mask
-            if mask.shape == canvas.mask().shape and not np.array_equal(mask >= 128, canvas.mask() >= 128):
-                canvas.set_mask(mask)
+        self.paint.show_inputs(request.inputs.get("image"), request.inputs.get("mask"))
 
     def current_image(self) -> np.ndarray | None:
         if self.current_view() == TIMELINE and self.timeline.result is None:

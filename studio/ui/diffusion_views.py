@@ -10,18 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QPen
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QRadioButton,
     QSlider,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -29,28 +27,19 @@ from PySide6.QtWidgets import (
 from studio.core.requests import Result
 from studio.ui import images as imgs
 from studio.ui.canvas import Canvas
-from studio.ui.explorer import SamplesView, caption
-from studio.ui.mask_canvas import MAX_BRUSH, MaskCanvas
+from studio.ui.explorer import SamplesView, button, caption, counter_label
+from studio.ui.mask_canvas import MaskPaintView
 
 MAX_STRIP = 60
 FORK_TIP = ("Run the branch (Fork group in Parameters: branch seed, guidance, class or prompt) "
             "from the shown step (Ctrl+Enter: from the panel's Fork at step)")  # filmstrip columns at most; longer runs show every few steps
 
 
+STEP_TIP = "The denoising step the running job has reached (Esc cancels it)"
+
+
 def step_label() -> QLabel:
-    label = QLabel("")
-    label.setObjectName("stepCounter")
-    label.setToolTip("The denoising step the running job has reached (Esc cancels it)")
-    label.setMinimumWidth(90)
-    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return label
-
-
-def button(text: str, tip: str, checkable: bool = False) -> QPushButton:
-    out = QPushButton(text)
-    out.setToolTip(tip)
-    out.setCheckable(checkable)
-    return out
+    return counter_label(STEP_TIP)
 
 
 # -- Generate -------------------------------------------------------------------------------------
@@ -90,147 +79,22 @@ class GenerateView(SamplesView):
 
 
 # -- Inpaint & img2img ----------------------------------------------------------------------------
-class PaintView(QWidget):
+class PaintView(MaskPaintView):
     """The source with its mask (left) and the results of inpaint / img2img (right)."""
 
-    use_picked_requested = Signal()
-    use_result_requested = Signal()
-
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.mask_canvas = MaskCanvas(placeholder="Pick a sample in Generate (click it), or "
-                                                  "drop an image here, then paint the part to "
-                                                  "repaint")
-        self.canvas = Canvas(placeholder="Inpaint or img2img results appear here")
-        self.canvas.cell_clicked.connect(self._on_canvas_cell_clicked)
-        self.caption = caption("Left drag paints the mask (white = repaint), right drag "
-                               "erases · [ ] brush size · Ctrl+Z / Ctrl+Shift+Z undo/redo "
-                               "strokes · choose Inpaint or Image to image in Parameters")
-        self.use_picked = button("Use picked sample", "Paint on the image picked in Generate")
-        self.use_result = button("Use result", "Take the picked result (or the first) as the "
-                                 "new source, keeping the mask: inpaint again")
-        self.use_result.setEnabled(False)
-        self.erase = QToolButton()
-        self.erase.setText("Erase")
-        self.erase.setCheckable(True)
-        self.erase.setToolTip("Erase with the left button too (the right button always erases)")
-        self.brush = QSlider(Qt.Orientation.Horizontal)
-        self.brush.setRange(1, 64)
-        self.brush.setFixedWidth(120)
-        self.brush.setToolTip("Brush size in image pixels ([ smaller, ] larger)")
-        self.brush_label = QLabel("")
-        self.brush_label.setMinimumWidth(44)
-        self.brush_label.setToolTip("Brush size in image pixels")
-        self.invert = button("Invert", "Swap what is repainted and what is kept")
-        self.clear_button = button("Clear", "Clear the mask (nothing is repainted)")
-        self.undo = button("Undo", "Undo the last stroke (Ctrl+Z on the canvas)")
-        self.redo = button("Redo", "Redo the stroke undone (Ctrl+Shift+Z on the canvas)")
-        self.show_mask = QToolButton()
-        self.show_mask.setText("Overlay")
-        self.show_mask.setCheckable(True)
-        self.show_mask.setChecked(True)
-        self.show_mask.setToolTip("Show the mask over the image (semi-transparent red)")
-        self.step = step_label()
-
-        tools = QHBoxLayout()
-        tools.setSpacing(6)
-        for widget in (self.erase, QLabel("Brush"), self.brush, self.brush_label, self.invert,
-                       self.clear_button, self.undo, self.redo, self.show_mask):
-            tools.addWidget(widget)
-        tools.addStretch(1)
-        tools.addWidget(self.use_picked)
-        tools.addWidget(self.use_result)
-        tools.addWidget(self.step)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.mask_canvas)
-        split.addWidget(self.canvas)
-        split.setSizes([500, 500])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.caption)
-        layout.addLayout(tools)
-        layout.addWidget(split, 1)
-
-        self.result: Result | None = None
-        self.selection: list[int] = []
-        self.erase.toggled.connect(self.mask_canvas.set_erasing)
-        self.brush.valueChanged.connect(self.mask_canvas.set_brush)
-        self.mask_canvas.brush_changed.connect(self._on_mask_canvas_brush_changed)
-        self.mask_canvas.mask_changed.connect(self._update_buttons)
-        self.invert.clicked.connect(self.mask_canvas.invert)
-        self.clear_button.clicked.connect(self.mask_canvas.clear_mask)
-        self.undo.clicked.connect(self.mask_canvas.undo)
-        self.redo.clicked.connect(self.mask_canvas.redo)
-        self.show_mask.toggled.connect(lambda on: self.mask_canvas.set_overlay_opacity(0.5 if on else 0.0))
-        self.use_picked.clicked.connect(self.use_picked_requested)
-        self.use_result.clicked.connect(self.use_result_requested)
-        self._on_mask_canvas_brush_changed(self.mask_canvas.brush)
-        self._update_buttons()
-
-    def set_source(self, image: np.ndarray, keep_mask: bool = False) -> None:
-        self.mask_canvas.set_source(image, keep_mask)
-
-    # the mask's keys work anywhere in this tab (a tool button may have the focus), and
-    # Ctrl+Z here undoes strokes, not the window's parameter edits
-    def event(self, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ShortcutOverride and self.mask_canvas.own_key(event):
-            event.accept()
-            return True
-        return super().event(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if self.mask_canvas.own_key(event):
-            self.mask_canvas.keyPressEvent(event)
-        else:
-            super().keyPressEvent(event)
-
-    def show_result(self, result: Result) -> None:
-        self.result = result
-        self.selection = []
-        self.canvas.set_images(result.images, result.columns, result.labels)
-        self.use_result.setEnabled(True)
-
-    def show_previews(self, images: np.ndarray, count: int) -> None:
-        self.canvas.set_images(imgs.pad_grid(images, count))
-
-    def restore(self) -> None:
-        """Take back a partial preview (a cancelled run)."""
-        if self.result is not None:
-            self.canvas.set_images(self.result.images, self.result.columns, self.result.labels)
-        else:
-            self.canvas.clear()
-
-    def picked_result(self) -> np.ndarray | None:
-        if self.result is None:
-            return None
-        return self.result.images[self.selection[0] if self.selection else 0]
-
-    def clear(self) -> None:
-        self.result = None
-        self.selection = []
-        self.canvas.clear()
-        self.mask_canvas.clear()
-        self.use_result.setEnabled(False)
-        self._update_buttons()
-
-    def _on_canvas_cell_clicked(self, index: int, _modifiers: Any) -> None:
-        if self.result is not None and 0 <= index < len(self.result.images):
-            self.selection = [index]
-            self.canvas.set_selection(self.selection)
-
-    def _on_mask_canvas_brush_changed(self, size: int) -> None:
-        self.brush.blockSignals(True)
-        self.brush.setMaximum(max(64, min(MAX_BRUSH, size)))
-        self.brush.setValue(size)
-        self.brush.blockSignals(False)
-        self.brush_label.setText(f"{size} px")
-
-    def _update_buttons(self) -> None:
-        has_source = self.mask_canvas.source is not None
-        self.undo.setEnabled(self.mask_canvas.can_undo())
-        self.redo.setEnabled(self.mask_canvas.can_redo())
-        self.invert.setEnabled(has_source)
-        self.clear_button.setEnabled(self.mask_canvas.has_mask())
+        super().__init__(
+            parent,
+            hint="Left drag paints the mask (white = repaint), right drag erases · [ ] brush "
+                 "size · Ctrl+Z / Ctrl+Shift+Z undo/redo strokes · choose Inpaint or Image to "
+                 "image in Parameters",
+            source_placeholder="Pick a sample in Generate (click it), or drop an image here, "
+                               "then paint the part to repaint",
+            results_placeholder="Inpaint or img2img results appear here",
+            use_picked_tip="Paint on the image picked in Generate",
+            use_result_tip="Take the picked result (or the first) as the new source, keeping "
+                           "the mask: inpaint again",
+            counter_tip=STEP_TIP)
 
 
 # -- Timeline --------------------------------------------------------------------------------------

@@ -50,6 +50,23 @@ def caption(text: str = "") -> QLabel:
     return label
 
 
+def button(text: str, tip: str, checkable: bool = False) -> QPushButton:
+    out = QPushButton(text)
+    out.setToolTip(tip)
+    out.setCheckable(checkable)
+    return out
+
+
+def counter_label(tip: str) -> QLabel:
+    """Where a running job's step or row count shows ("step 3/20", "row 5 of 16")."""
+    label = QLabel("")
+    label.setObjectName("stepCounter")
+    label.setToolTip(tip)
+    label.setMinimumWidth(90)
+    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return label
+
+
 # -- the samples view, shared by every explorer --------------------------------------------
 class SamplesView(QWidget):
     """A grid of samples (or encoded images). Click picks A, shift-click picks B."""

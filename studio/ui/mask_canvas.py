@@ -1,4 +1,6 @@
-"""The mask canvas: a source image with an inpainting mask painted over it.
+"""The mask canvas: a source image with an inpainting mask painted over it, and the
+view built around it (the mask's tools, the source left, the results right) that the
+diffusion explorer's Inpaint & img2img and the PixelCNN's Complete share.
 
 The mask is uint8 (H, W) at the source's size: white (255) = repaint, black = keep, as
 the diffusion families read it (≥ 128 repaints). The left button paints, the right one
@@ -9,13 +11,28 @@ undo of Edit ▸ Undo). The mask shows as a semi-transparent overlay.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPixmapItem, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from studio.core.requests import Result
 from studio.ui import images as imgs
 from studio.ui.canvas import Canvas
+from studio.ui.explorer import button, caption, counter_label
 
 OVERLAY_RGB = (255, 70, 90)
 UNDO_LIMIT = 50
@@ -260,3 +277,158 @@ class MaskCanvas(Canvas):
             super().keyPressEvent(event)
             return
         event.accept()
+
+
+# -- the view around it ------------------------------------------------------------------------
+class MaskPaintView(QWidget):
+    """The source with its mask (left), the results made from them (right), and the mask's
+    tools above: Erase, Brush, Invert, Clear, Undo, Redo, Overlay, then the view's own
+    buttons (Use picked sample, Use result) and the running job's counter."""
+
+    use_picked_requested = Signal()
+    use_result_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None, *, hint: str, source_placeholder: str,
+                 results_placeholder: str, use_picked_tip: str, use_result_tip: str,
+                 counter_tip: str) -> None:
+        super().__init__(parent)
+        self.mask_canvas = MaskCanvas(placeholder=source_placeholder)
+        self.canvas = Canvas(placeholder=results_placeholder)
+        self.canvas.cell_clicked.connect(self._on_canvas_cell_clicked)
+        self.caption = caption(hint)
+        self.use_picked = button("Use picked sample", use_picked_tip)
+        self.use_result = button("Use result", use_result_tip)
+        self.use_result.setEnabled(False)
+        self.erase = QToolButton()
+        self.erase.setText("Erase")
+        self.erase.setCheckable(True)
+        self.erase.setToolTip("Erase with the left button too (the right button always erases)")
+        self.brush = QSlider(Qt.Orientation.Horizontal)
+        self.brush.setRange(1, 64)
+        self.brush.setFixedWidth(120)
+        self.brush.setToolTip("Brush size in image pixels ([ smaller, ] larger)")
+        self.brush_label = QLabel("")
+        self.brush_label.setMinimumWidth(44)
+        self.brush_label.setToolTip("Brush size in image pixels")
+        self.invert = button("Invert", "Swap what is repainted and what is kept")
+        self.clear_button = button("Clear", "Clear the mask (nothing is repainted)")
+        self.undo = button("Undo", "Undo the last stroke (Ctrl+Z on the canvas)")
+        self.redo = button("Redo", "Redo the stroke undone (Ctrl+Shift+Z on the canvas)")
+        self.show_mask = QToolButton()
+        self.show_mask.setText("Overlay")
+        self.show_mask.setCheckable(True)
+        self.show_mask.setChecked(True)
+        self.show_mask.setToolTip("Show the mask over the image (semi-transparent red)")
+        self.step = counter_label(counter_tip)
+
+        self.tools = QHBoxLayout()
+        self.tools.setSpacing(6)
+        for widget in (self.erase, QLabel("Brush"), self.brush, self.brush_label, self.invert,
+                       self.clear_button, self.undo, self.redo, self.show_mask):
+            self.tools.addWidget(widget)
+        self.tools.addStretch(1)
+        self.tools.addWidget(self.use_picked)
+        self.tools.addWidget(self.use_result)
+        self.tools.addWidget(self.step)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.mask_canvas)
+        self.split.addWidget(self.canvas)
+        self.split.setSizes([500, 500])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.caption)
+        layout.addLayout(self.tools)
+        layout.addWidget(self.split, 1)
+
+        self.result: Result | None = None
+        self.selection: list[int] = []
+        self.erase.toggled.connect(self.mask_canvas.set_erasing)
+        self.brush.valueChanged.connect(self.mask_canvas.set_brush)
+        self.mask_canvas.brush_changed.connect(self._on_mask_canvas_brush_changed)
+        self.mask_canvas.mask_changed.connect(self._update_buttons)
+        self.invert.clicked.connect(self.mask_canvas.invert)
+        self.clear_button.clicked.connect(self.mask_canvas.clear_mask)
+        self.undo.clicked.connect(self.mask_canvas.undo)
+        self.redo.clicked.connect(self.mask_canvas.redo)
+        self.show_mask.toggled.connect(lambda on: self.mask_canvas.set_overlay_opacity(0.5 if on else 0.0))
+        self.use_picked.clicked.connect(self.use_picked_requested)
+        self.use_result.clicked.connect(self.use_result_requested)
+        self._on_mask_canvas_brush_changed(self.mask_canvas.brush)
+        self._update_buttons()
+
+    def set_source(self, image: np.ndarray, keep_mask: bool = False) -> None:
+        self.mask_canvas.set_source(image, keep_mask)
+
+    def show_inputs(self, image: Any, mask: Any) -> None:
+        """The source and mask a result was made from, on the mask canvas (the same after
+        a run; the recorded ones after a History entry is restored)."""
+        canvas = self.mask_canvas
+        if image is not None and (canvas.source is None or not np.array_equal(canvas.source, image)):
+            canvas.set_source(np.asarray(image), keep_mask=True)
+        if mask is not None:
+            mask = np.asarray(mask)
+            mask = mask[..., 0] if mask.ndim == 3 else mask
+            if mask.shape == canvas.mask().shape and not np.array_equal(mask >= 128, canvas.mask() >= 128):
+                canvas.set_mask(mask)
+
+    # the mask's keys work anywhere in this view (a tool button may have the focus), and
+    # Ctrl+Z here undoes strokes, not the window's parameter edits
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and self.mask_canvas.own_key(event):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.mask_canvas.own_key(event):
+            self.mask_canvas.keyPressEvent(event)
+        else:
+            super().keyPressEvent(event)
+
+    def show_result(self, result: Result) -> None:
+        self.result = result
+        self.selection = []
+        self.canvas.set_images(result.images, result.columns, result.labels)
+        self.use_result.setEnabled(True)
+
+    def show_previews(self, images: np.ndarray, count: int) -> None:
+        self.canvas.set_images(imgs.pad_grid(images, count))
+
+    def restore(self) -> None:
+        """Take back a partial preview (a cancelled run)."""
+        if self.result is not None:
+            self.canvas.set_images(self.result.images, self.result.columns, self.result.labels)
+        else:
+            self.canvas.clear()
+
+    def picked_result(self) -> np.ndarray | None:
+        if self.result is None:
+            return None
+        return self.result.images[self.selection[0] if self.selection else 0]
+
+    def clear(self) -> None:
+        self.result = None
+        self.selection = []
+        self.canvas.clear()
+        self.mask_canvas.clear()
+        self.use_result.setEnabled(False)
+        self._update_buttons()
+
+    def _on_canvas_cell_clicked(self, index: int, _modifiers: Any) -> None:
+        if self.result is not None and 0 <= index < len(self.result.images):
+            self.selection = [index]
+            self.canvas.set_selection(self.selection)
+
+    def _on_mask_canvas_brush_changed(self, size: int) -> None:
+        self.brush.blockSignals(True)
+        self.brush.setMaximum(max(64, min(MAX_BRUSH, size)))
+        self.brush.setValue(size)
+        self.brush.blockSignals(False)
+        self.brush_label.setText(f"{size} px")
+
+    def _update_buttons(self) -> None:
+        has_source = self.mask_canvas.source is not None
+        self.undo.setEnabled(self.mask_canvas.can_undo())
+        self.redo.setEnabled(self.mask_canvas.can_redo())
+        self.invert.setEnabled(has_source)
+        self.clear_button.setEnabled(self.mask_canvas.has_mask())
