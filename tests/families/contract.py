@@ -33,6 +33,9 @@ from studio.core.registry import FamilyInfo
 class FamilyContract:
     family: FamilyInfo
     seed_param = "seed"
+    # ops whose images are colour maps of a figure (likelihood heatmaps): RGB whatever
+    # the model's channels
+    map_ops: tuple[str, ...] = ()
 
     # -- hooks ------------------------------------------------------------------
 
@@ -103,7 +106,8 @@ class FamilyContract:
             images = out.images
             assert isinstance(images, np.ndarray) and images.dtype == np.uint8, (op, images.dtype)
             assert images.ndim == 4 and len(images) >= 1, (op, images.shape)
-            assert images.shape[1:] == (card.resolution, card.resolution, card.channels), (op, images.shape)
+            channels = 3 if op in self.map_ops else card.channels
+            assert images.shape[1:] == (card.resolution, card.resolution, channels), (op, images.shape)
             if out.latents is not None:
                 assert out.latents.dtype == np.float32 and np.isfinite(out.latents).all(), op
                 if card.latent_shape:
