@@ -14,7 +14,8 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-BENCHMARKS = ["gui_stall", "scrub_latency", "gan_scrub", "diffusion_overhead"]
+BENCHMARKS = ["gui_stall", "scrub_latency", "gan_scrub", "diffusion_overhead",
+              "pixelcnn_sampling", "flow_sampling"]
 
 
 def main() -> int:

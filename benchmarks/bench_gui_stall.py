@@ -3,7 +3,9 @@ the engine works, in the real window after start-up and warm-up.
 
 Case 1: 200 VAE generations at batch 16, submitted as the window submits them (each
 result goes to the canvas and the persisted history). Case 2: a VAE training job through
-the engine, with its progress in the status bar. Target: max stall ≤ 50 ms in both.
+the engine, with its progress in the status bar. Case 3: live PixelCNN samples in the
+PixelCNN's explorer, painting pixel by pixel with previews on the canvas (three batches
+of 16). Target: max stall ≤ 50 ms in all three.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import Report
+from benchmarks.family_models import models_dir
 from benchmarks.qt_harness import StallProbe, process_until
 from benchmarks.window import MODEL, open_studio
 from studio.core.paths import recipes_dir
@@ -24,9 +27,38 @@ MAX_STALL_MS = 50.0
 def run(smoke: bool = False) -> list[Report]:
     studio = open_studio()
     try:
-        return [_generation(studio, smoke), _training(studio, smoke)]
+        reports = [_generation(studio, smoke), _training(studio, smoke)]
     finally:
         studio.close()
+    return reports + [_pixelcnn_live(smoke)]
+
+
+PIXELCNN = "pixelcnn-glyphs"
+
+
+def _pixelcnn_live(smoke: bool) -> Report:
+    studio = open_studio(PIXELCNN, builtin_dir=models_dir())
+    try:
+        window, engine = studio.window, studio.services.engine
+        previews: list[int] = []
+        studio.window.bridge.job_previewed.connect(lambda job, images: previews.append(len(images)))
+        count = 1 if smoke else 3
+        probe = StallProbe()
+        probe.start()
+        for seed in range(count):
+            window.run_request(Request(PIXELCNN, "sample", {"seed": seed, "count": 16}))
+            process_until(lambda: engine.idle() and not window.busy(), timeout=600)
+        probe.stop()
+    finally:
+        studio.close()
+    report = Report("gui_stall_pixelcnn_live")
+    summary = probe.summary()
+    report.add("live samples (batch 16)", count)
+    report.add("previews shown", len(previews))
+    for key in ("ticks", "median_ms", "p99_ms", "max_ms"):
+        report.add(key, summary[key])
+    report.target("max GUI stall during a live PixelCNN sample", summary["max_ms"], MAX_STALL_MS, "ms")
+    return report
 
 
 def _generation(studio, smoke: bool) -> Report:
