@@ -35,8 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DModel
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from studio.core import latent as latent_math
 from studio.core.cards import WEIGHTS_FILE, ModelCard
@@ -47,6 +46,7 @@ from studio.core.training import EMATrainable
 from studio.families import diffusion_loop as dl
 from studio.families.catalog import DIFFUSION as DIFFUSION_INFO
 from studio.families.config import CardConfig
+from studio.families.shared import load_tensors
 
 # -----------------------------------------------------------------------------
 # config
@@ -539,15 +539,6 @@ class LoadedDiffusion:
 
 # -----------------------------------------------------------------------------
 # the family
-
-
-def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: the weights file is missing")
-    try:
-        return load_file(str(path))  # safetensors only: no pickle, no code
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from None
 
 
 def check_and_load(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], path: Path,

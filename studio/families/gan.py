@@ -43,8 +43,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from studio.core import latent as latent_math
 from studio.core.cards import WEIGHTS_FILE, ModelCard
@@ -54,6 +53,7 @@ from studio.core.family import JobContext, ModelLoadError, Output, run_in_chunks
 from studio.core.params import ParamError
 from studio.families.catalog import GAN as GAN_INFO
 from studio.families.config import CardConfig
+from studio.families.shared import load_tensors
 
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 SQRT2 = math.sqrt(2.0)
@@ -867,15 +867,6 @@ class LoadedGAN:
 # the family
 
 
-def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: the weights file is missing")
-    try:
-        return load_file(str(path))  # safetensors only: no pickle, no code
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from None
-
-
 def _check_tensors(path: Path, tensors: Mapping[str, torch.Tensor],
                    expected: Mapping[str, tuple[int, ...]]) -> None:
     for name, shape in expected.items():
@@ -916,7 +907,7 @@ class GANFamily:
                 raise ModelLoadError(f"{card_path}: direction {d['name']!r} has a bad layer range or σ")
 
         path = folder / (card.weights_file or WEIGHTS_FILE)
-        tensors = _load_tensors(path)
+        tensors = load_tensors(path)
         generator = Generator(cfg)
         expected = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
         expected[VECTORS_TENSOR] = (cfg.num_directions, cfg.w_dim)
@@ -927,7 +918,7 @@ class GANFamily:
         discriminator = None
         d_path = folder / str(card.config.get("discriminator_file", DISCRIMINATOR_FILE))
         if d_path.exists():  # optional: without it, project matches pixels only
-            d_tensors = _load_tensors(d_path)
+            d_tensors = load_tensors(d_path)
             discriminator = Discriminator(cfg)
             _check_tensors(d_path, d_tensors, {k: tuple(v.shape) for k, v in discriminator.state_dict().items()})
             discriminator.load_state_dict({k: v.float() for k, v in d_tensors.items()})

@@ -1,6 +1,6 @@
-"""What the likelihood families (flow, autoregressive) share: safetensors I/O that names
-the file and tensor on any problem, uint8 image inputs, class draws per seed, and the
-class-marginal log-likelihood with its posterior.
+"""What the families share: safetensors I/O that names the file and tensor on any
+problem, uint8 image and mask inputs, class draws per seed, and (for the likelihood
+families) the class-marginal log-likelihood with its posterior.
 
 Torch is imported here, so only family modules (loaded on the engine's thread) use it.
 """

@@ -27,8 +27,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from studio.core import latent as latent_math
 from studio.core.cards import WEIGHTS_FILE, ModelCard
@@ -38,6 +37,7 @@ from studio.core.params import ParamError
 from studio.core.training import EMATrainable
 from studio.families.catalog import VAE as VAE_INFO
 from studio.families.config import CardConfig
+from studio.families.shared import load_tensors
 
 # -----------------------------------------------------------------------------
 # config
@@ -493,15 +493,6 @@ class LoadedVAE:
 # the family
 
 
-def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: the weights file is missing")
-    try:
-        return load_file(str(path))  # safetensors only: no pickle, no code
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from None
-
-
 class VAEFamily:
     """The class the registry's loader names (studio.families.vae:VAEFamily)."""
 
@@ -517,7 +508,7 @@ class VAEFamily:
         if (cfg.resolution, cfg.channels) != (card.resolution, card.channels):
             raise ModelLoadError(f"{Path(folder) / 'card.json'}: config and card disagree on "
                                  f"resolution/channels")
-        tensors = _load_tensors(path)
+        tensors = load_tensors(path)
         model = VAE(cfg)
         expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
         d = cfg.latent_dim
