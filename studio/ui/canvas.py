@@ -75,6 +75,7 @@ class Canvas(QGraphicsView):
         self._highlights: list[QGraphicsRectItem] = []
         self._marker = self._make_marker()
         self.placeholder = placeholder
+        self.drop_text = "Drop to encode"  # shown while files hover over the canvas
         self._count, self._columns, self._cell = 0, 1, (0, 0)
         self._labels: tuple[str, ...] = ()
         self._row_labels: list[QGraphicsSimpleTextItem] = []
@@ -431,6 +432,6 @@ class Canvas(QGraphicsView):
             painter.drawRoundedRect(area, 10, 10)
         if not self._count or self._drop_hover:
             painter.setPen(color)
-            text = "Drop to encode" if self._drop_hover else self.placeholder
+            text = self.drop_text if self._drop_hover else self.placeholder
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
         painter.restore()

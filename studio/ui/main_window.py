@@ -30,9 +30,11 @@ from studio.core.params import ParamError
 from studio.core.requests import Request, Result
 from studio.core.session import Session
 from studio.ui import images as imgs
+from studio.ui.autoregressive_explorer import AutoregressiveExplorer
 from studio.ui.bridge import EngineBridge
 from studio.ui.diffusion_explorer import DiffusionExplorer
 from studio.ui.explorer import Explorer, SamplesExplorer
+from studio.ui.flow_explorer import FlowExplorer
 from studio.ui.gan_explorer import GANExplorer
 from studio.ui.history_strip import HistoryStrip
 from studio.ui.jobs import JobRouter
@@ -49,7 +51,7 @@ __all__ = ["APP_TITLE", "SHORTCUTS", "MainWindow"]
 
 PREFERRED_MODEL = "vae-glyphs"
 # FamilyInfo.explorer → the explorer the centre shows; anything else gets samples only
-EXPLORER_KINDS = ("vae", "gan", "diffusion", "")
+EXPLORER_KINDS = ("vae", "gan", "diffusion", "flow", "autoregressive", "")
 
 
 def cache_state(cache: Any) -> dict[str, Any]:
@@ -108,6 +110,10 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
                                    folder_of=lambda model_id: self.library.get(model_id).folder)
         elif kind == "diffusion":
             explorer = DiffusionExplorer(self.session, self.jobs, self.bridge, self.run_request)
+        elif kind == "flow":
+            explorer = FlowExplorer(self.session, self.jobs, self.run_request)
+        elif kind == "autoregressive":
+            explorer = AutoregressiveExplorer(self.session, self.jobs, self.bridge, self.run_request)
         else:
             explorer = SamplesExplorer(self.session, self.jobs)
         self._explorers[kind] = explorer

@@ -327,16 +327,18 @@ class MaskPaintView(QWidget):
                        self.clear_button, self.undo, self.redo, self.show_mask):
             self.tools.addWidget(widget)
         self.tools.addStretch(1)
-        self.tools.addWidget(self.use_picked)
-        self.tools.addWidget(self.use_result)
         self.tools.addWidget(self.step)
+        top = QHBoxLayout()  # the view's own buttons by the help line, so the tools fit
+        top.addWidget(self.caption, 1)
+        top.addWidget(self.use_picked)
+        top.addWidget(self.use_result)
         self.split = QSplitter(Qt.Orientation.Horizontal)
         self.split.addWidget(self.mask_canvas)
         self.split.addWidget(self.canvas)
         self.split.setSizes([500, 500])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.caption)
+        layout.addLayout(top)
         layout.addLayout(self.tools)
         layout.addWidget(self.split, 1)
 
