@@ -5,6 +5,7 @@
     studio generate --recipe IMAGE.png -o FILE
     studio train --recipe FILE [--out DIR] [--steps N] [--threads N]
     studio eval --model ID
+    studio compare [--json] [--no-timing] [--images N] [--model ID ...]
     studio import FOLDER
     studio --version
     studio --self-check          (the install's self-check: the window offscreen, every
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return self_check(argv[1:])
     commands = {"models": cmd_models, "generate": cmd_generate, "train": cmd_train,
-                "eval": cmd_eval, "import": cmd_import}
+                "eval": cmd_eval, "import": cmd_import, "compare": cmd_compare}
     if argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__.strip())
         if argv[0] in ("-h", "--help"):
@@ -345,6 +346,86 @@ def cmd_eval(argv: Sequence[str]) -> int:
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"  {key:<28} {shown:>10}" + (f"   (card: {card:.4f})" if isinstance(card, float) else ""))
     return 0
+
+
+def cmd_compare(argv: Sequence[str]) -> int:
+    from studio.core import compare
+
+    parser = argparse.ArgumentParser(
+        prog="studio compare",
+        description="The built-in models of every family trained on the shared dataset, side "
+                    "by side: the evaluator's figures (from the model cards) and the time per "
+                    "image, measured now with one sample batch per model.")
+    parser.add_argument("--dataset", default=compare.SHARED_DATASET,
+                        help=f"the shared dataset (default: {compare.SHARED_DATASET})")
+    parser.add_argument("--model", action="append", dest="models", metavar="ID",
+                        help="only this model (repeat for several; default: all)")
+    parser.add_argument("--images", type=int, default=compare.DEFAULT_IMAGES,
+                        help=f"images in each timed batch (default: {compare.DEFAULT_IMAGES})")
+    parser.add_argument("--no-timing", action="store_true",
+                        help="the card figures only: load and run no model")
+    parser.add_argument("--grids", type=Path, metavar="DIR",
+                        help="also write each model's sample grid to DIR/ID.png (with its recipe)")
+    parser.add_argument("--device", help="auto, cpu, cuda or mps")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = _parse(parser, argv)
+    if not 1 <= args.images <= 64:
+        raise UsageError("--images must be between 1 and 64")
+    if args.no_timing and args.grids:
+        raise UsageError("--grids needs the timed sample runs; drop --no-timing")
+    from studio.core.library import Library
+    from studio.core.registry import Registry
+    from studio.families import register_all
+
+    registry = register_all(Registry())
+    library = Library()
+    try:
+        rows = compare.build_rows(library, registry, args.dataset, args.models)
+    except KeyError as exc:
+        raise UsageError(str(exc).strip("'\"")) from None
+    if not args.no_timing and rows:
+        _time_rows(rows, args)
+    if args.json:
+        print(json.dumps(compare.to_json_dict(rows, args.dataset,
+                                              None if args.no_timing else args.images), indent=2))
+    else:
+        print(compare.format_table(rows, args.dataset, timed=not args.no_timing,
+                                   images=args.images))
+    for problem in library.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 1 if any(row.error for row in rows) else 0
+
+
+def _time_rows(rows: Sequence[Any], args: argparse.Namespace) -> None:
+    """Run each model's sample batch through the engine, as the GUI does."""
+    from studio.core import compare, export
+    from studio.core.engine import JobState
+
+    services = _services(args.device)
+    try:
+        for row in rows:
+            if row.error:
+                continue
+            print(f"timing {row.model_id} ({args.images} images)…", file=sys.stderr, flush=True)
+            request = compare.sample_request(row.model_id, args.images, device=args.device)
+            try:
+                job = services.engine.submit(request, label=f"compare · {row.model_id}")
+            except (ValueError, KeyError) as exc:  # ParamError is a ValueError
+                compare.record_error(row, str(exc).strip("'\""))
+                continue
+            if job.state is not JobState.DONE or job.result is None:
+                compare.record_error(row, job.error or job.state.value)
+                continue
+            compare.record_timing(row, job.result)
+            if args.grids:
+                path = args.grids / f"{row.model_id}.png"
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    export.export_png(path, job.result, family=row.family)
+                except (OSError, ValueError) as exc:  # MediaError is a ValueError
+                    raise UsageError(f"{path}: cannot write ({exc})") from None
+    finally:
+        services.close()
 
 
 def cmd_import(argv: Sequence[str]) -> int:

@@ -27,6 +27,10 @@ class FamilyInfo:
     ops: tuple[OpSpec, ...]
     loader: str  # "package.module:ClassName"; imported lazily
     explorer: str = ""  # which explorer views the UI shows; "" = samples only
+    # what the architecture is good and bad at, a few words each: the Compare view and
+    # `studio compare` show them beside the measured figures
+    strengths: tuple[str, ...] = ()
+    weaknesses: tuple[str, ...] = ()
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def op(self, name: str) -> OpSpec:

@@ -32,6 +32,9 @@ VAE = FamilyInfo(
     description="Variational autoencoder: a smooth latent space to encode, decode, "
                 "interpolate and map.",
     loader="studio.families.vae:VAEFamily",
+    strengths=("one forward pass", "smooth latent space: encode, interpolate, map",
+               "reconstructs its input"),
+    weaknesses=("blurry samples (the Gaussian decoder averages)",),
     explorer="vae",
     ops=(
         OpSpec("sample", (SEED, COUNT, TEMPERATURE), label="Sample",
@@ -126,6 +129,9 @@ GAN = FamilyInfo(
     description="Style-based generative adversarial network: sharp samples, truncation, "
                 "latent directions, walks and style mixing.",
     loader="studio.families.gan:GANFamily",
+    strengths=("one forward pass", "sharp samples", "latent directions and style mixing"),
+    weaknesses=("no encoder (projection is an optimisation)", "no likelihood",
+                "can drop modes"),
     explorer="gan",
     ops=(
         OpSpec("sample", (SEED, COUNT, TRUNCATION, CLASS_INDEX, EDITS, W_LATENT), label="Sample",
@@ -267,6 +273,8 @@ DIFFUSERS = FamilyInfo(
     description="Your own local diffusers folder: DDPM, DDIM, latent diffusion, Stable "
                 "Diffusion or SDXL, with prompts, schedulers, guidance, img2img and inpainting.",
     loader="studio.families.diffusers_import:DiffusersFamily",
+    strengths=("prompts, schedulers and guidance", "img2img and inpainting"),
+    weaknesses=("slow: one network pass per step", "large; needs a GPU for big models"),
     explorer="diffusion",  # prompts come from the panel; the same tabs as the built-ins
     ops=(
         OpSpec("sample", _DF_GENERAL + _DF_SIZE + _DF_MEMORY, label="Generate",
@@ -394,6 +402,8 @@ DIFFUSION = FamilyInfo(
     description="Class-conditional denoising diffusion in pixel space: schedulers, "
                 "classifier-free guidance, img2img, inpainting and a step timeline to fork from.",
     loader="studio.families.diffusion:DiffusionFamily",
+    strengths=("clean, varied samples", "guidance, img2img, inpainting, forks"),
+    weaknesses=("slow: one network pass per step",),
     explorer="diffusion",
     ops=_diffusion_ops("pixels"),
 )
@@ -404,6 +414,8 @@ LATENT_DIFFUSION = FamilyInfo(
     description="Class-conditional diffusion in the spatial latent of the built-in VAE: "
                 "the same steering as pixel diffusion, on a 16× smaller tensor.",
     loader="studio.families.latent_diffusion:LatentDiffusionFamily",
+    strengths=("diffusion's steering on a 16× smaller tensor", "faster than pixel diffusion"),
+    weaknesses=("still one pass per step", "detail bounded by the VAE's decoder"),
     explorer="diffusion",
     ops=_diffusion_ops("in the VAE's latent"),
 )
@@ -432,6 +444,8 @@ FLOW = FamilyInfo(
     description="Normalizing flow (Glow-style): exact likelihood in bits per dimension, "
                 "exact encode and decode, interpolation in z.",
     loader="studio.families.flow:FlowFamily",
+    strengths=("exact likelihood (bits/dim)", "exact encode and decode", "one pass to sample"),
+    weaknesses=("many parameters for its sample quality",),
     explorer="flow",
     ops=(
         OpSpec("sample", (SEED, COUNT, FLOW_TEMPERATURE, L_CLASS), label="Sample",
@@ -489,6 +503,8 @@ AUTOREGRESSIVE = FamilyInfo(
     description="Gated PixelCNN: paints pixel by pixel, completes erased regions, and gives "
                 "the exact likelihood of any image, pixel by pixel.",
     loader="studio.families.autoregressive:AutoregressiveFamily",
+    strengths=("exact likelihood, pixel by pixel", "completes erased regions"),
+    weaknesses=("slow: one pass per pixel", "no latent space"),
     explorer="autoregressive",
     ops=(
         OpSpec("sample", (SEED, ParamSpec("count", "int", default=8, minimum=1, maximum=64,

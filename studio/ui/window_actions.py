@@ -25,6 +25,7 @@ SHORTCUTS = (
     ("Wheel · middle-drag · Space+drag", "Zoom · pan · pan"),
     ("Click / Shift+click", "Pick sample A / B"),
     ("Ctrl+L", "Load the selected model"),
+    ("Ctrl+Shift+C", "Compare the families (the built-in models side by side)"),
     ("Ctrl+1 … Ctrl+4", "The explorer's tabs (VAE: Samples, Interpolate, Traverse, Map; "
                         "GAN: Seeds, Truncation & directions, Walk, Style mix; "
                         "diffusion: Generate, Inpaint & img2img, Timeline)"),
@@ -101,6 +102,9 @@ class ActionsMixin:
         self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.about_action = self._action("&About Latent Studio", self.show_about)
         self.welcome_action = self._action("&Welcome", self.show_welcome)
+        self.compare_action = self._action(
+            "&Compare Families…", self.show_compare, "Ctrl+Shift+C", None,
+            "The built-in models of every family side by side: samples, figures, speed")
         self.view_actions = [  # named after the current explorer's tabs
             self._action(f"View {index + 1}", lambda _=False, i=index: self._show_tab(i),
                          f"Ctrl+{index + 1}")
@@ -143,6 +147,8 @@ class ActionsMixin:
         view.addSeparator()
         view.addActions(self.view_actions)
         view.addSeparator()
+        view.addAction(self.compare_action)
+        view.addSeparator()
         view.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action])
         view.addSeparator()
         themes = view.addMenu("&Theme")
@@ -156,6 +162,24 @@ class ActionsMixin:
         help_menu = menu.addMenu("&Help")
         help_menu.addActions([self.welcome_action, self.shortcuts_action, self.about_action])
 
+
+    def show_compare(self) -> None:
+        """View ▸ Compare Families…: one window, made on first use; it measures when it
+        opens (on the engine's thread) and again on its button."""
+        from studio.ui.compare_view import CompareDialog
+
+        dialog = getattr(self, "compare_dialog", None)
+        if dialog is None:
+            dialog = CompareDialog(self.jobs, self.bridge, self.library, self.registry,
+                                   dark=self._dark, parent=self)
+            self.compare_dialog = dialog
+            dialog.show()
+            dialog.measure()
+        else:
+            dialog.set_dark(self._dark)
+            dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td style='padding:2px 14px 2px 0'><b>{keys}</b></td><td>{what}</td></tr>"
