@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +247,24 @@ def _write_output(path: Path, result: Any, services: Any, fps: int) -> int:
         np.save(path.with_suffix(".npy"), result.latents)
     print(f"wrote {path} ({result.count} image{'s' if result.count != 1 else ''}, "
           f"{result.timings.get('run', 0.0) * 1000:.0f} ms)")
+    readouts = _readouts(result.extras)
+    if readouts:
+        print(readouts)
     return 0
+
+
+def _readouts(extras: Mapping[str, Any]) -> str:
+    """The op's scalar read-outs (bits/dim, most likely class, round-trip error ...), one
+    line; arrays and lists (maps, posteriors) stay in the image."""
+    parts = []
+    for key, value in extras.items():
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, float):
+            parts.append(f"{key}: {value:.4g}")
+        elif isinstance(value, (int, str)):
+            parts.append(f"{key}: {value}")
+    return " · ".join(parts)
 
 
 # -- train / eval / import --------------------------------------------------------------
