@@ -63,6 +63,8 @@ TIME_HELP = ("Measured now: one sample batch through the engine, model load excl
 def format_seconds(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return MISSING
+    if seconds < 0.001:
+        return f"{seconds * 1e6:.0f} µs"
     if seconds < 0.01:
         return f"{seconds * 1000:.1f} ms"
     if seconds < 1.0:

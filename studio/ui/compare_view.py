@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QColor, QFont, QPalette
 from PySide6.QtWidgets import (
     QApplication,
@@ -166,7 +166,7 @@ class CompareDialog(QDialog):
         self.grid = QGridLayout(self.table)
         self.grid.setHorizontalSpacing(16)
         self.grid.setVerticalSpacing(6)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(self.table)
@@ -226,6 +226,7 @@ class CompareDialog(QDialog):
                                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         for c, column in enumerate(self.columns.values(), start=1):
             column.canvas.set_dark(self._dark)
+            column.canvas.viewport().installEventFilter(self)  # the wheel scrolls the table
             for r, widget in enumerate(column.widgets()):
                 if widget is not column.canvas:
                     widget.setFixedWidth(COLUMN_WIDTH)
@@ -403,6 +404,14 @@ class CompareDialog(QDialog):
         column.show_state("cancelled")
         column.time.setText("cancelled")
         self._end_one(job)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A wheel over a grid scrolls the table (Ctrl+wheel still zooms the grid)."""
+        if (event.type() == QEvent.Type.Wheel
+                and not event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            QApplication.sendEvent(self.scroll.viewport(), event)
+            return True
+        return super().eventFilter(watched, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel()

@@ -92,7 +92,7 @@ def test_best_of_a_row_follows_the_figure_direction_and_ignores_invisible_wins()
     assert compare.best(rows, "seconds_per_image") == set()  # one left: no contest
 
 
-@pytest.mark.parametrize("seconds, text", [(None, "—"), (0.0014, "1.4 ms"), (0.2123, "212 ms"),
+@pytest.mark.parametrize("seconds, text", [(None, "—"), (0.00004, "40 µs"), (0.0014, "1.4 ms"), (0.2123, "212 ms"),
                                            (2.5, "2.50 s"), (float("nan"), "—")])
 def test_seconds_are_shown_in_readable_units(seconds, text):
     assert compare.format_seconds(seconds) == text
@@ -112,7 +112,7 @@ def test_time_per_image_is_measured_through_a_real_engine_run():
         compare.record_timing(row, job.result)
         assert row.seconds_per_image == pytest.approx(job.result.timings["run"] / 4)
         assert row.seconds_per_image > 0 and row.device == "cpu"
-        assert row.time_text.endswith(("ms", " s"))
+        assert row.time_text.endswith(("µs", "ms", " s"))
     compare.record_error(rows[0], "  out of memory  ")
     assert rows[0].error == "out of memory" and rows[0].seconds_per_image is None
 

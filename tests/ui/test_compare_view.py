@@ -7,8 +7,10 @@ import threading
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from studio.core import compare
 from studio.core.cache import ModelCache
@@ -79,7 +81,7 @@ def test_every_shared_model_gets_a_column_with_its_grid_figures_and_time(qtbot, 
     vae, gan, broken = dialog.columns.values()
     for column in (vae, gan):
         assert column.canvas.count == 4 and column.images.shape[0] == 4
-        assert column.row.seconds_per_image > 0 and column.time.text().endswith("ms")
+        assert column.row.seconds_per_image > 0 and column.time.text().endswith(("µs", "ms"))
         assert column.status.isHidden()
     # figures from the cards; a figure the family does not have shows a dash
     assert vae.figures["recognisability"].text() == "0.869"
@@ -98,6 +100,22 @@ def test_every_shared_model_gets_a_column_with_its_grid_figures_and_time(qtbot, 
     assert not dialog.busy() and dialog.progress.value() == 1000
     assert dialog.state_label.text() == "2 of 3 measured on cpu, 1 failed"
     assert "0.994 recognisability" in dialog.notes.text()
+
+
+def test_the_wheel_over_a_grid_scrolls_the_table_instead_of_zooming(qtbot, dialog):
+    with qtbot.waitSignal(dialog.measured, timeout=20000):
+        dialog.measure()
+    dialog.resize(500, 300)  # the table overflows: there is something to scroll
+    qtbot.waitUntil(lambda: dialog.scroll.verticalScrollBar().maximum() > 0)
+    canvas = dialog.columns["vae-glyphs"].canvas
+    zoom = canvas.zoom()
+    centre = canvas.viewport().rect().center().toPointF()
+    wheel = QWheelEvent(centre, canvas.viewport().mapToGlobal(centre), QPoint(), QPoint(0, -120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas.viewport(), wheel)
+    assert canvas.zoom() == zoom
+    assert dialog.scroll.verticalScrollBar().value() > 0
 
 
 def test_cancel_stops_the_runs_and_the_view_stays_usable(qtbot, dialog):
