@@ -62,9 +62,9 @@ class FlowExplorer(Explorer):
                                         "image (Likelihood tab)")
         self.round_trip_button = button("Round trip", "Encode the picked image to z and decode "
                                         "it back (Round trip tab)")
-        for widget in (self.likelihood_button, self.round_trip_button):
+        for index, widget in enumerate((self.likelihood_button, self.round_trip_button)):
             widget.setEnabled(False)
-            self.sample_view.buttons.insertWidget(0, widget)
+            self.sample_view.buttons.insertWidget(index, widget)
         self.likelihood = ReadoutView(
             flow_likelihood,
             hint="The image's exact likelihood and where its bits are spent: per pixel "

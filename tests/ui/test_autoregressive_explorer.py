@@ -156,6 +156,8 @@ def test_erase_a_region_with_the_brush_and_complete_it(window, qtbot, tmp_path):
     assert not canvas.has_mask()
     click(view.redo)
     assert np.array_equal(canvas.mask(), mask)
+    previews = []
+    window.bridge.job_previewed.connect(lambda job, images: previews.append(np.array(images)))
     result = generate(qtbot, window)
     assert result.request.op == "complete"
     assert np.array_equal(result.request.inputs["mask"], mask)
@@ -167,6 +169,9 @@ def test_erase_a_region_with_the_brush_and_complete_it(window, qtbot, tmp_path):
     assert (kept[hole] == UNDRAWN).all() and np.array_equal(kept[keep], source[keep])
     for image in result.images[1:]:
         assert np.array_equal(image[keep], source[keep])  # the kept pixels are unchanged
+    # the first preview (after row 1) shows the whole hole still grey, the rest kept
+    assert previews and previews[0].shape == (variations, RES, RES, 1)
+    assert (previews[0][:, hole] == UNDRAWN).all() and (previews[0][:, keep] == source[keep]).all()
     holes = {result.images[i][hole].tobytes() for i in range(1, result.count)}
     assert len(holes) > 1  # different ways
     bits = [float(label.split()[0]) for label in result.labels[1:]]
