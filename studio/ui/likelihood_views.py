@@ -41,19 +41,27 @@ class Readout:
 
 
 # -- what the figures say ----------------------------------------------------------------------
-def class_line(extras: dict[str, Any], classes: Sequence[str] | None) -> str:
-    """The most likely class with its posterior, and the next two."""
-    best = extras.get("most_likely_class")
-    posterior = extras.get("class_posterior") or []
-    if best is None or len(posterior) < 2:
-        return ""
+def class_line(result: Result, classes: Sequence[str] | None) -> str:
+    """The most likely class with its posterior and the next two; and the class the
+    figures are read under, when Parameters ▸ Class fixed one."""
+    extras = result.extras
+    posterior = [float(p) for p in extras.get("class_posterior") or []]
+    if extras.get("most_likely_class") is None or len(posterior) < 2:
+        return ""  # an unconditional model
     names = list(classes or [])
-    order = np.argsort(posterior)[::-1]
-    p_best = float(posterior[int(order[0])])
-    others = ", ".join(f"{names[k] if k < len(names) else k} {100 * float(posterior[k]):.1f} %"
-                       for k in (int(i) for i in order[1:3]))
-    return (f"<p>Most likely class: <b style='font-size:13pt'>{best}</b> "
-            f"({100 * p_best:.1f} %)<br><span>then {others}</span></p>")
+
+    def name(k: int) -> str:
+        return names[k] if k < len(names) else str(k)
+
+    order = [int(k) for k in np.argsort(posterior)[::-1]]
+    chosen = int(result.request.params.get("class_index", -1))
+    best = extras["most_likely_class"] if chosen < 0 else name(order[0])
+    others = ", ".join(f"{name(k)} {100 * posterior[k]:.1f} %" for k in order[1:3])
+    text = (f"<p>Most likely class: <b style='font-size:13pt'>{best}</b> "
+            f"({100 * posterior[order[0]]:.1f} %)<br><span>then {others}</span></p>")
+    if chosen >= 0:
+        text += f"<p>Read under class <b>{name(chosen)}</b> (Parameters ▸ Class).</p>"
+    return text
 
 
 def flow_likelihood(result: Result, classes: Sequence[str] | None) -> Readout:
@@ -71,9 +79,12 @@ def flow_likelihood(result: Result, classes: Sequence[str] | None) -> Readout:
         rows.append(f"<tr><td>{name}</td><td align='right'>{bits:+.3f}</td></tr>")
     total = GREY_LEVEL_BITS + sum(levels)
     rows.append(f"<tr><td><b>sum</b></td><td align='right'><b>{total:.3f}</b></td></tr>")
-    details = (class_line(extras, classes)
-               + "<p><b>Where the bits go</b> (bits per dimension, under the most likely "
-                 "class):</p><table cellspacing='0' cellpadding='2'>" + "".join(rows) + "</table>"
+    # the maps are read under one class: the most likely, or the one Parameters fixed
+    under = "" if extras.get("most_likely_class") is None else \
+        f", under class {extras['most_likely_class']}"
+    details = (class_line(result, classes)
+               + f"<p><b>Where the bits go</b> (bits per dimension{under}):</p>"
+               + "<table cellspacing='0' cellpadding='2'>" + "".join(rows) + "</table>"
                + f"<p>{bpd * dims:,.0f} bits for the whole image ({dims} dimensions).</p>"
                + "<p style='color:gray'>The flow's density is exact; with the bins of the grey "
                  "levels it bounds the image's probability (a few seeded draws).</p>")
@@ -89,7 +100,7 @@ def pixelcnn_likelihood(result: Result, classes: Sequence[str] | None) -> Readou
     worst = np.unravel_index(int(np.argmax(pixel_bits)), pixel_bits.shape)
     top = float(extras.get("max_pixel_bits", pixel_bits.max()))
     easy = float((pixel_bits < 1.0).mean())
-    details = (class_line(extras, classes)
+    details = (class_line(result, classes)
                + f"<p><b>Per pixel</b>: the hardest costs <b>{top:.1f}</b> bits (row {worst[0] + 1}, "
                  f"column {worst[1] + 1}); {100 * easy:.0f} % of the pixels cost under one bit.</p>"
                + f"<p>{bpd * pixel_bits.size:,.0f} bits for the whole image "

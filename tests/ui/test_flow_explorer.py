@@ -115,6 +115,14 @@ def test_drop_an_image_and_read_its_bits_per_dim(window, qtbot, tmp_path, model)
     assert view.canvas.count == 4 and view.legend.isVisibleTo(view)
     assert "bits per pixel (all scales)" in view.names.text()
     assert len(window.history) == 1 and explorer.current_view() == "likelihood"
+    # Generate reads the same image again, here under a class fixed in Parameters
+    window.session.set_value("class_index", 3, "likelihood")
+    fixed = generate(qtbot, window)
+    assert np.array_equal(fixed.request.inputs["image"], fitted(path))
+    under = model.run("likelihood", {"class_index": 3}, {"image": fitted(path)}, JobContext())
+    assert view.headline.text() == f"{under.extras['bits_per_dim']:.3f}"
+    assert "Read under class <b>D</b>" in view.details.text()
+    assert "(bits per dimension, under class D)" in view.details.text()
 
 
 def test_a_sample_picked_is_read_and_round_trips_exactly(window, qtbot):
