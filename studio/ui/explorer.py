@@ -4,7 +4,9 @@ The centre of the window is an *explorer*: a tab per view of the current family 
 VAE's Samples, Interpolate, Traverse, Map; the GAN's Seeds, Truncation & directions,
 Walk, Style mix). `FamilyInfo.explorer` names which one a family gets:
 
-    "vae" → VAEExplorer · "gan" → GANExplorer · "" → SamplesExplorer (a grid only)
+    "vae" → VAEExplorer · "gan" → GANExplorer · "diffusion" → DiffusionExplorer
+    "flow" → FlowExplorer · "autoregressive" → AutoregressiveExplorer
+    "" → SamplesExplorer (a grid only)
 
 The window talks to every explorer through the small interface of `Explorer`: results
 in (`show_result`), what is shown out (`result`, `current_image`, `selected_index`,
