@@ -62,6 +62,15 @@ class PaintView(SamplesView):
     def pick(self, index: int, as_b: bool = False) -> None:
         super().pick(index)  # one pick: nothing here takes a second image
 
+    def labels_of(self, result: Result) -> list[str]:
+        seed = result.request.seed
+        if result.request.op != "sample" or seed is None:
+            return list(super().labels_of(result))
+        classes = list(result.labels) if len(result.labels) == len(result.images) else []
+        # one seed draws the whole batch (classes, then a uniform per pixel of each image)
+        return [f"seed {seed} · image {i + 1}" + (f" · class {classes[i]}" if classes else "")
+                for i in range(len(result.images))]
+
     def show_result(self, result: Result) -> None:
         keep = self.selection if result is self.result else []  # shown again after a cancel
         super().show_result(result)

@@ -96,6 +96,8 @@ def test_the_painting_grows_row_by_row_and_esc_stops_it(window, qtbot, monkeypat
     first = generate(qtbot, window)  # a finished painting to come back to
     assert first.images.shape == (4, RES, RES, 1)
     assert window.explorer.paint.step.text() == f"row {RES} of {RES}"
+    canvas = window.explorer.paint.canvas
+    assert canvas.cell_label(2) == f"seed {first.request.seed} · image 3 · class {first.labels[2]}"
     held, release = threading.Event(), threading.Event()
     cached = ar.SAMPLERS["cached"]
 
@@ -120,7 +122,6 @@ def test_the_painting_grows_row_by_row_and_esc_stops_it(window, qtbot, monkeypat
     shown = previews[-1]
     assert shown.shape == (4, RES, RES, 1)
     assert (shown[:, 4:] == UNDRAWN).all()  # the rows not drawn yet are grey
-    canvas = window.explorer.paint.canvas
     qtbot.waitUntil(lambda: canvas.pixmap().toImage().pixelColor(0, RES - 1).red() == UNDRAWN)
     assert canvas.pixmap().toImage().pixelColor(0, 0).red() == shown[0, 0, 0, 0]
     assert canvas.count == 4
@@ -225,3 +226,47 @@ def test_drop_an_image_and_read_its_bits_per_dim(window, qtbot, tmp_path, model)
     assert read.request.inputs["image"].shape == (RES, RES, 1)
     assert read.extras["bits_per_dim"] != pytest.approx(bpd)
     assert np.array_equal(explorer.complete.mask_canvas.source, read.request.inputs["image"])
+
+
+def test_a_completion_grows_in_its_view_and_esc_takes_it_back(window, qtbot, monkeypatch):
+    from studio.families import autoregressive as ar
+
+    explorer = window.explorer
+    explorer.set_view("complete")
+    view = explorer.complete
+    source = glyph(RES)
+    view.set_source(source)
+    mask = np.zeros((RES, RES), np.uint8)
+    mask[2:12, 3:13] = 255
+    view.mask_canvas.set_mask(mask)
+    done = generate(qtbot, window)
+    held, release = threading.Event(), threading.Event()
+    cached = ar.SAMPLERS["cached"]
+
+    def slow(model, req, on_row=None):
+        def hook(r: int) -> None:
+            time.sleep(0.06)
+            on_row(r)
+            if r == 5:
+                held.set()
+                release.wait(10)
+        return cached(model, req, hook)
+
+    monkeypatch.setitem(ar.SAMPLERS, "cached", slow)
+    click(window.params.generate_button)
+    assert held.wait(10)
+    qtbot.waitUntil(lambda: view.step.text() == f"row 6 of {RES}", timeout=5000)
+    variations = window.session.value("variations", "complete")
+    # the completions grow in the view: drawn rows filled, rows below the hole grey
+    qtbot.waitUntil(lambda: view.canvas.count == variations)  # not the 1 + n of a result
+    shown = view.canvas.pixmap().toImage()
+    assert shown.pixelColor(4, 11).red() == UNDRAWN  # in the hole, not drawn yet
+    assert shown.pixelColor(0, 11).red() == source[11, 0, 0]  # kept
+    assert any(shown.pixelColor(x, 3).red() != UNDRAWN for x in range(3, 13))  # drawn
+    with qtbot.waitSignal(window.bridge.job_cancelled, timeout=10000):
+        QTest.keyClick(window, Qt.Key.Key_Escape)
+        release.set()
+    qtbot.waitUntil(lambda: not window.busy())
+    assert re.fullmatch(rf"Cancelled at row \d+ of {RES}", view.step.text())
+    assert view.result is done and view.canvas.count == done.count  # the last completions again
+    assert len(window.history) == 1
