@@ -390,9 +390,13 @@ class LoadedPixelCNN:
         k = values["class_index"]
         self._check_class(k)
         chosen = None
-        if self.cfg.num_classes > 0 and k < 0:  # the class that best explains the kept pixels
-            kept = torch.from_numpy(~fill).to(self.device)
-            chosen = int((self._per_class_nll(image) * kept).sum((1, 2)).argmin())
+        first = int(np.flatnonzero(fill.ravel())[0])  # the first erased pixel, raster order
+        if self.cfg.num_classes > 0 and k < 0 and first > 0:
+            # the class that best explains the kept pixels before the hole: only those are
+            # scored, as the pixels after it were conditioned on what the user erased
+            seen = torch.zeros(fill.size, dtype=torch.bool, device=self.device)
+            seen[:first] = True
+            chosen = int((self._per_class_nll(image) * seen.view(fill.shape)).sum((1, 2)).argmin())
         n = values["variations"]
         req = new_request(self.cfg, n, values["seed"], k if chosen is None else chosen,
                           values["temperature"], values["top_k"], self.device, image, fill)
@@ -416,15 +420,18 @@ class LoadedPixelCNN:
         per_class = self._per_class_nll(image)  # (K, H, W) nats
         log_p = -per_class.sum((1, 2))
         log_px, posterior = shared.marginal_log_likelihood(log_p)
+        likeliest = int(log_p.argmax())
         if self.cfg.num_classes > 0 and k >= 0:
-            nll, best = float(-log_p[k]), k
+            nll, shown = float(-log_p[k]), k
         else:
-            nll, best = -log_px, int(log_p.argmax())
+            nll, shown = -log_px, likeliest
         bpd = shared.bits_per_dim(nll, self.cfg.dims)
-        pixel_bits = (per_class[best] / math.log(2.0)).cpu().numpy()
+        pixel_bits = (per_class[shown] / math.log(2.0)).cpu().numpy()
         images = np.stack([gray_to_rgb(image), heatmap_rgb(pixel_bits, vmin=0.0)])
+        conditional = self.cfg.num_classes > 0
         extras = {"bits_per_dim": bpd, "pixel_bits": pixel_bits, "class_posterior": posterior.tolist(),
-                  "most_likely_class": self._class_name(best) if self.cfg.num_classes else None,
+                  "most_likely_class": self._class_name(likeliest) if conditional else None,
+                  "map_class": self._class_name(shown) if conditional else None,
                   "max_pixel_bits": float(pixel_bits.max())}
         return Output(images=images, labels=(f"input · {bpd:.3f} bits/dim", "bits per pixel"),
                       columns=2, extras=extras)

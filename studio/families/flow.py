@@ -583,18 +583,17 @@ class LoadedFlow:
         k = values["class_index"]
         d = self.cfg.dims
         # each draw's bound, then their mean: E_u[−log p(y)] + D log 256 ≥ −log P(x)
+        likeliest = int(log_p.mean(1).argmax())
         if self.cfg.num_classes > 0 and k >= 0:
             if k >= self.cfg.num_classes:
                 raise ParamError(f"class_index: {k} is outside -1..{self.cfg.num_classes - 1}")
-            nll = -log_p[k]
-            best = k
+            nll, best = -log_p[k], k
         else:
-            nll = -(torch.logsumexp(log_p, 0) - math.log(log_p.shape[0]))
-            best = int(log_p.mean(1).argmax())
+            nll, best = -(torch.logsumexp(log_p, 0) - math.log(log_p.shape[0])), likeliest
         bpd = shared.bits_per_dim(float(nll.mean()) + d * math.log(256.0), d)
         _, posterior = shared.marginal_log_likelihood(log_p.mean(1))
-        # where the bits go, under the most likely class (the same total up to the
-        # class term): per level, bits per location, plus 8 bits per pixel for the bins
+        # where the bits go, under the asked class or else the most likely one (the same
+        # total up to the class term): per level, bits per location, plus 8 bits per pixel for the bins
         per_level = [(m.mean(0) / LOG2).cpu().numpy() for m in maps[best]]
         res = self.cfg.resolution
         pixel_bits = np.full((res, res), 8.0 * self.cfg.channels)
@@ -609,7 +608,8 @@ class LoadedFlow:
             labels.append(f"scale {m.shape[0]}×{m.shape[1]} · {level_bits[level]:+.3f} bits/dim")
         extras = {"bits_per_dim": bpd, "bits_per_level": level_bits, "pixel_bits": pixel_bits,
                   "level_maps": per_level, "class_posterior": posterior.tolist(),
-                  "most_likely_class": self._class_name(best) if self.cfg.num_classes else None}
+                  "most_likely_class": self._class_name(likeliest) if self.cfg.num_classes else None,
+                  "map_class": self._class_name(best) if self.cfg.num_classes else None}
         return Output(images=np.stack(images), labels=tuple(labels), columns=len(images),
                       extras=extras)
 

@@ -55,7 +55,7 @@ def class_line(result: Result, classes: Sequence[str] | None) -> str:
 
     order = [int(k) for k in np.argsort(posterior)[::-1]]
     chosen = int(result.request.params.get("class_index", -1))
-    best = extras["most_likely_class"] if chosen < 0 else name(order[0])
+    best = extras["most_likely_class"]
     others = ", ".join(f"{name(k)} {100 * posterior[k]:.1f} %" for k in order[1:3])
     text = (f"<p>Most likely class: <b style='font-size:13pt'>{best}</b> "
             f"({100 * posterior[order[0]]:.1f} %)<br><span>then {others}</span></p>")
@@ -80,8 +80,7 @@ def flow_likelihood(result: Result, classes: Sequence[str] | None) -> Readout:
     total = GREY_LEVEL_BITS + sum(levels)
     rows.append(f"<tr><td><b>sum</b></td><td align='right'><b>{total:.3f}</b></td></tr>")
     # the maps are read under one class: the most likely, or the one Parameters fixed
-    under = "" if extras.get("most_likely_class") is None else \
-        f", under class {extras['most_likely_class']}"
+    under = "" if extras.get("map_class") is None else f", under class {extras['map_class']}"
     details = (class_line(result, classes)
                + f"<p><b>Where the bits go</b> (bits per dimension{under}):</p>"
                + "<table cellspacing='0' cellpadding='2'>" + "".join(rows) + "</table>"

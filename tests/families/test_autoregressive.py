@@ -164,6 +164,9 @@ def test_likelihood_is_the_sum_of_the_pixel_terms(tmp_path):
     np.testing.assert_allclose(pixel_bits, direct.numpy(), rtol=1e-5, atol=1e-6)
     marginal = model.run("likelihood", {}, {"image": image}, JobContext()).extras
     assert abs(sum(marginal["class_posterior"]) - 1.0) < 1e-5
+    likeliest = str(int(np.argmax(marginal["class_posterior"])))
+    assert marginal["most_likely_class"] == marginal["map_class"] == likeliest
+    assert out.extras["map_class"] == "2" and out.extras["most_likely_class"] == likeliest
     assert out.images.shape == (2, SIZE, SIZE, 3)
 
 

@@ -129,6 +129,8 @@ def test_likelihood_maps_sum_to_the_bits_per_dim(tmp_path):
     assert out.images.shape == (4, SIZE, SIZE, 3)  # input, all scales, then one per scale
     posterior = np.asarray(out.extras["class_posterior"])
     assert posterior.shape == (10,) and posterior.sum() == pytest.approx(1.0, abs=1e-5)
+    assert out.extras["map_class"] == "3"  # the maps are read under the asked class
+    assert out.extras["most_likely_class"] == str(int(posterior.argmax()))
     # the class-marginal likelihood mixes the classes: never better than the best class
     marginal = model.run("likelihood", {}, {"image": image}, JobContext()).extras["bits_per_dim"]
     best = min(model.run("likelihood", {"class_index": k}, {"image": image}, JobContext())
