@@ -34,6 +34,7 @@ import json
 import math
 import os
 import tempfile
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -558,6 +559,7 @@ def _save_atomic(tensors: Mapping[str, torch.Tensor], path: Path, metadata: Mapp
 # styles drawn from seeds towards the mean w; given latents are used as they are.
 
 PROJECT_FEATURE_WEIGHT = 0.1  # discriminator-feature distance beside the pixel distance
+MAPPED_CACHE = 64  # batches of seeds whose mapped w is kept
 MAX_MIX_SEEDS = 16
 
 
@@ -572,6 +574,7 @@ class LoadedGAN:
         self.card = card
         self.device = device
         self.ops = {op.name: op for op in GAN_INFO.ops}
+        self._mapped: OrderedDict[tuple, tuple[torch.Tensor, list[int | None]]] = OrderedDict()
 
     @property
     def class_conditional(self) -> bool:
@@ -628,13 +631,30 @@ class LoadedGAN:
     def _map(self, z: torch.Tensor, c: torch.Tensor | None, truncation: float) -> torch.Tensor:
         """z (N, z_dim), c (N, K) → truncated w+ (N, num_ws, w_dim) on the device."""
         w = self.G.mapping(z.to(self.device), None if c is None else c.to(self.device))
+        return self._truncate(w, truncation)
+
+    def _truncate(self, w: torch.Tensor, truncation: float) -> torch.Tensor:
         w = self.w_avg + truncation * (w - self.w_avg)  # ψ = 0: exactly the mean w
         return w[:, None].repeat(1, self.cfg.num_ws, 1)
 
+    @torch.inference_mode()
     def _seed_codes(self, seeds: Sequence[int], class_index: int | None, truncation: float
                     ) -> tuple[torch.Tensor, list[int | None]]:
-        z, c, classes = self._seed_inputs(seeds, class_index)
-        return self._map(z, c, truncation), classes
+        # The mapped w of a batch of seeds is kept (keyed by the whole batch, so a seed
+        # maps exactly as it did in the same batch before): a truncation drag then costs
+        # a lerp and the synthesis, not the mapping and the seeds' noise every frame.
+        key = (tuple(int(s) for s in seeds), class_index)
+        hit = self._mapped.get(key)
+        if hit is None:
+            z, c, classes = self._seed_inputs(seeds, class_index)
+            w = self.G.mapping(z.to(self.device), None if c is None else c.to(self.device))
+            hit = self._mapped[key] = (w, classes)
+            while len(self._mapped) > MAPPED_CACHE:
+                self._mapped.popitem(last=False)
+        else:
+            self._mapped.move_to_end(key)
+        w, classes = hit
+        return self._truncate(w, truncation), list(classes)
 
     def _latent_tensor(self, latent: np.ndarray, name: str) -> torch.Tensor:
         ws = np.asarray(latent, dtype=np.float32)

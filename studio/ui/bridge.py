@@ -1,8 +1,14 @@
 """The engine → Qt bridge: one engine listener, re-emitted as Qt signals.
 
-Engine listeners run on the worker thread. Emitting a signal from there to slots of
-objects living on the GUI thread makes Qt queue the call onto the GUI thread, so every
-slot connected here runs on the GUI thread.
+Engine listeners run on the worker thread. Each engine event crosses to the GUI thread
+as one queued call (`_relay`), and the bridge re-emits it there as its public signal,
+so every slot connected here runs on the GUI thread, called directly.
+
+Why one hop and not a queued connection per receiver: a worker-thread emit of a public
+signal posts one event per connected slot. The GUI thread wakes on the first and starts
+running Python slots while the worker is still posting the rest; the worker then waits
+for the GIL in the middle of the GUI's slots (up to Python's switch interval) before it
+can return to the queue. With one post the worker is back before the GUI thread wakes.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ class EngineBridge(QObject):
     job_failed = Signal(object, str)  # job, message
     job_cancelled = Signal(object)  # job
     job_dropped = Signal(object)  # job: superseded in a latest-wins lane
+    _relay = Signal(str, object, object)  # engine event, job, payload: the one cross-thread hop
 
     def __init__(self, engine: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
+        self._relay.connect(self._on_relay)  # auto: queued from the worker, direct on the GUI thread
         engine.add_listener(self._on_engine_event)
 
     def detach(self) -> None:
@@ -34,7 +42,11 @@ class EngineBridge(QObject):
         self.engine.remove_listener(self._on_engine_event)
 
     def _on_engine_event(self, event: str, job: Any, payload: Any) -> None:
-        # runs on the worker thread
+        # runs on the thread that raised the event: the worker's, or the GUI's on submit
+        self._relay.emit(event, job, payload)
+
+    def _on_relay(self, event: str, job: Any, payload: Any) -> None:
+        # runs on the GUI thread
         if event == events.QUEUED:
             self.job_queued.emit(job)
         elif event == events.STARTED:
