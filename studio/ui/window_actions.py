@@ -28,9 +28,11 @@ SHORTCUTS = (
     ("Ctrl+Shift+C", "Compare the families (the built-in models side by side)"),
     ("Ctrl+1 … Ctrl+4", "The explorer's tabs (VAE: Samples, Interpolate, Traverse, Map; "
                         "GAN: Seeds, Truncation & directions, Walk, Style mix; "
-                        "diffusion: Generate, Inpaint & img2img, Timeline)"),
+                        "diffusion: Generate, Inpaint & img2img, Timeline; "
+                        "flow: Samples, Likelihood, Interpolate, Round trip; "
+                        "PixelCNN: Paint, Complete, Likelihood)"),
     ("Space (Walk tab)", "Play / stop the walk"),
-    ("Drag · right-drag (mask)", "Paint · erase the inpainting mask"),
+    ("Drag · right-drag (mask)", "Paint · erase the mask (inpainting, PixelCNN completion)"),
     ("[ / ] (mask)", "Smaller / larger brush"),
     ("Ctrl+Z / Ctrl+Shift+Z (mask)", "Undo / redo a mask stroke"),
     ("Ctrl+Q", "Quit"),
