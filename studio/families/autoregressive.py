@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from studio.core.cards import WEIGHTS_FILE, ModelCard
+from studio.core.cards import ModelCard
 from studio.core.datasets import Split
 from studio.core.family import JobContext, Output
 from studio.core.heatmap import gray_to_rgb, heatmap_rgb
@@ -272,22 +272,9 @@ class PixelCNNTrainable(EMATrainable):
         return to_uint8(sample_cached(self.ema, req))
 
     def export(self, folder: Path, metrics: Mapping[str, float]) -> ModelCard:
-        folder = Path(folder)
-        digest = shared.save_weights(self.ema, folder, "latent-studio/pixelcnn", self.cfg.to_dict())
-        r = self.recipe
-        card = ModelCard(
-            id=r["id"], name=r.get("name", r["id"]), family="autoregressive",
-            resolution=self.cfg.resolution, channels=self.cfg.channels,
-            classes=shared.glyph_classes(r), dataset=r["dataset"].get("name", ""),
-            description=r.get("description", ""), weights_sha256=digest,
-            config=self.cfg.to_dict(), metrics=dict(metrics),
-            training={"dataset": {k: v for k, v in r["dataset"].items() if k != "name"},
-                      "train": dict(r.get("train", {})), "steps_done": self.steps_done},
-        )
-        from studio.core.training import write_card
-
-        write_card(card, folder)
-        return card
+        digest = shared.save_weights(self.ema, Path(folder), "latent-studio/pixelcnn", self.cfg.to_dict())
+        return shared.export_card(Path(folder), self.recipe, "autoregressive", self.cfg, digest,
+                                  metrics, self.steps_done)
 
 
 def new_request(cfg: PixelCNNConfig, count: int, seed: int, class_index: int, temperature: float,
@@ -320,7 +307,9 @@ def to_uint8(levels: torch.Tensor, undrawn: torch.Tensor | None = None) -> np.nd
 # the loaded model and its ops
 
 
-class LoadedPixelCNN:
+class LoadedPixelCNN(shared.OpDispatch):
+    label, inference = "PixelCNN", True
+
     def __init__(self, model: PixelCNN, card: ModelCard, device: str) -> None:
         self.model = model.eval().requires_grad_(False)
         self.card, self.device, self.cfg = card, device, model.cfg
@@ -329,15 +318,6 @@ class LoadedPixelCNN:
 
     def memory_bytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
-
-    def run(self, op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
-            ctx: JobContext) -> Output:
-        if op not in self.ops:
-            raise ParamError(f"the PixelCNN has no op {op!r}")
-        values = self.ops[op].validate(params, inputs)
-        ctx.check_cancelled()
-        with torch.inference_mode():
-            return getattr(self, f"_op_{op}")(values, inputs, ctx)
 
     # -- helpers ------------------------------------------------------------------
 
@@ -448,19 +428,10 @@ class AutoregressiveFamily:
 
     @classmethod
     def load(cls, folder: Path, card: ModelCard, device: str) -> LoadedPixelCNN:
-        try:
-            cfg = PixelCNNConfig.from_dict(card.config)
-        except (TypeError, ValueError, AssertionError) as exc:
-            raise shared.config_error(folder, "PixelCNN", exc) from None
-        shared.check_card(folder, card, cfg.resolution, cfg.channels)
-        path = Path(folder) / (card.weights_file or WEIGHTS_FILE)
-        model = PixelCNN(cfg)
-        shared.load_module(model, shared.load_tensors(path), path)
+        model = shared.load_network(folder, card, PixelCNNConfig, PixelCNN, "PixelCNN")
         return LoadedPixelCNN(model.to(device), card, device)
 
     @classmethod
     def make_trainable(cls, recipe: Mapping[str, Any], data: Mapping[str, Split]) -> PixelCNNTrainable:
-        cfg = PixelCNNConfig.from_dict(recipe.get("config", {}))
-        assert data["train"].images.shape[1:] == (cfg.resolution, cfg.resolution, cfg.channels), (
-            data["train"].images.shape, cfg)
+        cfg = shared.recipe_config(PixelCNNConfig, recipe, data)
         return PixelCNNTrainable(cfg, recipe.get("train", {}), data, recipe)

@@ -26,6 +26,18 @@ EXTENT = ParamSpec("extent", "float", default=2.5, minimum=0.25, maximum=6.0, st
                    label="Extent (σ)", group="Directions", live=True,
                    help="How far to move along each direction, in standard deviations of the data.")
 
+# the two ends of an interpolation, for the families that encode images
+ENDPOINTS = (
+    ParamSpec("latent_a", "latent", label="Start latent",
+              help="Where the path starts (a latent from encode or sample)."),
+    ParamSpec("latent_b", "latent", label="End latent",
+              help="Where the path ends (a latent from encode or sample)."),
+    ParamSpec("image_a", "image", label="Start image",
+              help="An image to encode as the start, when no start latent is given."),
+    ParamSpec("image_b", "image", label="End image",
+              help="An image to encode as the end, when no end latent is given."),
+)
+
 VAE = FamilyInfo(
     name="vae",
     label="VAE",
@@ -47,14 +59,7 @@ VAE = FamilyInfo(
         OpSpec(
             "interpolate",
             (
-                ParamSpec("latent_a", "latent", label="Start latent",
-                          help="Where the path starts (a latent from encode or sample)."),
-                ParamSpec("latent_b", "latent", label="End latent",
-                          help="Where the path ends (a latent from encode or sample)."),
-                ParamSpec("image_a", "image", label="Start image",
-                          help="An image to encode as the start, when no start latent is given."),
-                ParamSpec("image_b", "image", label="End image",
-                          help="An image to encode as the end, when no end latent is given."),
+                *ENDPOINTS,
                 SEED,
                 ParamSpec("frames", "int", default=9, minimum=2, maximum=64, label="Frames",
                           help="Images along the path, ends included."),
@@ -461,14 +466,7 @@ FLOW = FamilyInfo(
         OpSpec(
             "interpolate",
             (
-                ParamSpec("latent_a", "latent", label="Start latent",
-                          help="Where the path starts (a latent from encode or sample)."),
-                ParamSpec("latent_b", "latent", label="End latent",
-                          help="Where the path ends (a latent from encode or sample)."),
-                ParamSpec("image_a", "image", label="Start image",
-                          help="An image to encode as the start, when no start latent is given."),
-                ParamSpec("image_b", "image", label="End image",
-                          help="An image to encode as the end, when no end latent is given."),
+                *ENDPOINTS,
                 SEED,
                 ParamSpec("frames", "int", default=9, minimum=2, maximum=64, label="Frames",
                           help="Images along the path, ends included."),

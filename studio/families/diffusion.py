@@ -46,7 +46,7 @@ from studio.core.training import EMATrainable
 from studio.families import diffusion_loop as dl
 from studio.families.catalog import DIFFUSION as DIFFUSION_INFO
 from studio.families.config import CardConfig
-from studio.families.shared import load_tensors
+from studio.families.shared import OpDispatch, load_module, load_tensors
 
 # -----------------------------------------------------------------------------
 # config
@@ -271,8 +271,12 @@ class _Stored:
     xt: list[np.ndarray]
 
 
-class LoadedDiffusion:
+class LoadedDiffusion(OpDispatch):
     info = DIFFUSION_INFO
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"{self.info.label} model"
 
     def __init__(self, unet: UNet2DModel, space: Any, cfg: DiffusionConfig, card: ModelCard,
                  device: str) -> None:
@@ -289,14 +293,6 @@ class LoadedDiffusion:
         tensors = list(self.unet.parameters()) + list(self.unet.buffers())
         return sum(t.numel() * t.element_size() for t in tensors) + self.space.memory_bytes() + sum(
             s.timeline.nbytes() for s in self._timelines.values())
-
-    def run(self, op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
-            ctx: JobContext) -> Output:
-        if op not in self.ops:
-            raise ParamError(f"the {self.info.label} model has no op {op!r}")
-        values = self.ops[op].validate(params, inputs)
-        ctx.check_cancelled()
-        return getattr(self, f"_op_{op}")(values, inputs, ctx)
 
     # -- helpers ------------------------------------------------------------------
 
@@ -541,21 +537,6 @@ class LoadedDiffusion:
 # the family
 
 
-def check_and_load(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], path: Path,
-                   prefix: str = "") -> None:
-    """Load `tensors` into `module`, naming the file and tensor on any mismatch."""
-    expected = {prefix + k: tuple(v.shape) for k, v in module.state_dict().items()}
-    for name, shape in expected.items():
-        if name not in tensors:
-            raise ModelLoadError(f"{path}: tensor '{name}' is missing")
-        got = tuple(tensors[name].shape)
-        if got != shape:
-            raise ModelLoadError(f"{path}: tensor '{name}' has shape {got} but the model expects {shape}")
-        if not torch.isfinite(tensors[name].float()).all():
-            raise ModelLoadError(f"{path}: tensor '{name}' holds NaN or infinite values")
-    module.load_state_dict({k: tensors[prefix + k].float() for k in module.state_dict()})
-
-
 def read_config(folder: Path, card: ModelCard) -> DiffusionConfig:
     try:
         cfg = DiffusionConfig.from_dict(card.config)
@@ -579,7 +560,7 @@ class DiffusionFamily:
         path = folder / (card.weights_file or WEIGHTS_FILE)
         tensors = load_tensors(path)
         unet = build_unet(cfg, cfg.channels, cfg.resolution)
-        check_and_load(unet, tensors, path)
+        load_module(unet, tensors, path, strict=False)
         unexpected = sorted(set(tensors) - set(unet.state_dict()))
         if unexpected:
             raise ModelLoadError(f"{path}: unexpected tensors {', '.join(unexpected[:5])}")

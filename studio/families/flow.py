@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from studio.core import latent as latent_math
-from studio.core.cards import WEIGHTS_FILE, ModelCard
+from studio.core.cards import ModelCard
 from studio.core.datasets import Split
 from studio.core.family import JobContext, Output, run_in_chunks
 from studio.core.heatmap import gray_to_rgb, heatmap_rgb
@@ -430,29 +430,18 @@ class FlowTrainable(EMATrainable):
         return to_uint8(y)
 
     def export(self, folder: Path, metrics: Mapping[str, float]) -> ModelCard:
-        folder = Path(folder)
-        digest = shared.save_weights(self.ema, folder, "latent-studio/flow", self.cfg.to_dict())
-        r = self.recipe
-        card = ModelCard(
-            id=r["id"], name=r.get("name", r["id"]), family="flow",
-            resolution=self.cfg.resolution, channels=self.cfg.channels,
-            latent_shape=[self.cfg.dims], classes=shared.glyph_classes(r),
-            dataset=r["dataset"].get("name", ""), description=r.get("description", ""),
-            weights_sha256=digest, config=self.cfg.to_dict(), metrics=dict(metrics),
-            training={"dataset": {k: v for k, v in r["dataset"].items() if k != "name"},
-                      "train": dict(r.get("train", {})), "steps_done": self.steps_done},
-        )
-        from studio.core.training import write_card
-
-        write_card(card, folder)
-        return card
+        digest = shared.save_weights(self.ema, Path(folder), "latent-studio/flow", self.cfg.to_dict())
+        return shared.export_card(Path(folder), self.recipe, "flow", self.cfg, digest, metrics,
+                                  self.steps_done, latent_shape=[self.cfg.dims])
 
 
 # -----------------------------------------------------------------------------
 # the loaded model and its ops
 
 
-class LoadedFlow:
+class LoadedFlow(shared.OpDispatch):
+    label, inference = "flow", True
+
     def __init__(self, model: Glow, card: ModelCard, device: str) -> None:
         self.model = model.eval().requires_grad_(False)
         self.card, self.device, self.cfg = card, device, model.cfg
@@ -461,15 +450,6 @@ class LoadedFlow:
 
     def memory_bytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
-
-    def run(self, op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
-            ctx: JobContext) -> Output:
-        if op not in self.ops:
-            raise ParamError(f"the flow has no op {op!r}")
-        values = self.ops[op].validate(params, inputs)
-        ctx.check_cancelled()
-        with torch.inference_mode():
-            return getattr(self, f"_op_{op}")(values, inputs, ctx)
 
     # -- helpers ------------------------------------------------------------------
 
@@ -625,19 +605,10 @@ class FlowFamily:
 
     @classmethod
     def load(cls, folder: Path, card: ModelCard, device: str) -> LoadedFlow:
-        try:
-            cfg = FlowConfig.from_dict(card.config)
-        except (TypeError, ValueError, AssertionError) as exc:
-            raise shared.config_error(folder, "flow", exc) from None
-        shared.check_card(folder, card, cfg.resolution, cfg.channels)
-        path = Path(folder) / (card.weights_file or WEIGHTS_FILE)
-        model = Glow(cfg)
-        shared.load_module(model, shared.load_tensors(path), path)
+        model = shared.load_network(folder, card, FlowConfig, Glow, "flow")
         return LoadedFlow(model.to(device), card, device)
 
     @classmethod
     def make_trainable(cls, recipe: Mapping[str, Any], data: Mapping[str, Split]) -> FlowTrainable:
-        cfg = FlowConfig.from_dict(recipe.get("config", {}))
-        assert data["train"].images.shape[1:] == (cfg.resolution, cfg.resolution, cfg.channels), (
-            data["train"].images.shape, cfg)
+        cfg = shared.recipe_config(FlowConfig, recipe, data)
         return FlowTrainable(cfg, recipe.get("train", {}), data, recipe)

@@ -54,7 +54,7 @@ from studio.core.family import JobContext, ModelLoadError, Output, run_in_chunks
 from studio.core.params import ParamError
 from studio.families.catalog import GAN as GAN_INFO
 from studio.families.config import CardConfig
-from studio.families.shared import load_tensors
+from studio.families.shared import OpDispatch, check_tensors, load_tensors
 
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 SQRT2 = math.sqrt(2.0)
@@ -563,7 +563,9 @@ MAPPED_CACHE = 64  # batches of seeds whose mapped w is kept
 MAX_MIX_SEEDS = 16
 
 
-class LoadedGAN:
+class LoadedGAN(OpDispatch):
+    label = "GAN"
+
     def __init__(self, generator: Generator, vectors: torch.Tensor, directions: list[dict[str, Any]],
                  card: ModelCard, device: str, discriminator: Discriminator | None = None) -> None:
         self.G = generator.eval().requires_grad_(False)
@@ -588,14 +590,6 @@ class LoadedGAN:
         modules = [self.G] + ([self.D] if self.D is not None else [])
         tensors = [t for m in modules for t in list(m.parameters()) + list(m.buffers())]
         return sum(t.numel() * t.element_size() for t in tensors + [self.vectors])
-
-    def run(self, op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
-            ctx: JobContext) -> Output:
-        if op not in self.ops:
-            raise ParamError(f"the GAN has no op {op!r}")
-        values = self.ops[op].validate(params, inputs)  # defaults filled, ranges checked
-        ctx.check_cancelled()
-        return getattr(self, f"_op_{op}")(values, inputs, ctx)
 
     # -- helpers ------------------------------------------------------------------
 
@@ -887,21 +881,6 @@ class LoadedGAN:
 # the family
 
 
-def _check_tensors(path: Path, tensors: Mapping[str, torch.Tensor],
-                   expected: Mapping[str, tuple[int, ...]]) -> None:
-    for name, shape in expected.items():
-        if name not in tensors:
-            raise ModelLoadError(f"{path}: tensor '{name}' is missing")
-        got = tuple(tensors[name].shape)
-        if got != shape:
-            raise ModelLoadError(f"{path}: tensor '{name}' has shape {got} but the model expects {shape}")
-        if not torch.isfinite(tensors[name]).all():
-            raise ModelLoadError(f"{path}: tensor '{name}' holds NaN or infinite values")
-    unexpected = sorted(set(tensors) - set(expected))
-    if unexpected:
-        raise ModelLoadError(f"{path}: unexpected tensors {', '.join(unexpected[:5])}")
-
-
 class GANFamily:
     """The class the registry's loader names (studio.families.gan:GANFamily)."""
 
@@ -931,7 +910,7 @@ class GANFamily:
         generator = Generator(cfg)
         expected = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
         expected[VECTORS_TENSOR] = (cfg.num_directions, cfg.w_dim)
-        _check_tensors(path, tensors, expected)
+        check_tensors(path, tensors, expected)
         generator.load_state_dict({k: tensors[k].float() for k in generator.state_dict()})
         vectors = tensors[VECTORS_TENSOR].float().to(device)
 
@@ -940,7 +919,7 @@ class GANFamily:
         if d_path.exists():  # optional: without it, project matches pixels only
             d_tensors = load_tensors(d_path)
             discriminator = Discriminator(cfg)
-            _check_tensors(d_path, d_tensors, {k: tuple(v.shape) for k, v in discriminator.state_dict().items()})
+            check_tensors(d_path, d_tensors, {k: tuple(v.shape) for k, v in discriminator.state_dict().items()})
             discriminator.load_state_dict({k: v.float() for k, v in d_tensors.items()})
             discriminator = discriminator.to(device)
         return LoadedGAN(generator.to(device), vectors, directions, card, device, discriminator)

@@ -43,11 +43,10 @@ from studio.families.diffusion import (
     DiffusionTrainable,
     LoadedDiffusion,
     build_unet,
-    check_and_load,
-    load_tensors,
     read_config,
     seconds_per_image,
 )
+from studio.families.shared import load_module, load_tensors
 from studio.families.vae import VAE, VAEFamily
 
 # -----------------------------------------------------------------------------
@@ -256,7 +255,7 @@ class LatentDiffusionFamily:
         tensors = load_tensors(path)
         zc, h, _ = space.shape
         unet = build_unet(cfg, zc, h)
-        check_and_load(unet, tensors, path)
+        load_module(unet, tensors, path, strict=False)
         unexpected = sorted(set(tensors) - set(unet.state_dict()))
         if unexpected:
             raise ModelLoadError(f"{path}: unexpected tensors {', '.join(unexpected[:5])}")

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.datasets import GLYPH_CLASSES
-from studio.core.family import ModelLoadError
+from studio.core.family import JobContext, ModelLoadError
 from studio.core.params import ParamError
 
 # -----------------------------------------------------------------------------
@@ -39,22 +39,94 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise ModelLoadError(f"{path}: not a readable safetensors file ({exc})") from None
 
 
-def load_module(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], path: Path) -> None:
-    """Load `tensors` into `module` (strictly), naming the file and tensor on any problem."""
-    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+def check_tensors(path: Path, tensors: Mapping[str, torch.Tensor],
+                  expected: Mapping[str, tuple[int, ...]], strict: bool = True) -> None:
+    """Every expected tensor is there, with its shape and finite values; `strict`: and
+    nothing else is. Raises ModelLoadError naming the file and the tensor."""
     for name, shape in expected.items():
         if name not in tensors:
             raise ModelLoadError(f"{path}: tensor '{name}' is missing")
         got = tuple(tensors[name].shape)
-        if got != shape:
-            raise ModelLoadError(f"{path}: tensor '{name}' has shape {got} but the model expects {shape}")
+        if got != tuple(shape):
+            raise ModelLoadError(f"{path}: tensor '{name}' has shape {got} but the model expects {tuple(shape)}")
         if tensors[name].is_floating_point() and not torch.isfinite(tensors[name]).all():
             raise ModelLoadError(f"{path}: tensor '{name}' holds NaN or infinite values")
     unexpected = sorted(set(tensors) - set(expected))
-    if unexpected:
+    if strict and unexpected:
         raise ModelLoadError(f"{path}: unexpected tensors {', '.join(unexpected[:5])}")
+
+
+def load_module(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], path: Path,
+                prefix: str = "", strict: bool = True) -> None:
+    """Load `tensors` (names `prefix` + the module's) into `module` in its own dtypes,
+    checked by check_tensors first."""
     state = module.state_dict()
-    module.load_state_dict({k: tensors[k].to(state[k].dtype) for k in state})
+    check_tensors(path, tensors, {prefix + k: tuple(v.shape) for k, v in state.items()}, strict)
+    module.load_state_dict({k: tensors[prefix + k].to(state[k].dtype) for k in state})
+
+
+def load_network(folder: Path, card: ModelCard, config_cls: type, network_cls: type,
+                 family: str) -> torch.nn.Module:
+    """A family's network from its card's config and its checked weights file."""
+    try:
+        cfg = config_cls.from_dict(card.config)
+    except (TypeError, ValueError, AssertionError) as exc:
+        raise ModelLoadError(f"{Path(folder) / 'card.json'}: bad {family} config ({exc})") from None
+    if (cfg.resolution, cfg.channels) != (card.resolution, card.channels):
+        raise ModelLoadError(f"{Path(folder) / 'card.json'}: config and card disagree on "
+                             f"resolution/channels")
+    path = Path(folder) / (card.weights_file or WEIGHTS_FILE)
+    network = network_cls(cfg)
+    load_module(network, load_tensors(path), path)
+    return network
+
+
+def recipe_config(config_cls: type, recipe: Mapping[str, Any], data: Mapping[str, Any]) -> Any:
+    """The recipe's model config, checked against the training images' shape."""
+    cfg = config_cls.from_dict(recipe.get("config", {}))
+    shape = data["train"].images.shape[1:]
+    assert shape == (cfg.resolution, cfg.resolution, cfg.channels), (shape, cfg)
+    return cfg
+
+
+def export_card(folder: Path, recipe: Mapping[str, Any], family: str, cfg: Any, digest: str,
+                metrics: Mapping[str, float], steps_done: int, **fields: Any) -> ModelCard:
+    """Write folder/card.json for weights just saved: the recipe's names and data, the
+    config, the figures so far, and what training did."""
+    from studio.core.training import write_card
+
+    card = ModelCard(
+        id=recipe["id"], name=recipe.get("name", recipe["id"]), family=family,
+        resolution=cfg.resolution, channels=cfg.channels, classes=glyph_classes(recipe),
+        dataset=recipe["dataset"].get("name", ""), description=recipe.get("description", ""),
+        weights_sha256=digest, config=cfg.to_dict(), metrics=dict(metrics),
+        training={"dataset": {k: v for k, v in recipe["dataset"].items() if k != "name"},
+                  "train": dict(recipe.get("train", {})), "steps_done": steps_done},
+        **fields)
+    write_card(card, folder)
+    return card
+
+
+class OpDispatch:
+    """`run` for a loaded model whose ops are methods `_op_<name>(values, inputs, ctx)`:
+    unknown ops and bad parameters are refused before any work, and a job cancelled
+    before it started does nothing. `inference`: run the op under torch.inference_mode."""
+
+    ops: Mapping[str, Any]  # op name → OpSpec
+    label: str = "model"
+    inference: bool = False
+
+    def run(self, op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+            ctx: JobContext) -> Any:
+        if op not in self.ops:
+            raise ParamError(f"the {self.label} has no op {op!r}")
+        values = self.ops[op].validate(params, inputs)  # defaults filled, ranges checked
+        ctx.check_cancelled()
+        method = getattr(self, f"_op_{op}")
+        if self.inference:
+            with torch.inference_mode():
+                return method(values, inputs, ctx)
+        return method(values, inputs, ctx)
 
 
 def save_weights(module: torch.nn.Module, folder: Path, fmt: str, config: Mapping[str, Any],
@@ -78,16 +150,6 @@ def save_weights(module: torch.nn.Module, folder: Path, fmt: str, config: Mappin
 
 def glyph_classes(recipe: Mapping[str, Any]) -> list[str] | None:
     return list(GLYPH_CLASSES) if recipe["dataset"].get("name") == "glyphs" else None
-
-
-def config_error(folder: Path, family: str, exc: Exception) -> ModelLoadError:
-    return ModelLoadError(f"{Path(folder) / 'card.json'}: bad {family} config ({exc})")
-
-
-def check_card(folder: Path, card: ModelCard, resolution: int, channels: int) -> None:
-    if (resolution, channels) != (card.resolution, card.channels):
-        raise ModelLoadError(f"{Path(folder) / 'card.json'}: config and card disagree on "
-                             f"resolution/channels")
 
 
 # -----------------------------------------------------------------------------

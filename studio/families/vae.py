@@ -37,7 +37,7 @@ from studio.core.params import ParamError
 from studio.core.training import EMATrainable
 from studio.families.catalog import VAE as VAE_INFO
 from studio.families.config import CardConfig
-from studio.families.shared import load_tensors
+from studio.families.shared import OpDispatch, load_tensors
 
 # -----------------------------------------------------------------------------
 # config
@@ -321,7 +321,9 @@ class _PCA:
     stds: np.ndarray  # (D,)
 
 
-class LoadedVAE:
+class LoadedVAE(OpDispatch):
+    label = "VAE"
+
     def __init__(self, model: VAE, pca: _PCA, card: ModelCard, device: str,
                  prior: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> None:
         self.model = model.eval().requires_grad_(False)
@@ -336,14 +338,6 @@ class LoadedVAE:
         tensors = list(self.model.parameters()) + list(self.model.buffers()) + list(self.prior or ())
         return sum(t.numel() * t.element_size() for t in tensors) + sum(
             a.nbytes for a in (self.pca.mean, self.pca.components, self.pca.stds))
-
-    def run(self, op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
-            ctx: JobContext) -> Output:
-        if op not in self.ops:
-            raise ParamError(f"the VAE has no op {op!r}")
-        values = self.ops[op].validate(params, inputs)  # defaults filled, ranges checked
-        ctx.check_cancelled()
-        return getattr(self, f"_op_{op}")(values, inputs, ctx)
 
     # -- helpers ------------------------------------------------------------------
 

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from studio.core.cards import ModelCard
-from studio.core.datasets import HELD_OUT_SEED, TRAIN_SEED, Split, default_fonts, make_glyphs
+from studio.core.datasets import HELD_OUT_SEED, default_fonts, make_glyphs
 from studio.core.evaluator import Evaluator, evaluate_model
 from studio.core.family import JobContext
 from studio.core.paths import builtin_models_dir
 from studio.families.catalog import FLOW
 from studio.families.flow import FlowFamily
+from tests.e2e.quality import assert_meets_thresholds, glyph_data
 
 FOLDER = builtin_models_dir() / "flow-glyphs"
 
@@ -33,15 +34,9 @@ def test_shipped_size_and_card(model) -> None:
 
 
 def test_samples_and_bits_per_dim_meet_the_thresholds(model) -> None:
-    fonts = default_fonts()
-    data = {"train": Split(*make_glyphs(100, TRAIN_SEED, fonts, cache=False)),
-            "held_out": Split(*make_glyphs(20, HELD_OUT_SEED, fonts, cache=False))}
+    data = glyph_data()
     metrics = evaluate_model(model, FLOW, samples=256, seed=0, data=data, evaluator=Evaluator.load())
-    t = model.card.thresholds
-    assert metrics["recognisability"] >= t["min_recognisability"], metrics
-    assert metrics["class_accuracy"] >= t["min_class_accuracy"], metrics
-    assert metrics["nn_distance_samples"] >= t["min_nn_distance_samples"], metrics
-    assert metrics["bits_per_dim"] <= t["max_bits_per_dim"], metrics
+    assert_meets_thresholds(metrics, model.card.thresholds)
     assert metrics["reconstruction_mse"] == 0.0  # a flow decodes what it encodes, exactly
 
 

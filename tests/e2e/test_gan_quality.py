@@ -7,13 +7,13 @@ import pytest
 from safetensors.torch import load_file
 
 from studio.core.cards import ModelCard
-from studio.core.datasets import HELD_OUT_SEED, TRAIN_SEED, Split, default_fonts, make_glyphs
 from studio.core.directions import model_directions
 from studio.core.evaluator import Evaluator, evaluate_model
 from studio.core.family import JobContext
 from studio.core.paths import builtin_models_dir
 from studio.families.catalog import GAN
 from studio.families.gan import GANFamily
+from tests.e2e.quality import assert_meets_thresholds, glyph_data
 
 FOLDER = builtin_models_dir() / "gan-glyphs"
 
@@ -41,16 +41,9 @@ def test_shipped_sizes_and_card(model) -> None:
 
 def test_samples_meet_the_thresholds(model) -> None:
     card = model.card
-    # the training prefix (every class, every font) keeps this fast; the distance to a
-    # subset is never smaller than to the whole set, so the memorisation check holds
-    fonts = default_fonts()
-    data = {"train": Split(*make_glyphs(100, TRAIN_SEED, fonts, cache=False)),
-            "held_out": Split(*make_glyphs(20, HELD_OUT_SEED, fonts, cache=False))}
-    metrics = evaluate_model(model, GAN, samples=256, seed=0, data=data, evaluator=Evaluator.load())
-    t = card.thresholds
-    assert metrics["recognisability"] >= t["min_recognisability"], metrics
-    assert metrics["class_accuracy"] >= t["min_class_accuracy"], metrics
-    assert metrics["nn_distance_samples"] >= t["min_nn_distance_samples"], metrics
+    metrics = evaluate_model(model, GAN, samples=256, seed=0, data=glyph_data(),
+                             evaluator=Evaluator.load())
+    assert_meets_thresholds(metrics, card.thresholds)
 
 
 def test_truncation_zero_and_seeds(model) -> None:

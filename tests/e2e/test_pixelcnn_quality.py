@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from studio.core.cards import ModelCard
-from studio.core.datasets import HELD_OUT_SEED, TRAIN_SEED, Split, default_fonts, make_glyphs
+from studio.core.datasets import HELD_OUT_SEED, default_fonts, make_glyphs
 from studio.core.evaluator import Evaluator, evaluate_model
 from studio.core.family import JobContext
 from studio.core.paths import builtin_models_dir
 from studio.families.autoregressive import AutoregressiveFamily
 from studio.families.catalog import AUTOREGRESSIVE
+from tests.e2e.quality import assert_meets_thresholds, glyph_data
 
 FOLDER = builtin_models_dir() / "pixelcnn-glyphs"
 
@@ -34,16 +35,10 @@ def test_shipped_size_and_card(model) -> None:
 
 
 def test_samples_and_bits_per_dim_meet_the_thresholds(model) -> None:
-    fonts = default_fonts()
-    data = {"train": Split(*make_glyphs(100, TRAIN_SEED, fonts, cache=False)),
-            "held_out": Split(*make_glyphs(20, HELD_OUT_SEED, fonts, cache=False))}
+    data = glyph_data()
     metrics = evaluate_model(model, AUTOREGRESSIVE, samples=128, seed=0, data=data,
                              evaluator=Evaluator.load())
-    t = model.card.thresholds
-    assert metrics["recognisability"] >= t["min_recognisability"], metrics
-    assert metrics["class_accuracy"] >= t["min_class_accuracy"], metrics
-    assert metrics["nn_distance_samples"] >= t["min_nn_distance_samples"], metrics
-    assert metrics["bits_per_dim"] <= t["max_bits_per_dim"], metrics
+    assert_meets_thresholds(metrics, model.card.thresholds)
 
 
 def test_completion_of_a_held_out_glyph_keeps_it_recognisable(model) -> None:
