@@ -28,9 +28,10 @@ from studio.core.requests import Request, Result
 from studio.core.session import Session
 from studio.ui import images as imgs
 from studio.ui.canvas import Canvas
-from studio.ui.explorer import SAMPLES, Explorer, SamplesView, button, caption, counter_label
+from studio.ui.explorer import SAMPLES, button, caption
 from studio.ui.jobs import JobRouter
 from studio.ui.likelihood_views import ReadoutView, pixelcnn_likelihood
+from studio.ui.live_runs import LiveRunExplorer, LiveSamplesView
 from studio.ui.mask_canvas import MaskPaintView
 
 COMPLETE, LIKELIHOOD = "complete", "likelihood"
@@ -40,7 +41,7 @@ OPS_OF_VIEW = {SAMPLES: ("sample",), COMPLETE: ("complete",), LIKELIHOOD: ("like
 ROW_TIP = "The row the PixelCNN is drawing (Esc cancels the run)"
 
 
-class PaintView(SamplesView):
+class PaintView(LiveSamplesView):
     """The sample grid; the images grow row by row while the PixelCNN draws them."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -53,30 +54,14 @@ class PaintView(SamplesView):
                                       "the model repaint it (Complete tab)")
         self.likelihood_button = button("Likelihood", "Read the exact likelihood of the "
                                         "picked image (Likelihood tab)")
-        for widget in (self.complete_button, self.likelihood_button):
-            widget.setEnabled(False)
-            self.buttons.addWidget(widget)
-        self.step = counter_label(ROW_TIP)
-        self.buttons.addWidget(self.step)
+        self.add_actions((self.complete_button, self.likelihood_button), ROW_TIP)
 
     def pick(self, index: int, as_b: bool = False) -> None:
         super().pick(index)  # one pick: nothing here takes a second image
 
-    def labels_of(self, result: Result) -> list[str]:
-        seed = result.request.seed
-        if result.request.op != "sample" or seed is None:
-            return list(super().labels_of(result))
-        classes = list(result.labels) if len(result.labels) == len(result.images) else []
+    def seed_label(self, seed: int, index: int) -> str:
         # one seed draws the whole batch (classes, then a uniform per pixel of each image)
-        return [f"seed {seed} · image {i + 1}" + (f" · class {classes[i]}" if classes else "")
-                for i in range(len(result.images))]
-
-    def show_result(self, result: Result) -> None:
-        keep = self.selection if result is self.result else []  # shown again after a cancel
-        super().show_result(result)
-        if keep:
-            self.selection = keep
-            self.canvas.set_selection(keep)
+        return f"seed {seed} · image {index + 1}"
 
 
 class CompleteView(MaskPaintView):
@@ -120,10 +105,11 @@ class CompleteView(MaskPaintView):
         self.names.setText("")
 
 
-class AutoregressiveExplorer(Explorer):
+class AutoregressiveExplorer(LiveRunExplorer):
     VIEWS = VIEWS
     VIEW_LABELS = VIEW_LABELS
     OPS_OF_VIEW = OPS_OF_VIEW
+    COUNTER_UNIT = "row"
 
     def __init__(self, session: Session, jobs: JobRouter, bridge: Any, run: Callable[..., Any],
                  parent: QWidget | None = None) -> None:
@@ -148,7 +134,6 @@ class AutoregressiveExplorer(Explorer):
         self._add_view(LIKELIHOOD, self.likelihood, icons.SP_FileDialogInfoView,
                        "Exact bits per dimension of an image, pixel by pixel (Ctrl+3)")
 
-        self._drop_target: str | None = None
         self.paint.canvas.files_dropped.connect(lambda files: self._emit_drop(files, SAMPLES))
         for canvas in (self.complete.mask_canvas, self.complete.canvas):
             canvas.files_dropped.connect(lambda files: self._emit_drop(files, COMPLETE))
@@ -160,12 +145,8 @@ class AutoregressiveExplorer(Explorer):
         self.paint.likelihood_button.clicked.connect(self.read_picked)
         self.likelihood.use_picked_requested.connect(self.read_picked)
         self.complete.use_picked_requested.connect(self._on_complete_use_picked_requested)
-        self.complete.use_result_requested.connect(self._on_complete_use_result_requested)
-        bridge.job_started.connect(self._on_bridge_job_started)
-        bridge.job_progressed.connect(self._on_bridge_job_progressed)
-        bridge.job_previewed.connect(self._on_bridge_job_previewed)
-        bridge.job_cancelled.connect(self._on_bridge_job_cancelled)
-        bridge.job_failed.connect(lambda job, _message: self._on_bridge_job_cancelled(job))
+        self.complete.use_result_requested.connect(self.complete.take_picked_result)
+        self._connect_live(bridge)
 
     # -- results ----------------------------------------------------------------------------
     def set_model(self, card: Any) -> None:
@@ -194,15 +175,6 @@ class AutoregressiveExplorer(Explorer):
             view.step.setText("")
 
     # -- images in: picks, drops, File ▸ Open ------------------------------------------------
-    def _emit_drop(self, files: list, view: str) -> None:
-        """The window opens dropped files at once (and calls take_image): remember where
-        they fell meanwhile."""
-        self._drop_target = view
-        try:
-            self.files_dropped.emit(files, SAMPLES)
-        finally:
-            self._drop_target = None
-
     def take_image(self, image: np.ndarray, path: str) -> bool:
         """Dropped on Complete: the image to erase and complete. Anywhere else: its
         likelihood is read at once (and it waits in Complete too)."""
@@ -223,13 +195,19 @@ class AutoregressiveExplorer(Explorer):
         self.paint.complete_button.setEnabled(True)
         self.paint.likelihood_button.setEnabled(True)
 
-    def read_picked(self) -> None:
+    def _picked_image(self) -> np.ndarray | None:
+        """The image picked in Paint; None, after saying how to pick one, if none is."""
         item = self.paint.picked_item(0)
         if item is None:
             self.message_raised.emit("Pick an image in Paint first (click it), or drop an "
                                      "image file on the canvas.")
-            return
-        self._read(item[0])
+            return None
+        return item[0]
+
+    def read_picked(self) -> None:
+        image = self._picked_image()
+        if image is not None:
+            self._read(image)
 
     def _read(self, image: np.ndarray) -> None:
         self.likelihood.set_source(image)
@@ -238,15 +216,7 @@ class AutoregressiveExplorer(Explorer):
             self.run(self.session.request("likelihood", image=np.asarray(image)))
 
     def _on_complete_use_picked_requested(self) -> None:
-        item = self.paint.picked_item(0)
-        if item is None:
-            self.message_raised.emit("Pick an image in Paint first (click it), or drop an "
-                                     "image file on the canvas.")
-            return
-        self.complete.set_source(item[0], keep_mask=True)
-
-    def _on_complete_use_result_requested(self) -> None:
-        image = self.complete.picked_result()
+        image = self._picked_image()
         if image is not None:
             self.complete.set_source(image, keep_mask=True)
 
@@ -285,31 +255,13 @@ class AutoregressiveExplorer(Explorer):
     def _counter(self, view: str) -> Any:
         return self.paint.step if view == SAMPLES else self.complete.step
 
-    def _on_bridge_job_started(self, job: Any) -> None:
-        view = self._view_of_job(job)
-        if view is not None:
-            self._counter(view).setText("starting…")
-            if view == SAMPLES:
-                self.paint.canvas.set_selection([])  # the pick's outline is not on a preview
-
-    def _on_bridge_job_progressed(self, job: Any, fraction: float, message: str) -> None:
-        view = self._view_of_job(job)
-        if view is not None:
-            self._counter(view).setText(message or f"{fraction:.0%}")
-
     def _on_bridge_job_previewed(self, job: Any, images: Any) -> None:
         # the window grows the Paint grid itself; the completions grow here
         if self._view_of_job(job) == COMPLETE and not job.state.finished:
             count = int(job.request.params.get("variations", len(images)))
             self.complete.canvas.set_images(imgs.pad_grid(np.asarray(images), count))
 
-    def _on_bridge_job_cancelled(self, job: Any) -> None:
-        view = self._view_of_job(job)
-        if view is None:
-            return
-        label = self._counter(view)
-        state = "Cancelled" if job.state.value == "cancelled" else "Failed"
-        label.setText(f"{state} at {label.text()}" if label.text().startswith("row") else state)
+    def _restore_stopped(self, job: Any, view: str) -> None:
         if view == COMPLETE:
             self.complete.restore()
         elif self.paint.result is None:

@@ -38,8 +38,9 @@ from studio.ui import images as imgs
 from studio.ui.bridge import EngineBridge
 from studio.ui.canvas import Canvas
 from studio.ui.diffusion_views import GenerateView, PaintView, TimelineView
-from studio.ui.explorer import SAMPLES, Explorer
+from studio.ui.explorer import SAMPLES
 from studio.ui.jobs import JobRouter
+from studio.ui.live_runs import LiveRunExplorer
 
 PAINT, TIMELINE = "paint", "timeline"
 VIEWS = (SAMPLES, PAINT, TIMELINE)
@@ -56,7 +57,7 @@ def _has_frames(timeline: Any) -> bool:
     return frames is not None and np.asarray(frames).ndim == 4 and len(frames) > 0
 
 
-class DiffusionExplorer(Explorer):
+class DiffusionExplorer(LiveRunExplorer):
     VIEWS = VIEWS
     VIEW_LABELS = VIEW_LABELS
     OPS_OF_VIEW = OPS_OF_VIEW
@@ -85,17 +86,13 @@ class DiffusionExplorer(Explorer):
         self.generate.paint_button.clicked.connect(lambda: self.set_view(PAINT))
         self.generate.timeline_button.clicked.connect(lambda: self.set_view(TIMELINE))
         self.paint.use_picked_requested.connect(self._on_paint_use_picked_requested)
-        self.paint.use_result_requested.connect(self._on_paint_use_result_requested)
+        self.paint.use_result_requested.connect(self.paint.take_picked_result)
         self.timeline.step_chosen.connect(self._on_timeline_step_chosen)
         self.timeline.fork_requested.connect(self.fork)
         self.timeline.export_requested.connect(self.export_sheet_requested)
         self.timeline.clear_requested.connect(lambda: self._set_branches([]))
         self.timeline.branch_clicked.connect(self._on_timeline_branch_clicked)
-        bridge.job_started.connect(self._on_bridge_job_started)
-        bridge.job_progressed.connect(self._on_bridge_job_progressed)
-        bridge.job_previewed.connect(self._on_bridge_job_previewed)
-        bridge.job_cancelled.connect(self._on_bridge_job_cancelled)
-        bridge.job_failed.connect(lambda job, _message: self._on_bridge_job_cancelled(job))
+        self._connect_live(bridge)
 
         # the subject: (the sample result, index of the image) whose steps the timeline shows
         self.subject: tuple[Result, int] | None = None
@@ -228,11 +225,6 @@ class DiffusionExplorer(Explorer):
                                       "image on the canvas.")
             return
         self.paint.set_source(item[0], keep_mask=True)
-
-    def _on_paint_use_result_requested(self) -> None:
-        image = self.paint.picked_result()
-        if image is not None:
-            self.paint.set_source(image, keep_mask=True)
 
     def take_image(self, image: np.ndarray, path: str) -> bool:
         """An image dropped or opened: the Inpaint & img2img source."""
@@ -383,22 +375,13 @@ class DiffusionExplorer(Explorer):
             return None
         return self.view_of(request)
 
-    def _step_label(self, view: str) -> Any:
+    def _counter(self, view: str) -> Any:
         return {SAMPLES: self.generate.step, PAINT: self.paint.step,
                 TIMELINE: self.timeline.step}[view]
 
-    def _on_bridge_job_started(self, job: Any) -> None:
-        view = self._view_of_job(job)
-        if view is not None:
-            steps = job.request.params.get("steps")
-            self._step_label(view).setText(f"step 0/{steps}" if steps else "starting…")
-            if view == SAMPLES and job.lane == "default":
-                self.generate.canvas.set_selection([])  # the pick's outline is not on a preview
-
-    def _on_bridge_job_progressed(self, job: Any, fraction: float, message: str) -> None:
-        view = self._view_of_job(job)
-        if view is not None:
-            self._step_label(view).setText(message or f"{fraction:.0%}")
+    def _start_text(self, job: Any) -> str:
+        steps = job.request.params.get("steps")
+        return f"step 0/{steps}" if steps else "starting…"
 
     def _on_bridge_job_previewed(self, job: Any, images: Any) -> None:
         view = self._view_of_job(job)
@@ -412,13 +395,7 @@ class DiffusionExplorer(Explorer):
         elif job.request.op != "sample":  # the window grows sample grids itself
             self.generate.canvas.set_images(imgs.pad_grid(np.asarray(images), count))
 
-    def _on_bridge_job_cancelled(self, job: Any) -> None:
-        view = self._view_of_job(job)
-        if view is None:
-            return
-        label = self._step_label(view)
-        state = "Cancelled" if job.state.value == "cancelled" else "Failed"
-        label.setText(f"{state} at {label.text()}" if label.text().startswith("step") else state)
+    def _restore_stopped(self, job: Any, view: str) -> None:
         if view == PAINT:
             self.paint.restore()
         elif view == TIMELINE:

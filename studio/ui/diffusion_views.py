@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 from studio.core.requests import Result
 from studio.ui import images as imgs
 from studio.ui.canvas import Canvas
-from studio.ui.explorer import SamplesView, button, caption, counter_label
+from studio.ui.explorer import button, caption, counter_label
+from studio.ui.live_runs import LiveSamplesView
 from studio.ui.mask_canvas import MaskPaintView
 
 MAX_STRIP = 60
@@ -43,7 +44,7 @@ def step_label() -> QLabel:
 
 
 # -- Generate -------------------------------------------------------------------------------------
-class GenerateView(SamplesView):
+class GenerateView(LiveSamplesView):
     """The sample grid; the predicted x0 of every image grows in it as the steps run."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -56,26 +57,7 @@ class GenerateView(SamplesView):
                                    "(Inpaint & img2img tab)")
         self.timeline_button = button("Timeline…", "Scrub through the picked image's steps "
                                       "and fork from one (Timeline tab)")
-        for widget in (self.paint_button, self.timeline_button):
-            widget.setEnabled(False)
-            self.buttons.addWidget(widget)
-        self.step = step_label()
-        self.buttons.addWidget(self.step)
-
-    def show_result(self, result: Result) -> None:
-        keep = self.selection if result is self.result else []  # shown again after a cancel
-        super().show_result(result)
-        if keep:
-            self.selection = keep
-            self.canvas.set_selection(keep)
-
-    def labels_of(self, result: Result) -> list[str]:
-        seed = result.request.seed
-        if result.request.op != "sample" or seed is None:
-            return list(super().labels_of(result))
-        classes = list(result.labels) if len(result.labels) == len(result.images) else []
-        return [f"seed {seed + i}" + (f" · class {classes[i]}" if classes else "")
-                for i in range(len(result.images))]
+        self.add_actions((self.paint_button, self.timeline_button), STEP_TIP)
 
 
 # -- Inpaint & img2img ----------------------------------------------------------------------------

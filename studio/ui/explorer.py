@@ -247,6 +247,18 @@ class Explorer(QTabWidget):
     def _on_tabs_current_changed(self, _index: int) -> None:
         self.view_changed.emit(self.current_view())
 
+    # the view an image file is being dropped on, while the window opens it
+    _drop_target: str | None = None
+
+    def _emit_drop(self, files: list, view: str, target: str = SAMPLES) -> None:
+        """The window opens dropped files at once (and calls take_image): remember where
+        they fell meanwhile, for explorers whose views take images differently."""
+        self._drop_target = view
+        try:
+            self.files_dropped.emit(files, target)
+        finally:
+            self._drop_target = None
+
     # -- results -----------------------------------------------------------------------------
     def show_result(self, result: Result) -> None:
         self.views[self.view_of(result.request)].show_result(result)

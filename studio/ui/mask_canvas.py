@@ -408,6 +408,13 @@ class MaskPaintView(QWidget):
             return None
         return self.result.images[self.selection[0] if self.selection else 0]
 
+    def take_picked_result(self) -> None:
+        """Use result: the picked result becomes the source, keeping the mask, so that
+        the region can be repainted again."""
+        image = self.picked_result()
+        if image is not None:
+            self.set_source(image, keep_mask=True)
+
     def clear(self) -> None:
         self.result = None
         self.selection = []

@@ -4,7 +4,8 @@ History and a temporary QSettings file."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtTest import QTest
 
 from studio.core.cache import ModelCache
 from studio.core.engine import Engine, validator_for
@@ -51,6 +52,17 @@ def gan_services(tmp_path):
 
 
 @pytest.fixture
+def tiny_services(tmp_path, tiny_folder):
+    """Services around the tiny real model that the test module writes to its
+    (module-scoped) `tiny_folder` fixture."""
+    from tests.ui.tiny_models import TinyServices
+
+    made = TinyServices.of_folder(tmp_path, tiny_folder)
+    yield made
+    made.engine.shutdown()
+
+
+@pytest.fixture
 def settings(tmp_path):
     # a file of our own: tests never read or write the user's settings
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
@@ -76,6 +88,15 @@ def window(qtbot, services, settings):
     made = make_window(qtbot, services, settings)
     yield made
     made.close()
+
+
+def sampling_window(qtbot, services, settings, model_id: str, **values) -> MainWindow:
+    """A started window on `model_id` whose sample op has `values` (count, steps…),
+    the panel showing them."""
+    made = make_window(qtbot, services, settings, model_id=model_id)
+    made.session.set_values(values, "sample")
+    made.params.set_values(made.session.values())
+    return made
 
 
 def generate(qtbot, window, view: str | None = None):
@@ -129,3 +150,21 @@ def write_png(path, size: int = 16, rgb: bool = False):
     image = np.stack([ramp, ramp[::-1], ramp.T], axis=-1) if rgb else ramp
     Image.fromarray(image).save(path)
     return path
+
+
+def click(widget) -> None:
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def view_point(canvas, x: float, y: float) -> QPoint:
+    """Viewport coordinates of image pixel (x, y) (its centre at x + 0.5, y + 0.5)."""
+    return canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+
+
+def stroke(canvas, points, button=Qt.MouseButton.LeftButton) -> None:
+    """A mouse drag through image pixels `points`."""
+    viewport = canvas.viewport()
+    QTest.mousePress(viewport, button, Qt.KeyboardModifier.NoModifier, view_point(canvas, *points[0]))
+    for point in points[1:]:
+        QTest.mouseMove(viewport, view_point(canvas, *point))
+    QTest.mouseRelease(viewport, button, Qt.KeyboardModifier.NoModifier, view_point(canvas, *points[-1]))

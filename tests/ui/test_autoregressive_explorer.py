@@ -11,69 +11,47 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractButton, QSlider
 
 from studio.core import media
 from studio.core.family import JobContext
 from studio.ui.autoregressive_explorer import AutoregressiveExplorer
-from tests.ui.conftest import cell_center, drop_files, generate, make_window, write_png
-from tests.ui.tiny_models import TinyServices, glyph, make_tiny_pixelcnn
+from tests.ui.conftest import (
+    cell_center,
+    click,
+    drop_files,
+    generate,
+    sampling_window,
+    stroke,
+    write_png,
+)
+from tests.ui.tiny_models import glyph, load_tiny, make_tiny_pixelcnn
 
 RES = 16
 UNDRAWN = 64
 
 
 @pytest.fixture(scope="module")
-def ar_folder(tmp_path_factory):
+def tiny_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pixelcnn") / "tiny-pixelcnn"
     make_tiny_pixelcnn(folder, resolution=RES)
     return folder
 
 
 @pytest.fixture
-def services(tmp_path, ar_folder):
-    from studio.core.cards import ModelCard
-
-    made = TinyServices(tmp_path, ModelCard.read(ar_folder), ar_folder)
-    yield made
-    made.engine.shutdown()
-
-
-@pytest.fixture
-def window(qtbot, services, settings):
-    made = make_window(qtbot, services, settings, model_id="tiny-pixelcnn")
-    made.session.set_values({"count": 4}, "sample")
-    made.params.set_values(made.session.values())
+def window(qtbot, tiny_services, settings):
+    made = sampling_window(qtbot, tiny_services, settings, "tiny-pixelcnn", count=4)
     yield made
     made.close()
 
 
 @pytest.fixture
-def model(ar_folder):
-    from studio.core.cards import ModelCard
+def model(tiny_folder):
     from studio.families.autoregressive import AutoregressiveFamily
 
-    return AutoregressiveFamily.load(ar_folder, ModelCard.read(ar_folder), "cpu")
-
-
-def click(widget) -> None:
-    QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
-
-
-def view_point(canvas, x: float, y: float) -> QPoint:
-    """Viewport coordinates of image pixel (x, y) (its centre at x + 0.5, y + 0.5)."""
-    return canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-
-
-def stroke(canvas, points, button=Qt.MouseButton.LeftButton) -> None:
-    """A mouse drag through image pixels `points`."""
-    viewport = canvas.viewport()
-    QTest.mousePress(viewport, button, Qt.KeyboardModifier.NoModifier, view_point(canvas, *points[0]))
-    for point in points[1:]:
-        QTest.mouseMove(viewport, view_point(canvas, *point))
-    QTest.mouseRelease(viewport, button, Qt.KeyboardModifier.NoModifier, view_point(canvas, *points[-1]))
+    return load_tiny(AutoregressiveFamily, tiny_folder)
 
 
 def test_the_window_opens_on_the_autoregressive_explorer(window):

@@ -11,13 +11,13 @@ import threading
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QSlider
 
 from studio.core import media
 from tests.fakes import FakeDiffusionModel, fake_card, fake_diffusion_card
-from tests.ui.conftest import Services, cell_center, generate, make_window
+from tests.ui.conftest import Services, cell_center, click, generate, sampling_window, stroke
 
 STEPS = 6
 
@@ -34,9 +34,8 @@ def diffusion_services(tmp_path):
 
 @pytest.fixture
 def window(qtbot, diffusion_services, settings):
-    made = make_window(qtbot, diffusion_services, settings, model_id="fake-diffusion")
-    made.session.set_values({"steps": STEPS, "count": 4}, "sample")
-    made.params.set_values(made.session.values())
+    made = sampling_window(qtbot, diffusion_services, settings, "fake-diffusion",
+                           steps=STEPS, count=4)
     yield made
     made.close()
 
@@ -44,24 +43,6 @@ def window(qtbot, diffusion_services, settings):
 @pytest.fixture
 def model():
     return FakeDiffusionModel(fake_diffusion_card(), "cpu")
-
-
-def click(widget) -> None:
-    QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
-
-
-def view_point(canvas, x: float, y: float) -> QPoint:
-    """Viewport coordinates of image pixel (x, y) (its centre at x + 0.5, y + 0.5)."""
-    return canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-
-
-def stroke(canvas, points, button=Qt.MouseButton.LeftButton) -> None:
-    """A mouse drag through image pixels `points`."""
-    viewport = canvas.viewport()
-    QTest.mousePress(viewport, button, Qt.KeyboardModifier.NoModifier, view_point(canvas, *points[0]))
-    for point in points[1:]:
-        QTest.mouseMove(viewport, view_point(canvas, *point))
-    QTest.mouseRelease(viewport, button, Qt.KeyboardModifier.NoModifier, view_point(canvas, *points[-1]))
 
 
 def test_the_window_opens_on_the_diffusion_explorer(window):

@@ -13,47 +13,31 @@ from PySide6.QtWidgets import QAbstractButton, QSlider
 from studio.core import media
 from studio.core.family import JobContext
 from studio.ui.flow_explorer import FlowExplorer
-from tests.ui.conftest import cell_center, drop_files, generate, make_window, write_png
-from tests.ui.tiny_models import TinyServices, make_tiny_flow
+from tests.ui.conftest import cell_center, click, drop_files, generate, sampling_window, write_png
+from tests.ui.tiny_models import load_tiny, make_tiny_flow
 
 RES = 8
 
 
 @pytest.fixture(scope="module")
-def flow_folder(tmp_path_factory):
+def tiny_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("flow") / "tiny-flow"
     make_tiny_flow(folder, resolution=RES)
     return folder
 
 
 @pytest.fixture
-def services(tmp_path, flow_folder):
-    from studio.core.cards import ModelCard
-
-    made = TinyServices(tmp_path, ModelCard.read(flow_folder), flow_folder)
-    yield made
-    made.engine.shutdown()
-
-
-@pytest.fixture
-def window(qtbot, services, settings):
-    made = make_window(qtbot, services, settings, model_id="tiny-flow")
-    made.session.set_values({"count": 4}, "sample")
-    made.params.set_values(made.session.values())
+def window(qtbot, tiny_services, settings):
+    made = sampling_window(qtbot, tiny_services, settings, "tiny-flow", count=4)
     yield made
     made.close()
 
 
 @pytest.fixture
-def model(flow_folder):
-    from studio.core.cards import ModelCard
+def model(tiny_folder):
     from studio.families.flow import FlowFamily
 
-    return FlowFamily.load(flow_folder, ModelCard.read(flow_folder), "cpu")
-
-
-def click(widget) -> None:
-    QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
+    return load_tiny(FlowFamily, tiny_folder)
 
 
 def fitted(path) -> np.ndarray:

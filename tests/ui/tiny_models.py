@@ -69,6 +69,15 @@ class TinyServices:
                              validate=validator_for(self.registry, self.library))
         self.history = History(tmp_path / "home")
 
+    @classmethod
+    def of_folder(cls, tmp_path: Path, folder: Path) -> TinyServices:
+        return cls(tmp_path, ModelCard.read(folder), folder)
+
+
+def load_tiny(family_class, folder: Path):
+    """The family's model loaded from a tiny model's folder, on the CPU."""
+    return family_class.load(folder, ModelCard.read(folder), "cpu")
+
 
 def glyph(resolution: int) -> np.ndarray:
     """A clear test image (H, W, 1) uint8: a bright ring on black, with a bar."""
