@@ -487,17 +487,10 @@ class LoadedFlow(shared.OpDispatch):
     # -- ops ----------------------------------------------------------------------
 
     def _op_sample(self, values, inputs, ctx) -> Output:
-        ys, flats, labels = [], [], []
-        count = values["count"]
-        y, classes, flat = self._sample_flat(values["seed"], count, values["temperature"],
+        y, classes, flat = self._sample_flat(values["seed"], values["count"], values["temperature"],
                                              values["class_index"])
-        ctx.progress(1, 1)
-        ys.append(y)
-        flats.append(flat)
-        if classes is not None:
-            labels = [f"{self._class_name(int(k))}" for k in classes]
-        return Output(images=to_uint8(torch.cat(ys)), latents=torch.cat(flats).cpu().numpy(),
-                      labels=tuple(labels))
+        labels = () if classes is None else tuple(self._class_name(int(k)) for k in classes)
+        return Output(images=to_uint8(y), latents=flat.cpu().numpy(), labels=labels)
 
     def _class_name(self, k: int) -> str:
         names = self.card.classes or []
@@ -519,10 +512,10 @@ class LoadedFlow(shared.OpDispatch):
         back = self.model.decode(zs)
         error = float((back - y).abs().max())
         recon = to_uint8(back)[0]
+        diff = (recon.astype(np.float32) - image.astype(np.float32)) / 255.0
         return Output(images=np.stack([image, recon]), latents=flatten_latents(zs).cpu().numpy(),
                       labels=("input", "decoded"), columns=2,
-                      extras={"max_abs_error": error, "mse": float(
-                          ((recon.astype(np.float32) - image.astype(np.float32)) / 255.0).__pow__(2).mean())})
+                      extras={"max_abs_error": error, "mse": float((diff ** 2).mean())})
 
     def _endpoint(self, which: str, inputs: Mapping[str, np.ndarray], fallback: torch.Tensor
                   ) -> torch.Tensor:
