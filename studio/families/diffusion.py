@@ -46,7 +46,7 @@ from studio.core.training import EMATrainable
 from studio.families import diffusion_loop as dl
 from studio.families.catalog import DIFFUSION as DIFFUSION_INFO
 from studio.families.config import CardConfig
-from studio.families.shared import OpDispatch, load_module, load_tensors
+from studio.families.shared import OpDispatch, image_input, load_module, load_tensors
 
 # -----------------------------------------------------------------------------
 # config
@@ -395,16 +395,7 @@ class LoadedDiffusion(OpDispatch):
             self._timelines.popitem(last=False)
 
     def _fit(self, image: np.ndarray, name: str, channels: int) -> np.ndarray:
-        from studio.core.media import fit_image
-
-        image = np.asarray(image)
-        if image.ndim == 4:  # (1, H, W, C) from a result
-            image = image[0]
-        if image.ndim == 2:
-            image = image[..., None]
-        if image.ndim != 3 or image.dtype != np.uint8:
-            raise ParamError(f"{name}: expected a uint8 image (H, W, C), got {image.dtype} {image.shape}")
-        return fit_image(image, self.cfg.resolution, channels)  # (R, R, channels) uint8
+        return image_input(image, name, self.cfg.resolution, channels)  # (R, R, channels) uint8
 
     def _to_tensor(self, fitted: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(fitted)).permute(2, 0, 1)[None].float() / 255.0

@@ -54,7 +54,7 @@ from studio.core.family import JobContext, ModelLoadError, Output, run_in_chunks
 from studio.core.params import ParamError
 from studio.families.catalog import GAN as GAN_INFO
 from studio.families.config import CardConfig
-from studio.families.shared import OpDispatch, check_tensors, load_tensors
+from studio.families.shared import OpDispatch, check_tensors, image_input, load_tensors
 
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 SQRT2 = math.sqrt(2.0)
@@ -806,16 +806,7 @@ class LoadedGAN(OpDispatch):
                       extras={"row_seeds": rows, "column_seeds": cols, "layers": [first, last]})
 
     def _op_project(self, values, inputs, ctx) -> Output:
-        from studio.core.media import fit_image
-
-        image = np.asarray(inputs["image"])
-        if image.ndim == 4:  # (1, H, W, C) from a result
-            image = image[0]
-        if image.ndim == 2:
-            image = image[..., None]
-        if image.ndim != 3 or image.dtype != np.uint8:
-            raise ParamError(f"image: expected a uint8 image (H, W, C), got {image.dtype} {image.shape}")
-        fitted = fit_image(image, self.cfg.resolution, self.cfg.channels)  # (R, R, C)
+        fitted = image_input(inputs["image"], "image", self.cfg.resolution, self.cfg.channels)
         target = torch.from_numpy(np.ascontiguousarray(fitted)).permute(2, 0, 1)[None]
         target = (target.float() / 127.5 - 1.0).to(self.device)  # (1, C, R, R) in [-1, 1]
         steps, lr = values["steps"], values["learning_rate"]

@@ -157,11 +157,12 @@ def glyph_classes(recipe: Mapping[str, Any]) -> list[str] | None:
 
 
 def image_input(image: np.ndarray, name: str, resolution: int, channels: int) -> np.ndarray:
-    """A uint8 image (H, W, C), (1, H, W, C) or (H, W), fitted to the model: (R, R, C) uint8."""
+    """A uint8 image (H, W, C), (N, H, W, C) (the first is taken) or (H, W), fitted to the
+    model: (R, R, C) uint8."""
     from studio.core.media import fit_image
 
     image = np.asarray(image)
-    if image.ndim == 4 and image.shape[0] == 1:  # (1, H, W, C) from a result
+    if image.ndim == 4:  # (1, H, W, C) from a result: its first image
         image = image[0]
     if image.ndim == 2:
         image = image[..., None]

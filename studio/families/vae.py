@@ -37,7 +37,7 @@ from studio.core.params import ParamError
 from studio.core.training import EMATrainable
 from studio.families.catalog import VAE as VAE_INFO
 from studio.families.config import CardConfig
-from studio.families.shared import OpDispatch, load_tensors
+from studio.families.shared import OpDispatch, image_input, load_tensors
 
 # -----------------------------------------------------------------------------
 # config
@@ -363,16 +363,7 @@ class LoadedVAE(OpDispatch):
         return run_in_chunks(lambda zs: to_uint8(self.model.decoder(zs)), z, ctx, chunk)
 
     def _image_tensor(self, image: np.ndarray, name: str) -> tuple[np.ndarray, torch.Tensor]:
-        from studio.core.media import fit_image
-
-        image = np.asarray(image)
-        if image.ndim == 4:  # (1, H, W, C) from a result
-            image = image[0]
-        if image.ndim == 2:
-            image = image[..., None]
-        if image.ndim != 3 or image.dtype != np.uint8:
-            raise ParamError(f"{name}: expected a uint8 image (H, W, C), got {image.dtype} {image.shape}")
-        fitted = fit_image(image, self.cfg.resolution, self.cfg.channels)  # (R, R, C) uint8
+        fitted = image_input(image, name, self.cfg.resolution, self.cfg.channels)  # (R, R, C) uint8
         x = torch.from_numpy(np.ascontiguousarray(fitted)).permute(2, 0, 1)[None].float() / 255.0
         return fitted, x.to(self.device)  # (1, C, R, R)
 
