@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 APP_NAME = "Latent Studio"
 HOME_ENV = "LATENT_STUDIO_HOME"
@@ -40,3 +40,47 @@ def builtin_models_dir() -> Path:
 
 def recipes_dir() -> Path:
     return resources_dir() / "recipes"
+
+
+class PathEscapeError(ValueError):
+    """A path read from a file leaves the folder it must stay in; the message names both."""
+
+
+def confined(base: str | os.PathLike[str], ref: object, what: str = "path",
+             source: str | os.PathLike[str] | None = None, *, single: bool = False) -> Path:
+    """`base / ref` for a path `ref` read from a file (a card, an index, a recipe, a
+    model_index or a shard list), when it stays inside `base`; PathEscapeError otherwise.
+
+    The one check every such path goes through: a file the user was given must not make
+    the studio read, write or delete anything outside its own folder. Refused: anything
+    but a non-empty string, absolute paths (POSIX or Windows), `..`, NUL bytes, and
+    symbolic links that resolve outside `base`. `single`: `ref` must be one plain name
+    (a model id used as a folder name, a history file name).
+    """
+    where = f"{source}: " if source is not None else ""
+
+    def refuse(why: str) -> PathEscapeError:
+        return PathEscapeError(f"{where}{what} {ref!r} {why}")
+
+    if not isinstance(ref, str) or not ref.strip():
+        raise refuse("is not a relative path")
+    if "\x00" in ref:
+        raise refuse("holds a NUL byte")
+    posix, windows = PurePosixPath(ref), PureWindowsPath(ref)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or windows.root:
+        raise refuse("is absolute; it must stay inside its folder")
+    parts = windows.parts  # splits on both / and \
+    if ".." in parts:
+        raise refuse("uses '..'; it must stay inside its folder")
+    if single and (len(parts) != 1 or parts[0] in (".", "")):
+        raise refuse("must be a plain name, not a path")
+    base = Path(base)
+    path = base.joinpath(*parts)
+    # a link inside the folder may still point out of it
+    try:
+        inside = path.resolve().is_relative_to(base.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        raise refuse(f"leads outside {base}")
+    return path
