@@ -648,10 +648,14 @@ class LoadedDiffusers:
         if op == "sample":
             kwargs.update(width=width, height=height)
         else:
-            kwargs.update(image=self._pil_image(inputs["image"], (width, height)),
+            # one copy of the source (and mask) per image: given a single source, diffusers'
+            # inpaint pipelines encode it once with the first generator alone, so image i
+            # of a batch drew from generator 0 and was not the run of seed + i
+            count = values["count"]
+            kwargs.update(image=[self._pil_image(inputs["image"], (width, height))] * count,
                           strength=values["strength"])
             if op == "inpaint":
-                kwargs.update(mask_image=self._mask_image(inputs["mask"], (width, height)),
+                kwargs.update(mask_image=[self._mask_image(inputs["mask"], (width, height))] * count,
                               width=width, height=height)
         return kwargs
 
