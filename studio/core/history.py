@@ -27,11 +27,13 @@ import numpy as np
 
 from studio.core import media
 from studio.core.export import export_png, result_grid
-from studio.core.paths import studio_home
+from studio.core.paths import PathEscapeError, confined, studio_home
 from studio.core.requests import RecipeError, Request, Result
 
 log = logging.getLogger(__name__)
 INDEX_FILE = "index.json"
+# seconds: a file younger than this may be another window's write in progress
+ORPHAN_AGE = 60.0
 
 
 @dataclass(frozen=True)
@@ -77,18 +79,57 @@ class History:
             return []
         try:
             rows = json.loads(path.read_text(encoding="utf-8"))["entries"]
-            entries = []
+            entries, dropped = [], 0
             for row in rows:
                 row = dict(row)
-                row["image_path"] = self.folder / row["image_path"]
-                if row["image_path"].exists():
+                try:
+                    # the index is a file like any other: its image names must not lead out
+                    # of the history folder, or clear/remove/trim would delete elsewhere
+                    row["image_path"] = confined(self.folder, row["image_path"], "image_path",
+                                                 path, single=True)
+                except PathEscapeError as exc:
+                    self.problems.append(f"{exc}; entry skipped")
+                    dropped += 1
+                    continue
+                if row["image_path"].is_file():
                     entries.append(HistoryEntry(**row))
-            return entries
+                else:  # its PNG was never written (kill -9) or was deleted
+                    dropped += 1
         except (OSError, ValueError, KeyError, TypeError) as exc:
             # keep the broken index for the user; start afresh rather than refuse to open
             self.problems.append(f"{path}: unreadable history index ({exc}); starting a new one")
             path.replace(path.with_suffix(".json.bak"))
             return []
+        self._remove_orphans(entries)
+        if dropped:  # write the index without them, so they are not read again
+            self._entries = entries
+            try:
+                self._write_index(self._index_generation)
+            except OSError as exc:
+                self.problems.append(f"{path}: could not rewrite the history index ({exc})")
+        return entries
+
+    def _remove_orphans(self, entries: list[HistoryEntry]) -> None:
+        """Delete what a killed session left behind: PNGs the index does not name (the
+        process died between the image and the index write) and temp files.
+
+        Files younger than ORPHAN_AGE are left alone: another window on the same folder
+        may be between its image and its index write. While an index set aside as
+        unreadable (index.json.bak) is there, its PNGs are the user's: only temps go."""
+        kept = {e.image_path.name for e in entries}
+        set_aside = (self.folder / INDEX_FILE).with_suffix(".json.bak").exists()
+        now = time.time()
+        for path in self.folder.iterdir():
+            name = path.name
+            temp = ".tmp" in name  # the atomic writer's temp names, old and new
+            if name in kept or not (temp or (name.endswith(".png") and not set_aside)):
+                continue
+            try:
+                if not path.is_file() or path.is_symlink() or now - path.stat().st_mtime < ORPHAN_AGE:
+                    continue
+                path.unlink()
+            except OSError as exc:
+                log.warning("could not remove the orphan %s: %s", path, exc)
 
     # -- writing: inline, or in order on the writer thread ---------------------------------
     def _run(self, write: Callable[[], None], what: str) -> None:

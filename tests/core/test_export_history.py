@@ -152,3 +152,72 @@ def test_background_history_reports_a_failed_write_and_keeps_going(tmp_path, mon
     history.add(make_result(3))  # the writer goes on
     history.close()
     assert [e.count for e in History(tmp_path).entries()] == [3]  # the lost PNG is not listed
+
+
+def _age(path, seconds=3600.0):
+    """Make a file look left behind by an earlier session (orphans younger than a minute
+    may be another window's write in progress)."""
+    import os
+    import time
+
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+@pytest.mark.parametrize("how", ["clear", "remove", "trim"])
+def test_history_never_deletes_a_file_named_outside_its_folder(tmp_path, how):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    history = History(tmp_path / "home", limit=2)
+    entry = history.add(make_result(1))
+    index_path = history.folder / "index.json"
+    index = json.loads(index_path.read_text())
+    index["entries"][0]["image_path"] = str(victim)  # an absolute path, as an attacker writes it
+    index["entries"].append({**index["entries"][0], "id": "dots", "image_path": "../../precious.txt"})
+    index_path.write_text(json.dumps(index))
+    reopened = History(tmp_path / "home", limit=2)
+    assert entry.id not in [e.id for e in reopened.entries()]
+    assert any("precious.txt" in p and "entry skipped" in p for p in reopened.problems)
+    if how == "clear":
+        reopened.clear()
+    elif how == "remove":
+        with pytest.raises(KeyError):
+            reopened.remove(entry.id)
+    else:
+        for count in (1, 2, 3):
+            reopened.add(make_result(count))
+    assert victim.read_text() == "keep me"
+
+
+def test_history_start_removes_what_a_kill_left_behind(tmp_path):
+    history = History(tmp_path)
+    kept, lost = history.add(make_result(1)), history.add(make_result(2))
+    folder = history.folder
+    lost.image_path.unlink()  # an index entry whose PNG is gone
+    orphan = folder / "20260101-000000-abcdef.png"  # a PNG the index never got
+    orphan.write_bytes(kept.image_path.read_bytes())
+    temps = [folder / ".~0badc0de.tmp", folder / f".{kept.image_path.name}.1234abcd.tmp.png"]
+    for temp in temps:
+        temp.write_bytes(b"")
+    for path in (orphan, *temps):
+        _age(path)
+    fresh = folder / "20260101-000001-fedcba.png"  # another window's write in progress
+    fresh.write_bytes(b"")
+
+    reopened = History(tmp_path)
+    assert [e.id for e in reopened.entries()] == [kept.id] and kept.image_path.is_file()
+    assert not orphan.exists() and not any(t.exists() for t in temps)
+    assert fresh.exists()
+    index = json.loads((folder / "index.json").read_text())
+    assert [row["id"] for row in index["entries"]] == [kept.id]  # the missing one is gone
+
+
+def test_history_keeps_the_pngs_of_an_index_set_aside(tmp_path):
+    history = History(tmp_path)
+    first = history.add(make_result(1))
+    (history.folder / "index.json").write_text("{garbage")
+    reopened = History(tmp_path)
+    reopened.add(make_result(2))
+    _age(first.image_path)
+    History(tmp_path)
+    assert first.image_path.exists()  # still named by index.json.bak, which the user may restore
