@@ -18,6 +18,7 @@ code 2 and a one-line reason.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,7 @@ class UsageError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _tolerant_output()
     if not argv or argv[0] in ("gui", "run"):
         from studio.app import main as gui_main
 
@@ -66,6 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("studio: interrupted", file=sys.stderr)
         return 130
+
+
+def _tolerant_output() -> None:
+    # A path with bytes the locale cannot decode (kept as surrogates) or a character a
+    # strict locale cannot encode must not crash a print after the file is written.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 def _services(device: str | None = None):
@@ -230,21 +242,25 @@ def _load_latent(path: Path) -> np.ndarray:
 
 
 def _write_output(path: Path, result: Any, services: Any, fps: int) -> int:
-    from studio.core import export, media
+    from studio.core import atomic, export, media
 
     suffix = path.suffix.lower()
     family = services.library.get(result.request.model_id).family
+    if suffix not in (".gif", ".webp", ".png"):
+        raise UsageError(f"{path}: unsupported output type {suffix or '(none)'}; use .png, .gif or .webp")
     try:
-        if suffix in (".gif", ".webp"):
-            export.export_animation(path, result, fps=fps)
-        elif suffix == ".png":
-            export.export_png(path, result, family=family)
-        else:
-            raise UsageError(f"{path}: unsupported output type {suffix or '(none)'}; use .png, .gif or .webp")
-    except (media.MediaError, OSError) as exc:
+        with atomic.together():  # the image and its latent land together, or neither does
+            if suffix in (".gif", ".webp"):
+                export.export_animation(path, result, fps=fps)
+            else:
+                export.export_png(path, result, family=family)
+            if result.latents is not None and result.request.op in LATENT_OPS:
+                with atomic.atomic_path(path.with_suffix(".npy")) as temp, open(temp, "wb") as fh:
+                    np.save(fh, result.latents)  # a file object: np.save would add .npy to a name
+    except media.MediaError as exc:
         raise UsageError(f"{path}: cannot write ({exc})") from None
-    if result.latents is not None and result.request.op in LATENT_OPS:
-        np.save(path.with_suffix(".npy"), result.latents)
+    except OSError as exc:  # name the file that failed: the latent may be the one
+        raise UsageError(f"{exc.filename or path}: cannot write ({exc.strerror or exc})") from None
     print(f"wrote {path} ({result.count} image{'s' if result.count != 1 else ''}, "
           f"{result.timings.get('run', 0.0) * 1000:.0f} ms)")
     readouts = _readouts(result.extras)

@@ -70,7 +70,7 @@ class ModelCard:
         return cls.from_dict(data, str(path))
 
     def write(self, folder: Path) -> Path:
-        from studio.core.media import atomic_write_bytes
+        from studio.core.atomic import write_bytes as atomic_write_bytes
 
         path = Path(folder) / CARD_FILE
         atomic_write_bytes(path, (self.to_json() + "\n").encode("utf-8"))

@@ -15,7 +15,6 @@ import glob
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from studio.core import atomic
 
 GLYPH_CLASSES: tuple[str, ...] = tuple("0123456789")
 GLYPH_SIZE = 32
@@ -240,10 +241,7 @@ def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
 def _write_cache(path: Path, **arrays: np.ndarray) -> None:
     # temp file + rename: a crash never leaves a half-written cache behind
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
+        with atomic.atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)  # a file object: np.savez would add .npz to a bare name
     except OSError:
         pass  # a read-only cache only costs time

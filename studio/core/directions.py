@@ -85,7 +85,7 @@ class Edit:
 def save_directions(path: str | Path, directions: Sequence[Direction], *, model: str = "",
                     num_layers: int | None = None) -> Path:
     """Write `directions` to a JSON file (atomically). All vectors must have one length."""
-    from studio.core.media import atomic_write_bytes
+    from studio.core.atomic import write_bytes as atomic_write_bytes
 
     path = Path(path)
     dims = {len(d.vector) for d in directions}

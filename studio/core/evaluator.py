@@ -17,8 +17,6 @@ shipped at resources/evaluator/ (safetensors + a JSON with its held-out accuracy
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from studio.core import atomic
 from studio.core.datasets import GLYPH_CLASSES, GLYPH_SIZE, Split, build_dataset
 from studio.core.family import JobContext, ModelLoadError
 from studio.core.paths import resources_dir
@@ -171,13 +170,9 @@ class Evaluator:
         return cls(model, info)
 
     def save(self, folder: Path, info: Mapping[str, Any]) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        os.close(fd)
         # fp16 halves the shipped size; the classifier is evaluated in fp32
-        save_file({k: v.half().contiguous() for k, v in self.model.state_dict().items()}, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; shipped files are world-readable
-        os.replace(tmp, folder / WEIGHTS_NAME)
+        with atomic.atomic_path(folder / WEIGHTS_NAME) as tmp:
+            save_file({k: v.half().contiguous() for k, v in self.model.state_dict().items()}, str(tmp))
         self.info = dict(info)
         _write_json(folder / INFO_NAME, self.info)
 
@@ -200,12 +195,7 @@ class Evaluator:
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def train_classifier(recipe_path: str | Path | None = None, out_dir: str | Path | None = None,

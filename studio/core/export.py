@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from studio import __version__
-from studio.core import media
+from studio.core import atomic, media
 from studio.core.requests import RecipeError, Request, Result
 
 SIDECAR_SUFFIX = ".recipe.json"
@@ -63,9 +63,10 @@ def export_animation(path: str | Path, result: Result, fps: int = 12, boomerang:
     path = Path(path)
     recipe = recipe_of(result)
     text = json.dumps(recipe, sort_keys=True)
-    media.save_animation(path, list(result.images), fps=fps, loop=True, boomerang=boomerang,
-                         comment=text)
-    media.atomic_write_bytes(sidecar_path(path), (json.dumps(recipe, indent=2) + "\n").encode())
+    with atomic.together():  # the animation and its sidecar land together, or neither does
+        media.save_animation(path, list(result.images), fps=fps, loop=True, boomerang=boomerang,
+                             comment=text)
+        atomic.write_bytes(sidecar_path(path), (json.dumps(recipe, indent=2) + "\n").encode())
     return path
 
 

@@ -1,8 +1,8 @@
 """Media I/O: safe image import, PNG with recipes, animations, contact sheets.
 
-Every write is atomic (a temp file in the same folder, then `os.replace`), so a crash or a
-full disk never leaves a half-written file where a good one was. No torch, no Qt: the GUI
-imports this at start-up.
+Every write is atomic (studio.core.atomic: a temp file in the same folder, then a rename),
+so a crash or a full disk never leaves a half-written file where a good one was. No torch,
+no Qt: the GUI imports this at start-up.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import json
 import math
 import os
 import re
-import secrets
 import struct
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -30,6 +29,8 @@ from PIL import (
     PngImagePlugin,
     UnidentifiedImageError,
 )
+
+from studio.core import atomic
 
 MAX_PIXELS = 40_000_000
 RECIPE_CHUNK = "latent_studio"
@@ -57,41 +58,9 @@ class MediaError(ValueError):
 # -- atomic writes -----------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temp path beside `path`; on success it replaces `path`, on failure it goes."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = _reserve_temp(target)
-    try:
-        yield temp
-        with open(temp, "rb+") as fh:  # flush to disk before the rename makes it visible
-            os.fsync(fh.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_path(path) as temp, open(temp, "wb") as fh:
-        fh.write(data)
-
-
-def _reserve_temp(target: Path) -> Path:
-    # O_EXCL: two writers never share a temp file. Mode 0o666 lets the umask apply, as it
-    # would for a plain open() (mkstemp would leave exported images private, 0o600).
-    # The temp keeps the target's suffix so that format-by-extension still works.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp{target.suffix}")
-        try:
-            os.close(os.open(temp, flags, 0o666))
-        except FileExistsError:
-            continue
-        return temp
-    raise FileExistsError(f"{target}: could not create a temporary file beside it")
+# The one writer lives in studio.core.atomic; these names stay for media's callers.
+atomic_path = atomic.atomic_path
+atomic_write_bytes = atomic.write_bytes
 
 
 def _write_with(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:

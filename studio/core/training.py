@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,6 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from studio.core import atomic
 from studio.core.cards import ModelCard
 from studio.core.datasets import Split, build_dataset
 from studio.core.family import Cancelled, JobContext
@@ -132,10 +131,8 @@ def save_checkpoint(folder: Path, step: int, trainable: Trainable, keep: int = 2
     state = {"step": step, "trainable": trainable.state_dict(), "torch_rng": torch.get_rng_state(),
              "seconds": float(seconds)}
     path = folder / f"step-{step:08d}.pt"
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: a crash mid-save leaves the previous checkpoint intact
+    with atomic.atomic_path(path) as tmp:  # a crash mid-save leaves the previous checkpoint
+        torch.save(state, tmp)
     for _, old in checkpoints(folder)[:-max(1, keep)]:
         old.unlink(missing_ok=True)
     return path
@@ -336,12 +333,4 @@ def train_from_recipe(recipe_path: str | Path, registry: Any, out_dir: str | Pat
 
 
 def write_card(card: ModelCard, folder: Path) -> Path:
-    try:
-        return card.write(folder)
-    except ModuleNotFoundError:  # studio.core.media not there yet: same temp + rename
-        path = Path(folder) / "card.json"
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(card.to_json() + "\n")
-        os.replace(tmp, path)
-        return path
+    return card.write(folder)

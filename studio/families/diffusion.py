@@ -22,8 +22,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import os
-import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -37,6 +35,7 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DModel
 from safetensors.torch import save_file
 
+from studio.core import atomic
 from studio.core import latent as latent_math
 from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.datasets import GLYPH_CLASSES, Split
@@ -205,11 +204,8 @@ class DiffusionTrainable(EMATrainable):
         """model.safetensors (EMA weights only) and card.json."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        os.close(fd)
-        save_file(self.tensors(), tmp, metadata={"format": f"latent-studio/{self.family}"})
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, folder / WEIGHTS_FILE)
+        with atomic.atomic_path(folder / WEIGHTS_FILE) as tmp:
+            save_file(self.tensors(), str(tmp), metadata={"format": f"latent-studio/{self.family}"})
         digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
         r = self.recipe
         card = ModelCard(

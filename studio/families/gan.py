@@ -32,8 +32,6 @@ import copy
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +44,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+from studio.core import atomic
 from studio.core import latent as latent_math
 from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.datasets import GLYPH_CLASSES, Split
@@ -544,11 +543,8 @@ class GANTrainable:
 
 
 def _save_atomic(tensors: Mapping[str, torch.Tensor], path: Path, metadata: Mapping[str, str]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    save_file(dict(tensors), tmp, metadata=dict(metadata))
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600
-    os.replace(tmp, path)  # atomic
+    with atomic.atomic_path(path) as tmp:
+        save_file(dict(tensors), str(tmp), metadata=dict(metadata))
 
 
 # -----------------------------------------------------------------------------

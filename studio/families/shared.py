@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from studio.core import atomic
 from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.datasets import GLYPH_CLASSES
 from studio.core.family import JobContext, ModelLoadError
@@ -140,11 +139,8 @@ def save_weights(module: torch.nn.Module, folder: Path, fmt: str, config: Mappin
             value = value.half()
         tensors[name] = value
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    save_file(tensors, tmp, metadata={"format": fmt, "config": json.dumps(dict(config))})
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600
-    os.replace(tmp, folder / WEIGHTS_FILE)  # atomic
+    with atomic.atomic_path(folder / WEIGHTS_FILE) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": fmt, "config": json.dumps(dict(config))})
     return hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
 
 

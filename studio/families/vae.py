@@ -16,8 +16,6 @@ import copy
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+from studio.core import atomic
 from studio.core import latent as latent_math
 from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.datasets import GLYPH_CLASSES, Split
@@ -271,11 +270,9 @@ class VAETrainable(EMATrainable):
         recon = reconstruction_mse(self.ema, held)
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        os.close(fd)
-        save_file(tensors, tmp, metadata={"format": "latent-studio/vae", "config": json.dumps(self.cfg.to_dict())})
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, folder / WEIGHTS_FILE)  # atomic
+        with atomic.atomic_path(folder / WEIGHTS_FILE) as tmp:
+            save_file(tensors, str(tmp),
+                      metadata={"format": "latent-studio/vae", "config": json.dumps(self.cfg.to_dict())})
         digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
         r = self.recipe
         card = ModelCard(

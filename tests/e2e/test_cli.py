@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -102,6 +105,33 @@ def test_encode_writes_the_latent_beside_the_image(tmp_path):
     assert main(["generate", "--model", MODEL, "--op", "decode", "--latent", str(tmp_path / "z.npy"),
                  "-o", str(decoded)]) == 0
     assert np.array_equal(media.load_image(out), media.load_image(decoded))
+
+
+def test_encode_whose_latent_cannot_be_written_writes_nothing(tmp_path, capsys):
+    """The image and its .npy latent are one export: both land, or neither does."""
+    source = tmp_path / "bar.png"
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[8:24, 14:18] = 255
+    media.save_png(source, image)
+    (tmp_path / "out.npy").mkdir()  # the latent's name is taken by a folder
+    assert main(["generate", "--model", MODEL, "--op", "encode", "--image", str(source),
+                 "-o", str(tmp_path / "out.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("studio: error:") and "out.npy" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bar.png", "out.npy"]
+
+
+def test_a_non_utf8_output_name_prints_under_a_strict_locale(tmp_path, monkeypatch):
+    """A name with undecodable bytes arrives as surrogates; printing it must not crash
+    after the file is written (a strict stdout, as under LANG=C.UTF-8 without UTF-8 mode)."""
+    strict = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    monkeypatch.setattr(sys, "stdout", strict)
+    out = tmp_path / os.fsdecode(b"caf\xe9-\xff.png")
+    assert main(["generate", "--model", MODEL, "--seed", "1", "--count", "1", "-o", str(out)]) == 0
+    strict.flush()
+    printed = strict.buffer.getvalue().decode("utf-8")
+    assert printed.startswith("wrote ") and "caf" in printed
+    assert media.load_image(out).shape[:2] == (32, 32)
 
 
 def test_train_a_tiny_recipe_then_eval_it(tmp_path, capsys):
