@@ -17,6 +17,8 @@ from studio.core import atomic, media
 from studio.core.requests import RecipeError, Request, Result
 
 SIDECAR_SUFFIX = ".recipe.json"
+# studio parameters that AUTOMATIC1111 writes under a key of its own
+A1111_KEYS = {"strength": "Denoising strength"}
 
 
 def result_grid(result: Result, index: int | None = None) -> np.ndarray:
@@ -37,16 +39,21 @@ def recipe_of(result: Result, index: int | None = None) -> dict[str, Any]:
 
 def parameters_text(request: Request, width: int, height: int, steps: int = 1,
                     sampler: str | None = None, family: str = "") -> str:
-    """The `parameters` chunk other tools' metadata readers show."""
+    """The `parameters` chunk other tools' metadata readers show, in AUTOMATIC1111's
+    layout and with its keys where it has one (guidance is `CFG scale`, the negative prompt
+    its own line); the studio's other parameters follow as `name: value`."""
     params = request.params
     first = str(params.get("prompt") or params.get("class_label") or request.op)
-    extra = {k: v for k, v in params.items()
-             if k not in ("prompt", "seed", "steps", "scheduler", "class_label") and v is not None}
+    own = ("prompt", "negative_prompt", "guidance", "seed", "steps", "scheduler", "class_label")
+    extra = {A1111_KEYS.get(k, k): v for k, v in params.items() if k not in own and v is not None}
     extra["Op"] = request.op
+    guidance = params.get("guidance")
     return media.format_parameters(
         first, steps=int(params.get("steps", steps)) if request.op != "traverse" else steps,
         sampler=str(params.get("scheduler") or sampler or f"{family or 'model'} {request.op}"),
-        seed=request.seed, width=width, height=height, model=request.model_id, extra=extra)
+        seed=request.seed, width=width, height=height, model=request.model_id, extra=extra,
+        negative_prompt=str(params.get("negative_prompt") or "") or None,
+        cfg_scale=None if guidance is None else float(guidance))
 
 
 def export_png(path: str | Path, result: Result, index: int | None = None,

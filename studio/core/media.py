@@ -336,9 +336,16 @@ def format_parameters(
     height: int,
     model: str,
     extra: Mapping[str, object] | None = None,
+    *,
+    negative_prompt: str | None = None,
+    cfg_scale: float | None = None,
 ) -> str:
-    """The prompt (or class, or op) line, then `Steps: 20, Sampler: DDIM, Seed: 1, ...`."""
+    """The prompt (or class, or op) line, a `Negative prompt:` line when there is one, then
+    `Steps: 20, Sampler: DDIM, CFG scale: 7.5, Seed: 1, Size: 32x32, Model: m` and the
+    `extra` pairs: A1111's keys in A1111's order, which metadata readers look for."""
     fields: dict[str, object] = {"Steps": steps, "Sampler": sampler}
+    if cfg_scale is not None:
+        fields["CFG scale"] = cfg_scale
     if seed is not None:
         fields["Seed"] = seed
     fields["Size"] = f"{width}x{height}"
@@ -349,6 +356,8 @@ def format_parameters(
         if value is not None:
             fields[key] = value
     line = ", ".join(f"{key}: {_quote(str(value))}" for key, value in fields.items())
+    if negative_prompt:
+        return f"{first_line}\n{_NEGATIVE} {negative_prompt}\n{line}"
     return f"{first_line}\n{line}"
 
 
