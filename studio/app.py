@@ -7,6 +7,7 @@ window is already on screen.
 from __future__ import annotations
 
 import ctypes.util
+import logging
 import os
 import signal
 import sys
@@ -123,7 +124,8 @@ def _show(app, services, reporter, home) -> int:
                         settings=QSettings())
     reporter.watch(window.bridge)
     window.show()
-    for problem in services.library.problems:
+    for problem in services.library.problems:  # a skipped model is named, not fatal
+        logging.getLogger("studio.app").warning("library: %s", problem)
         window.show_error(problem)
     fatal = take_fatal_report(home)
     if fatal:

@@ -48,12 +48,11 @@ class ModelCard:
         missing = [k for k in ("id", "name", "family", "resolution", "channels") if k not in data]
         if missing:
             raise CardError(f"{source}: missing {', '.join(missing)}")
-        try:
-            card = cls(**{k: v for k, v in data.items() if k in known})
-            card.resolution = int(card.resolution)
-            card.channels = int(card.channels)
-        except (TypeError, ValueError) as exc:
-            raise CardError(f"{source}: {exc}") from None
+        for key, value in data.items():
+            problem = _type_problem(key, value)
+            if problem:
+                raise CardError(f"{source}: {key} {problem}, not {json.dumps(value)[:60]}")
+        card = cls(**{k: v for k, v in data.items() if k in known})
         if card.channels not in (1, 3) or not 1 <= card.resolution <= 4096:
             raise CardError(f"{source}: unsupported channels/resolution {card.channels}/{card.resolution}")
         return card
@@ -75,3 +74,53 @@ class ModelCard:
         path = Path(folder) / CARD_FILE
         atomic_write_bytes(path, (self.to_json() + "\n").encode("utf-8"))
         return path
+
+
+# The JSON type of each card field, checked at import and whenever the library reads a
+# card: a wrong type (`"name": 12345`, `"config": [1, 2]`) is refused with a line naming the
+# card, where it used to pass and crash `studio models` and the window later.
+_STRINGS = ("name", "family", "dataset", "description", "licence", "weights_file",
+            "weights_sha256")
+_OBJECTS = ("config", "training")
+_NUMBER_MAPS = ("metrics", "thresholds")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _type_problem(key: str, value: object) -> str:
+    """What is wrong with the type of a card field's value; "" when nothing is."""
+    if key == "id":
+        if not isinstance(value, str) or not value.strip():
+            return "must be a non-empty string"
+        if any(c in value for c in "/\\\x00") or value in (".", ".."):
+            return "must be a name, not a path"
+    elif key in _STRINGS:
+        if not isinstance(value, str):
+            return "must be a string"
+    elif key == "recipe":
+        if value is not None and not isinstance(value, str):
+            return "must be a string or null"
+    elif key in ("resolution", "channels"):
+        if not _is_int(value):
+            return "must be a whole number"
+    elif key == "latent_shape":
+        if value is not None and not (isinstance(value, list) and value
+                                      and all(_is_int(n) and n > 0 for n in value)):
+            return "must be a list of positive whole numbers or null"
+    elif key == "classes":
+        if value is not None and not (isinstance(value, list)
+                                      and all(isinstance(c, str) for c in value)):
+            return "must be a list of strings or null"
+    elif key in _OBJECTS:
+        if not isinstance(value, dict):
+            return "must be a JSON object"
+    elif key in _NUMBER_MAPS:
+        if not (isinstance(value, dict) and all(_is_number(v) for v in value.values())):
+            return "must be a JSON object of numbers"
+    return ""

@@ -238,13 +238,10 @@ def validate_folder(folder: str | os.PathLike[str], check_hash: bool = True) -> 
         card = ModelCard.read(folder)
     except CardError as exc:
         raise LibraryError(str(exc)) from None
-    weights = Path(card.weights_file)
-    # A card must not point outside its own folder.
-    if weights.is_absolute() or ".." in weights.parts:
-        raise LibraryError(
-            f"{folder / CARD_FILE}: weights_file {card.weights_file!r} leaves the folder"
-        )
-    weights = folder / weights
+    try:  # a card must not point outside its own folder
+        weights = paths.confined(folder, card.weights_file, "weights_file", folder / CARD_FILE)
+    except paths.PathEscapeError as exc:
+        raise LibraryError(str(exc)) from None
     if not weights.is_file():
         raise LibraryError(f"{weights}: weights file missing")
     read_safetensors_header(weights)

@@ -59,21 +59,21 @@ def confined(base: str | os.PathLike[str], ref: object, what: str = "path",
     """
     where = f"{source}: " if source is not None else ""
 
-    def refuse(why: str) -> PathEscapeError:
-        return PathEscapeError(f"{where}{what} {ref!r} {why}")
+    def refuse(problem: str, how: str) -> PathEscapeError:
+        return PathEscapeError(f"{where}{what} {ref!r} {problem}" + (f" ({how})" if how else ""))
 
     if not isinstance(ref, str) or not ref.strip():
-        raise refuse("is not a relative path")
+        raise refuse("is not a relative path", "")
     if "\x00" in ref:
-        raise refuse("holds a NUL byte")
+        raise refuse("holds a NUL byte", "")
     posix, windows = PurePosixPath(ref), PureWindowsPath(ref)
     if posix.is_absolute() or windows.is_absolute() or windows.drive or windows.root:
-        raise refuse("is absolute; it must stay inside its folder")
+        raise refuse("leaves the folder", "an absolute path")
     parts = windows.parts  # splits on both / and \
     if ".." in parts:
-        raise refuse("uses '..'; it must stay inside its folder")
+        raise refuse("leaves the folder", "through '..'")
     if single and (len(parts) != 1 or parts[0] in (".", "")):
-        raise refuse("must be a plain name, not a path")
+        raise refuse("must be a plain name, not a path", "")
     base = Path(base)
     path = base.joinpath(*parts)
     # a link inside the folder may still point out of it
@@ -82,5 +82,5 @@ def confined(base: str | os.PathLike[str], ref: object, what: str = "path",
     except (OSError, RuntimeError):  # a symlink loop
         inside = False
     if not inside:
-        raise refuse(f"leads outside {base}")
+        raise refuse("leaves the folder", f"a link out of {base}")
     return path

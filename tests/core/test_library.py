@@ -252,3 +252,55 @@ def test_home_comes_from_the_environment(dirs, tmp_path: Path, monkeypatch) -> N
 def test_size_bytes_is_zero_without_weights(tmp_path: Path) -> None:
     card = ModelCard(id="x", name="x", family="vae", resolution=8, channels=1)
     assert ModelEntry(card, tmp_path, builtin=False).size_bytes == 0
+
+
+@pytest.mark.parametrize("field, value, said", [
+    ("name", 12345, "name must be a string"),
+    ("id", ["x"], "id must be a non-empty string"),
+    ("id", "../../etc", "id must be a name, not a path"),
+    ("family", ["vae"], "family must be a string"),
+    ("config", [1, 2], "config must be a JSON object"),
+    ("resolution", "32", "resolution must be a whole number"),
+    ("channels", True, "channels must be a whole number"),
+    ("classes", [1, 2], "classes must be a list of strings or null"),
+    ("metrics", {"fid": "good"}, "metrics must be a JSON object of numbers"),
+    ("latent_shape", [4, -1], "latent_shape must be a list of positive whole numbers or null"),
+    ("weights_file", 7, "weights_file must be a string"),
+])
+def test_card_types_are_checked_at_import(dirs, tmp_path: Path, field, value, said) -> None:
+    home, builtin = dirs
+    folder = make_model(tmp_path / "typed", "typed")
+    card = json.loads((folder / "card.json").read_text())
+    card[field] = value
+    (folder / "card.json").write_text(json.dumps(card))
+    library = Library(home=home, builtin_dir=builtin)
+    with pytest.raises(LibraryError) as info:
+        library.import_folder(folder)
+    assert str(info.value).startswith(f"{folder / 'card.json'}: {said}, not ")
+    assert "typed" not in library
+
+
+def test_a_bad_card_already_in_the_index_is_skipped_with_a_warning(dirs, tmp_path: Path, capsys,
+                                                                   monkeypatch) -> None:
+    from studio.cli import main
+
+    home, builtin = dirs
+    good = make_model(tmp_path / "good", "good")
+    bad = make_model(tmp_path / "bad", "bad")
+    library = Library(home=home, builtin_dir=builtin)
+    library.import_folder(good)
+    library.import_folder(bad)
+    card = json.loads((bad / "card.json").read_text())
+    card["name"] = 12345  # edited after import
+    (bad / "card.json").write_text(json.dumps(card))
+
+    again = Library(home=home, builtin_dir=builtin)
+    assert [e.id for e in again.entries()] == ["good"]
+    assert any(p.startswith(f"{bad / 'card.json'}: name must be a string") and p.endswith("skipped")
+               for p in again.problems)
+    monkeypatch.setenv("LATENT_STUDIO_HOME", str(home))
+    monkeypatch.setattr("studio.core.paths.builtin_models_dir", lambda: builtin)
+    assert main(["models"]) == 0
+    out, err = capsys.readouterr()
+    assert "good" in out and "bad" not in out.replace("built-in", "")
+    assert f"warning: {bad / 'card.json'}: name must be a string" in err

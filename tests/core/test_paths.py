@@ -34,7 +34,7 @@ def test_a_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
     base.mkdir()
     outside.mkdir()
     os.symlink(outside, base / "link")
-    with pytest.raises(PathEscapeError, match="leads outside"):
+    with pytest.raises(PathEscapeError, match="a link out of"):
         confined(base, "link/secret", "shard")
     (base / "inner").mkdir()
     os.symlink(base / "inner", base / "ok")  # a link that stays inside is fine

@@ -92,3 +92,23 @@ def test_sigterm_closes_the_window_and_logs_it(tmp_path):
     assert "quit with exit code 0" in log
     settings = list((tmp_path / "config").rglob("*.conf"))
     assert settings and "geometry" in settings[0].read_text()  # saved as on a normal close
+
+
+def test_the_window_starts_past_a_bad_card_in_the_library_and_names_it(tmp_path):
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    folder = tmp_path / "bad-model"
+    folder.mkdir()
+    save_file({"w": np.zeros(2, np.float32)}, str(folder / "model.safetensors"))
+    card = {"id": "bad-model", "name": 12345, "family": "vae", "resolution": 8, "channels": 1}
+    (folder / "card.json").write_text(json.dumps(card))
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "library.json").write_text(json.dumps(
+        {"version": 1, "models": [{"id": "bad-model", "folder": str(folder)}]}))
+    assert "Latent Studio" in launch(tmp_path)  # it used to die sorting the names
+    log = (home / "logs" / "studio.log").read_text(encoding="utf-8")
+    assert f"{folder / 'card.json'}: name must be a string" in log
