@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -60,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         print(f"studio: error: unknown command {argv[0]!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from studio.core.logs import setup_logging, teardown_logging
+
+    # Log records (a failed job's, a family's warnings) go to the log file: on stderr an
+    # expected error is its one `studio: error:` line, nothing before it.
+    log_path = setup_logging()
     try:
         return commands[argv[0]](argv[1:])
     except UsageError as exc:
@@ -68,6 +74,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("studio: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: the traceback goes to the log, stderr says where
+        if not isinstance(exc, Bug):  # a Bug's traceback is logged already, where it happened
+            logging.getLogger("studio.cli").exception("studio %s failed", argv[0])
+        print(f"studio: error: {_one_line(exc)} (a bug; the traceback is in {log_path})",
+              file=sys.stderr)
+        return 1
+    finally:
+        teardown_logging()
+
+
+class Bug(Exception):
+    """A job failed from a fault in the studio, not in the input; its traceback is in the log."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    if isinstance(exc, Bug):
+        return text[0] if text else "a job failed"
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _tolerant_output() -> None:
@@ -157,7 +182,6 @@ def _generate_parser(op_spec: Any | None, families: Sequence[Any]) -> argparse.A
 
 
 def cmd_generate(argv: Sequence[str]) -> int:
-    from studio.core.params import ParamError
     from studio.core.registry import Registry
     from studio.families import register_all
 
@@ -189,12 +213,12 @@ def cmd_generate(argv: Sequence[str]) -> int:
 
         try:
             job = services.engine.submit(request, label="cli")
-        except ParamError as exc:
+        except ValueError as exc:  # ParamError, or LibraryError: a model not in the library
             raise UsageError(str(exc)) from None
         except KeyError as exc:
             raise UsageError(str(exc).strip("'\"")) from None
         if job.state is JobState.FAILED:
-            raise UsageError(job.error)
+            raise (Bug if job.unexpected else UsageError)(job.error)
         assert job.result is not None
         return _write_output(args.output, job.result, services, args.fps)
     finally:
@@ -307,7 +331,7 @@ def cmd_train(argv: Sequence[str]) -> int:
 
     from studio.core.family import Cancelled, JobContext
     from studio.core.library import Library
-    from studio.core.paths import studio_home
+    from studio.core.paths import PathEscapeError, confined, studio_home
     from studio.core.registry import Registry
     from studio.core.training import train_from_recipe
     from studio.families import register_all
@@ -316,27 +340,39 @@ def cmd_train(argv: Sequence[str]) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    out = args.out or (studio_home() / "models" / str(model_id))
-    bar = tqdm(total=100, desc=f"training {model_id}", dynamic_ncols=True,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
+    try:  # the id names a folder: it must not lead out of the models folder
+        out = args.out or confined(studio_home() / "models", model_id, "id", args.recipe,
+                                   single=True)
+    except PathEscapeError as exc:
+        raise UsageError(str(exc)) from None
+    bars: list[Any] = []  # made at the first step: a refusal before it prints its line alone
 
     def on_progress(fraction: float, message: str) -> None:
+        if not bars:
+            bars.append(tqdm(total=100, desc=f"training {model_id}", dynamic_ncols=True,
+                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} "
+                                        "{postfix}"))
+        bar = bars[0]
         bar.n = round(fraction * 100, 1)
         bar.set_postfix_str(message, refresh=False)
         bar.refresh()
+
+    def close_bar() -> None:
+        for bar in bars:
+            bar.close()
 
     ctx = JobContext(on_progress=on_progress, min_interval=0.2)
     try:
         folder = train_from_recipe(args.recipe, register_all(Registry()), out, ctx=ctx,
                                    resume=not args.no_resume, max_steps=args.steps)
     except Cancelled:
-        bar.close()
+        close_bar()
         print("training cancelled; a checkpoint was kept", file=sys.stderr)
         return 1
     except (ValueError, KeyError, FileNotFoundError) as exc:
-        bar.close()
+        close_bar()
         raise UsageError(f"{args.recipe}: {exc}") from None
-    bar.close()
+    close_bar()
     if args.out is None:
         Library().import_folder(folder)
     print(f"trained {model_id} → {folder}")

@@ -83,12 +83,21 @@ class Request:
     def from_recipe(cls, recipe: Mapping[str, Any]) -> Request:
         if not isinstance(recipe, Mapping) or recipe.get("format") != RECIPE_FORMAT:
             raise RecipeError("not a Latent Studio recipe")
-        if int(recipe.get("version", 0)) > RECIPE_VERSION:
-            raise RecipeError(f"recipe version {recipe.get('version')} is newer than this app")
+        version = recipe.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise RecipeError(f"recipe version {version!r} is not a whole number")
+        if version > RECIPE_VERSION:
+            raise RecipeError(f"recipe version {version} is newer than this app")
+        model_id = recipe.get("model_id")
+        if not isinstance(model_id, str) or not model_id.strip():
+            raise RecipeError(f"recipe is malformed: model_id {model_id!r} is not a model id")
+        # a model id names a library entry, never a file: refuse path-like ids outright
+        if any(c in model_id for c in "/\\\x00") or model_id in (".", ".."):
+            raise RecipeError(f"recipe names the model {model_id!r}, a path, not a model id")
         try:
             inputs = {name: decode_array(blob) for name, blob in recipe.get("inputs", {}).items()}
             return cls(
-                model_id=str(recipe["model_id"]),
+                model_id=model_id,
                 op=str(recipe.get("op", "sample")),
                 params=dict(recipe.get("params", {})),
                 inputs=inputs,

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import re
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +42,7 @@ from studio.core import atomic
 from studio.core.cards import ModelCard
 from studio.core.datasets import Split, build_dataset
 from studio.core.family import Cancelled, JobContext
-from studio.core.paths import studio_home
+from studio.core.paths import confined, studio_home
 
 
 class Trainable(Protocol):
@@ -138,6 +140,10 @@ def save_checkpoint(folder: Path, step: int, trainable: Trainable, keep: int = 2
     return path
 
 
+class CheckpointError(ValueError):
+    """A checkpoint cannot be resumed (damaged, foreign, or a pickle carrying code)."""
+
+
 def load_latest_checkpoint(folder: Path, trainable: Trainable,
                            stats: dict[str, float] | None = None) -> int:
     """Restore the newest checkpoint into `trainable`; return its step (0 when none).
@@ -146,11 +152,20 @@ def load_latest_checkpoint(folder: Path, trainable: Trainable,
     if not found:
         return 0
     step, path = found[-1]
-    # weights_only: a checkpoint is data, never code
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    assert int(state["step"]) == step, (path, state["step"])
-    trainable.load_state_dict(state["trainable"])
-    torch.set_rng_state(state["torch_rng"])
+    # weights_only: a checkpoint is data, never code; one that is not is refused in a line
+    try:
+        with warnings.catch_warnings():  # torch warns about foreign pickles; we refuse them
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or int(state["step"]) != step:
+            raise ValueError("not a training checkpoint of this step")
+        trainable.load_state_dict(state["trainable"])
+        torch.set_rng_state(state["torch_rng"])
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, TypeError, KeyError,
+            AttributeError, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{path}: refused, not a checkpoint the studio can resume "
+                              f"({first}); delete it or train with --no-resume") from None
     if stats is not None:
         stats["seconds"] = float(state.get("seconds", 0.0))
     return step
@@ -250,14 +265,18 @@ def read_recipe(path: Path) -> dict[str, Any]:
         recipe = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: unreadable recipe ({exc})") from None
+    if not isinstance(recipe, dict):
+        raise ValueError(f"{path}: a recipe must be a JSON object")
     missing = [k for k in ("id", "dataset") if k not in recipe]
     if missing:
         raise ValueError(f"{path}: recipe lacks {', '.join(missing)}")
+    # the id names the model's folder and its checkpoints' folder: one plain name
+    confined(studio_home(), recipe["id"], "id", path, single=True)
     return recipe
 
 
 def default_checkpoint_dir(model_id: str) -> Path:
-    return studio_home() / "training" / model_id
+    return confined(studio_home() / "training", model_id, "id", single=True)
 
 
 def quality_thresholds(metrics: Mapping[str, float], floor: float = 0.7) -> dict[str, float]:
