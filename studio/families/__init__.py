@@ -3,6 +3,9 @@ family's torch module is imported by the engine's thread on first use."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from studio.core.registry import Registry
 
 
@@ -12,3 +15,19 @@ def register_all(registry: Registry) -> Registry:
     for info in FAMILIES:
         registry.register(info)
     return registry
+
+
+def file_importer(path: Any) -> Callable[..., Any] | None:
+    """The function that converts a model file from elsewhere (by its suffix, see
+    catalog.FILE_IMPORTERS) into a studio model folder, or None. Imports its family's
+    module (torch): call it off the GUI thread."""
+    import importlib
+    from pathlib import Path
+
+    from studio.families.catalog import FILE_IMPORTERS
+
+    target = FILE_IMPORTERS.get(Path(path).suffix.lower())
+    if target is None:
+        return None
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
