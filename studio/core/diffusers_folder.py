@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.cards import ModelCard
+from studio.core.paths import PathEscapeError, confined
 
 INDEX_FILE = "model_index.json"
 FAMILY = "diffusers"
@@ -35,6 +36,11 @@ PIPELINES: dict[str, tuple[str, tuple[str, ...]]] = {
 # Components the studio never loads: the safety checker is left out as in AUTOMATIC1111
 # and ComfyUI (README), and these only feed it or IP-adapters.
 IGNORED = ("safety_checker", "feature_extractor", "image_encoder")
+# the libraries whose classes a component may name; anything else is code in the folder
+LIBRARIES = ("diffusers", "transformers")
+# by pipeline kind, the IGNORED components the loader (families/diffusers_import.py) passes
+# as None, so that they are never loaded
+LEFT_OUT = {"sd": IGNORED, "sdxl": ("image_encoder",)}
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
 TRANSFORMERS_WEIGHTS = "model.safetensors"
 
@@ -62,6 +68,10 @@ def read_index(folder: Path) -> dict[str, Any]:
 
 def pipeline_kind(index: Mapping[str, Any], folder: Path) -> str:
     name = index.get("_class_name")
+    if not isinstance(name, str):  # ["my_pipeline", "MyPipeline"]: code shipped in the folder
+        raise NotAPipelineError(
+            f"{folder / INDEX_FILE}: _class_name {name!r} names custom pipeline code; the "
+            f"studio runs no code from model folders")
     if name not in PIPELINES:
         supported = ", ".join(PIPELINES)
         raise NotAPipelineError(
@@ -80,7 +90,7 @@ def check_folder(folder: str | Path,
     """
     folder = Path(folder)
     index = read_index(folder)
-    pipeline_kind(index, folder)
+    check_components(index, folder, pipeline_kind(index, folder))
     for name in PIPELINES[index["_class_name"]][1]:
         entry = index.get(name)
         if not (isinstance(entry, list) and len(entry) == 2 and entry[0] and entry[1]):
@@ -107,6 +117,33 @@ def check_folder(folder: str | Path,
     return index
 
 
+def check_components(index: Mapping[str, Any], folder: Path, kind: str) -> None:
+    """Every component the index names is a subfolder of this one and a diffusers or
+    transformers class: diffusers would import a component's own module (custom code) or
+    read a folder named "../x", so both are refused here, at import, before any load."""
+    source = folder / INDEX_FILE
+    for name, entry in index.items():
+        # _class_name and _diffusers_version are metadata, and entries that are not lists
+        # pipeline settings (requires_safety_checker, force_zeros_for_empty_prompt ...)
+        if name.startswith("_") or not isinstance(entry, list):
+            continue
+        try:
+            confined(folder, name, "component", source, single=True)
+        except PathEscapeError as exc:
+            raise NotAPipelineError(str(exc)) from None
+        if entry == [None, None]:  # a component left out, as saved
+            continue
+        if not (len(entry) == 2 and all(isinstance(part, str) and part for part in entry)):
+            raise NotAPipelineError(f"{source}: component {name!r} is {entry!r}, not "
+                                    f"[library, class]")
+        library, class_name = entry
+        # the loader passes None for these (SD's safety checker names "stable_diffusion")
+        if library not in LIBRARIES and name not in LEFT_OUT.get(kind, ()):
+            raise NotAPipelineError(
+                f"{source}: component {name!r} names custom code ({library}.{class_name}); "
+                f"the studio runs no code from model folders")
+
+
 def _need(path: Path) -> None:
     if not path.is_file():
         raise NotAPipelineError(f"{path.parent.name}/{path.name} missing (in {path.parent.parent})")
@@ -124,9 +161,13 @@ def _weights_file(sub: Path, name: str) -> list[Path]:
     if shards_index.is_file():
         try:
             weight_map = json.loads(shards_index.read_text(encoding="utf-8"))["weight_map"]
-            shards = sorted({sub / str(f) for f in weight_map.values()})
+            names = set(weight_map.values())
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise NotAPipelineError(f"{shards_index}: unreadable shard index ({exc})") from None
+        try:  # a shard named "../x" or "/x" would be read from outside the folder
+            shards = sorted(confined(sub, f, "shard", shards_index) for f in names)
+        except PathEscapeError as exc:
+            raise NotAPipelineError(str(exc)) from None
         for shard in shards:
             if not shard.is_file():
                 raise NotAPipelineError(f"{sub.name}/{shard.name} missing (in {sub.parent})")
