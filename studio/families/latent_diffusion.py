@@ -7,8 +7,8 @@ and the shared loop (diffusion_loop.py). `LatentSpace` maps images to the VAE's
 posterior mean, normalised per channel (shift and scale measured on the training set,
 like Stable Diffusion's scaling factor), and back through the VAE decoder.
 
-- The VAE is named by the config's `vae`: an absolute folder, a folder relative to the
-  model folder, or a built-in model id (resources/models/<id>); `vae_sha256` pins its
+- The VAE is named by the config's `vae`: a folder inside the model folder, or the id of
+  a built-in or library model (never an absolute path or `..`); `vae_sha256` pins its
   weights, so a retrained VAE cannot silently pair with a UNet trained on another one.
 - Inpainting masks are max-pooled to the latent grid (a latent cell is repainted when
   any of its pixels is); the unmasked pixels are pasted back after the decode, as
@@ -23,7 +23,6 @@ the card.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,8 @@ import torch.nn.functional as F
 from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.datasets import Split
 from studio.core.family import ModelLoadError
-from studio.core.paths import builtin_models_dir
+from studio.core.library import Library, sha256_file
+from studio.core.paths import PathEscapeError, builtin_models_dir, confined
 from studio.families.catalog import LATENT_DIFFUSION as LATENT_DIFFUSION_INFO
 from studio.families.diffusion import (
     DiffusionConfig,
@@ -63,21 +63,32 @@ class LatentDiffusionConfig(DiffusionConfig):
 
 
 def resolve_vae(ref: str, folder: Path | None = None) -> Path:
-    candidates = [Path(ref)] if Path(ref).is_absolute() else []
-    if folder is not None and not Path(ref).is_absolute():
-        candidates.append(Path(folder) / ref)
-    candidates.append(builtin_models_dir() / ref)
-    for path in candidates:
-        if (path / "card.json").is_file():
-            return path
-    raise ModelLoadError(f"{candidates[-1]}: the latent model's VAE {ref!r} is not there")
+    """The VAE's folder. `ref` (from a card or a recipe) is a folder inside the model's
+    folder, or the id of a built-in or library model; never an absolute path or one with
+    `..`, which would make the studio read (and hash) files outside its folders."""
+    source = Path(folder) / "card.json" if folder is not None else None
+    try:
+        if folder is not None:
+            inside = confined(folder, ref, "VAE", source)
+            if (inside / "card.json").is_file():
+                return inside
+        builtin = confined(builtin_models_dir(), ref, "VAE", source, single=True)
+    except PathEscapeError as exc:
+        raise ModelLoadError(str(exc)) from None
+    if (builtin / "card.json").is_file():
+        return builtin
+    library = Library()
+    if ref in library and library.get(ref).family == "vae":
+        return library.get(ref).folder
+    raise ModelLoadError(f"{source or ref}: the latent model's VAE {ref!r} is not there (not in "
+                         f"the model's folder, nor a VAE in the library)")
 
 
 def load_vae(ref: str, folder: Path | None, sha256: str, device: str) -> VAE:
     path = resolve_vae(ref, folder)
     card = ModelCard.read(path)
     weights = path / (card.weights_file or WEIGHTS_FILE)
-    if sha256 and weights.is_file() and hashlib.sha256(weights.read_bytes()).hexdigest() != sha256:
+    if sha256 and weights.is_file() and sha256_file(weights) != sha256:
         raise ModelLoadError(f"{weights}: not the VAE this latent model was trained with "
                              f"(its sha256 differs from the card's vae_sha256)")
     return VAEFamily.load(path, card, device).model
@@ -268,7 +279,7 @@ class LatentDiffusionFamily:
         path = resolve_vae(cfg.vae)
         card = ModelCard.read(path)
         weights = path / (card.weights_file or WEIGHTS_FILE)
-        cfg.vae_sha256 = hashlib.sha256(weights.read_bytes()).hexdigest()
+        cfg.vae_sha256 = sha256_file(weights)  # in chunks: weights never sit whole in memory
         vae = VAEFamily.load(path, card, "cpu").model
         train = data["train"]
         assert train.images.shape[1:] == (cfg.resolution, cfg.resolution, cfg.channels), (

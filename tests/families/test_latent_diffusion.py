@@ -5,6 +5,7 @@ VAE pin) and fork reproduction for every scheduler."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import torch
 
 from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.family import Cancelled, JobContext, ModelLoadError
+from studio.core.library import Library
 from studio.families.catalog import LATENT_DIFFUSION, SCHEDULERS
 from studio.families.latent_diffusion import LatentDiffusionFamily
 from tests.families.contract import FamilyContract
@@ -30,21 +32,26 @@ def one_thread():
 
 
 def make_tiny_latent_diffusion(folder: Path) -> Path:
-    vae = make_tiny_vae(folder / "vae")  # 8 × 8 glyphs, a 2 × 4 × 4 latent
+    """The tiny VAE (id vae-tiny) is trained first and imported into a library, where the
+    recipe names it by id; it also lies inside the model folder, where the card finds it."""
+    model = folder / "model"
+    vae = make_tiny_vae(model / "vae-tiny")  # 8 × 8 glyphs, a 2 × 4 × 4 latent
     torch.manual_seed(0)
     recipe = {
         "id": "latent-diffusion-tiny", "name": "Tiny latent diffusion", "family": "latent_diffusion",
         "seed": 0, "dataset": {"name": "glyphs", "fonts": [], "size": SIZE, "cache": False},
         "config": {"resolution": SIZE, "channels": 1, "classes": 10, "widths": [8, 16],
-                   "norm_groups": 4, "vae": str(vae)},
+                   "norm_groups": 4, "vae": "vae-tiny"},
         "train": {"steps": 2, "batch_size": 8},
     }
     data = tiny_data()
-    trainable = LatentDiffusionFamily.make_trainable(recipe, data)
+    with pytest.MonkeyPatch.context() as patch:  # fixtures of any scope call this
+        patch.setenv("LATENT_STUDIO_HOME", str(folder / "home"))
+        Library().import_folder(vae)
+        trainable = LatentDiffusionFamily.make_trainable(recipe, data)
     train_two_steps(trainable, data)
     with torch.no_grad():
         trainable.ema.class_embedding.weight.mul_(20.0)  # make the class matter (see test_diffusion)
-    model = folder / "model"
     trainable.export(model, {})
     return model
 
@@ -145,15 +152,42 @@ def test_a_different_vae_is_refused(folder: Path, tmp_path: Path) -> None:
     card = json.loads((folder / "card.json").read_text())
     card["config"]["vae_sha256"] = "0" * 64
     bad = tmp_path / "bad"
-    bad.mkdir()
+    shutil.copytree(folder / "vae-tiny", bad / "vae-tiny")  # the VAE the card names
     (bad / "card.json").write_text(json.dumps(card))
     (bad / WEIGHTS_FILE).write_bytes((folder / WEIGHTS_FILE).read_bytes())
     with pytest.raises(ModelLoadError, match="not the VAE"):
         load(bad)
-    card["config"]["vae"] = str(tmp_path / "nowhere")
+    card["config"]["vae"] = "nowhere"
     (bad / "card.json").write_text(json.dumps(card))
-    with pytest.raises(ModelLoadError, match="VAE"):
+    with pytest.raises(ModelLoadError, match="VAE 'nowhere' is not there"):
         load(bad)
+
+
+@pytest.mark.parametrize("how", ["absolute", "dots"])
+def test_a_vae_outside_the_studio_folders_is_never_read(folder: Path, tmp_path: Path,
+                                                        monkeypatch, how: str) -> None:
+    """A card's VAE reference may not be absolute or use ../: it was read whole into
+    memory (to hash it) from wherever it pointed."""
+    outside = tmp_path / "outside"
+    shutil.copytree(folder / "vae-tiny", outside)
+    bad = tmp_path / "models" / "bad"
+    bad.mkdir(parents=True)
+    card = json.loads((folder / "card.json").read_text())
+    card["config"]["vae"] = str(outside) if how == "absolute" else "../../outside"
+    (bad / "card.json").write_text(json.dumps(card))
+    (bad / WEIGHTS_FILE).write_bytes((folder / WEIGHTS_FILE).read_bytes())
+    read = []
+    monkeypatch.setattr("studio.families.latent_diffusion.sha256_file", read.append)
+    with pytest.raises(ModelLoadError, match=r"card\.json: VAE '.*outside' leaves the folder"):
+        load(bad)
+    assert read == []
+
+
+def test_a_recipe_names_its_vae_by_id_not_by_path(tmp_path: Path) -> None:
+    recipe = {"id": "x", "family": "latent_diffusion", "dataset": {"name": "glyphs"},
+              "config": {"resolution": SIZE, "channels": 1, "vae": str(tmp_path)}}
+    with pytest.raises(ModelLoadError, match="leaves the folder"):
+        LatentDiffusionFamily.make_trainable(recipe, tiny_data())
 
 
 def test_comparison_figures_are_measured(folder: Path) -> None:
