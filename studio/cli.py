@@ -6,7 +6,7 @@
     studio train --recipe FILE [--out DIR] [--steps N] [--threads N]
     studio eval --model ID
     studio compare [--json] [--no-timing] [--images N] [--model ID ...]
-    studio import FOLDER
+    studio import FOLDER | FILE.pkl   (a StyleGAN2/3 network pickle, read as data only)
     studio --version
     studio --self-check          (the install's self-check: the window offscreen, every
                                   built-in model generates, exports and re-renders a PNG)
@@ -498,17 +498,46 @@ def _time_rows(rows: Sequence[Any], args: argparse.Namespace) -> None:
 
 
 def cmd_import(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="studio import", description="Add a model folder to the library.")
-    parser.add_argument("folder", type=Path)
+    parser = argparse.ArgumentParser(
+        prog="studio import", description="Add a model folder to the library, or convert a model "
+        "file (a StyleGAN2/StyleGAN3 network .pkl, read without running its code) into one.")
+    parser.add_argument("folder", type=Path, help="a model folder, or a model file to convert")
     args = _parse(parser, argv)
     from studio.core.library import Library, LibraryError
 
+    library = Library()
+    folder = args.folder
+    if folder.is_file():
+        folder = _convert_model_file(folder, library)
     try:
-        entry = Library().import_folder(args.folder)
+        entry = library.import_folder(folder)
     except LibraryError as exc:
         raise UsageError(str(exc)) from None
     print(entry.id)
     return 0
+
+
+def _convert_model_file(path: Path, library: Any) -> Path:
+    """A model file from elsewhere → a new studio model folder in the user data folder."""
+    from studio.core.paths import studio_home
+    from studio.families import file_importer
+    from studio.families.catalog import FILE_IMPORTERS
+
+    importer = file_importer(path)
+    if importer is None:
+        raise UsageError(f"{path}: a file, not a model folder (files the studio converts: "
+                         f"{', '.join(sorted(FILE_IMPORTERS))})")
+    last = [""]
+
+    def progress(fraction: float, message: str) -> None:
+        if message != last[0]:
+            last[0] = message
+            print(f"{message} ({fraction:.0%})", file=sys.stderr)
+
+    try:
+        return importer(path, studio_home() / "models", taken=lambda i: i in library, progress=progress)
+    except (ValueError, OSError) as exc:  # the importers' errors name the file
+        raise UsageError(str(exc)) from None
 
 
 if __name__ == "__main__":
