@@ -83,6 +83,17 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
         return _decode(fh, str(path), max_pixels)
 
 
+def load_image_and_text(
+    path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS
+) -> tuple[np.ndarray, dict[str, str]]:
+    """`load_image`, and the text chunks of a PNG (empty for other formats), from one
+    decode: a PNG's text may follow its pixels, so reading it alone decodes them too."""
+    path = Path(path)
+    text: dict[str, str] = {}
+    with _open_file(path) as fh:
+        return _decode(fh, str(path), max_pixels, text), text
+
+
 def load_image_bytes(data: bytes, name: str, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """`load_image` for in-memory data (a drop or a paste); `name` goes into messages."""
     return _decode(io.BytesIO(data), name, max_pixels)
@@ -99,12 +110,15 @@ def _open_file(path: Path) -> IO[bytes]:
         raise MediaError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
-def _decode(fh: IO[bytes], name: str, max_pixels: int) -> np.ndarray:
+def _decode(fh: IO[bytes], name: str, max_pixels: int,
+            text: dict[str, str] | None = None) -> np.ndarray:
     with _open_image(fh, name, max_pixels) as img:
         try:
             img.load()  # the first frame only, for animations
             if img.format == "PNG":
                 _check_png_complete(fh, name)
+                if text is not None:  # loaded: the chunks after the pixels are read too
+                    text.update({str(k): str(v) for k, v in img.text.items()})
             upright = ImageOps.exif_transpose(img)
         except MediaError:
             raise
@@ -297,18 +311,21 @@ def save_png_with_recipe(
 def read_png_recipe(path: str | os.PathLike[str]) -> tuple[dict | None, str | None]:
     """(recipe, parameters) from a PNG; either is None when its chunk is absent."""
     text = read_png_text(path)
+    return recipe_in_text(text, path), text.get(PARAMETERS_CHUNK)
+
+
+def recipe_in_text(text: Mapping[str, str], path: str | os.PathLike[str]) -> dict | None:
+    """The recipe in a PNG's text chunks; None when there is none, MediaError when damaged."""
     raw = text.get(RECIPE_CHUNK)
-    recipe = None
-    if raw is not None:
-        try:
-            recipe = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise MediaError(
-                f"{path}: the {RECIPE_CHUNK} chunk is not valid JSON ({exc})"
-            ) from None
-        if not isinstance(recipe, dict):
-            raise MediaError(f"{path}: the {RECIPE_CHUNK} chunk is not a JSON object")
-    return recipe, text.get(PARAMETERS_CHUNK)
+    if raw is None:
+        return None
+    try:
+        recipe = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise MediaError(f"{path}: the {RECIPE_CHUNK} chunk is not valid JSON ({exc})") from None
+    if not isinstance(recipe, dict):
+        raise MediaError(f"{path}: the {RECIPE_CHUNK} chunk is not a JSON object")
+    return recipe
 
 
 def _is_latin1(text: str) -> bool:

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui import images as imgs
+from studio.ui.file_loader import local_path
 
 MIN_ZOOM, MAX_ZOOM = 0.1, 64.0
 SELECTION_COLORS = (QColor("#4aa3ff"), QColor("#ff9f43"))  # endpoint A, endpoint B
@@ -55,11 +56,11 @@ def _checker_tile(dark: bool = True) -> QPixmap:
 def local_files(mime: QMimeData) -> list[str]:
     if not mime.hasUrls():
         return []
-    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+    return [local_path(url) for url in mime.urls() if url.isLocalFile()]
 
 
 class Canvas(QGraphicsView):
-    files_dropped = Signal(list)  # [path, ...]
+    files_dropped = Signal(object)  # [path, ...]; not `list`: QStringList loses undecodable bytes
     cell_clicked = Signal(int, object)  # index, Qt.KeyboardModifier
     point_pressed = Signal(float, float)  # x, y as fractions of the image
     point_dragged = Signal(float, float)

@@ -165,7 +165,7 @@ class Explorer(QTabWidget):
 
     view_changed = Signal(str)
     # paths, target: "samples" (picked as A, B), "a" / "b" (an endpoint), "ab" (both ends)
-    files_dropped = Signal(list, str)
+    files_dropped = Signal(object, str)
     generate_requested = Signal()  # the explorer wants the current view rendered
     message_raised = Signal(str)
     error_raised = Signal(str)

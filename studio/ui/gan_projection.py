@@ -33,7 +33,7 @@ from studio.ui.explorer import caption
 
 class ProjectionDialog(QDialog):
     choose_requested = Signal()  # the user wants to pick an image file
-    files_dropped = Signal(list)
+    files_dropped = Signal(object)  # [path, ...]
     start_requested = Signal(int)  # steps
     cancel_requested = Signal()
 

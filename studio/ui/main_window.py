@@ -34,6 +34,7 @@ from studio.ui.autoregressive_explorer import AutoregressiveExplorer
 from studio.ui.bridge import EngineBridge
 from studio.ui.diffusion_explorer import DiffusionExplorer
 from studio.ui.explorer import Explorer, SamplesExplorer
+from studio.ui.file_loader import FileLoader
 from studio.ui.flow_explorer import FlowExplorer
 from studio.ui.gan_explorer import GANExplorer
 from studio.ui.history_strip import HistoryStrip
@@ -71,6 +72,8 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.session = Session(registry, family_of=lambda model_id: library.get(model_id).card.family)
         self._active: set[int] = set()  # default-lane jobs not finished yet
         self.last_result: Result | None = None
+        self.file_loader = FileLoader(self)  # reads opened and dropped files off the GUI thread
+        self.file_loader.file_read.connect(self._on_file_loader_file_read)
         self._explorers: dict[str, Explorer] = {}  # made when a family first needs one
         self._dark = True
 
@@ -255,6 +258,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
         self.bridge.detach()
+        self.file_loader.close()
         super().closeEvent(event)
 
     # -- start-up and models ---------------------------------------------------------------

@@ -40,7 +40,7 @@ _caption = caption  # the views below call it by its old name
 class EndpointWell(QLabel):
     """A small preview of an interpolation endpoint; image files can be dropped on it."""
 
-    files_dropped = Signal(list)
+    files_dropped = Signal(object)  # [path, ...]
 
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,7 +77,7 @@ class EndpointWell(QLabel):
 
 class InterpolateView(QWidget):
     scrub_moved = Signal(float)  # t in 0..1
-    endpoint_files_dropped = Signal(list, str)  # paths, "a" | "b"
+    endpoint_files_dropped = Signal(object, str)  # paths, "a" | "b"
     use_picked_requested = Signal(str)  # "a" | "b"
 
     def __init__(self, parent: QWidget | None = None) -> None:

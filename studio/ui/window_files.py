@@ -10,11 +10,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from studio.core import export, media
+from studio.core import export
 from studio.core.requests import RecipeError, Request, Result
 from studio.ui import images as imgs
+from studio.ui.file_loader import OpenedFile
 
 OPEN_FILTER = "Images and recipes (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff *.json)"
 
@@ -30,39 +32,42 @@ class FilesMixin:
 
     def open_files(self, paths: list[str], target: str = "samples") -> None:
         """Dropped or opened files: a recipe restores and re-renders; an image is encoded.
-        A bad file shows a message and changes nothing."""
+        A bad file shows a message and changes nothing. The files are read on the file
+        loader's thread (a big PNG takes seconds), in order; `_on_file_loader_file_read`
+        takes each one on the GUI thread."""
         if self.session.model_id is None:
             self.show_error("Pick a model first, then drop images to encode them.")
             return
-        for index, path in enumerate(paths):
-            request = self._recipe_in(path)
-            if request is not None:
-                self.restore_request(request)
-            elif Path(path).suffix.lower() != ".json":
-                # the first two images dropped on a canvas become A and B
-                first_two = ("a", "b")[index] if index < 2 else ""
-                pick = first_two if target == "samples" else ""
-                endpoint = first_two if target == "ab" else target if target in ("a", "b") else ""
-                self._encode_file(path, pick, endpoint)
-
-    def _recipe_in(self, path: str) -> Request | None:
-        try:
-            return export.open_recipe(path)
-        except RecipeError as exc:
-            if Path(path).suffix.lower() == ".json":
-                self.show_error(str(exc))
-            return None  # an image without a recipe: encode it
-        except (media.MediaError, OSError):
-            return None  # load_image below gives the clear message
-
-    def _encode_file(self, path: str, pick: str, endpoint: str) -> None:
         card = self.library.get(self.session.model_id).card
-        try:
-            image = media.load_image(path)
-            fitted = media.fit_image(image, card.resolution, card.channels)
-        except (media.MediaError, OSError, ValueError) as exc:
-            self.show_error(str(exc) if isinstance(exc, media.MediaError) else f"{path}: {exc}")
-            return
+        self.file_loader.load([str(p) for p in paths], context=(target, self.session.model_id),
+                              fit=(card.resolution, card.channels))
+
+    def loading_files(self) -> bool:
+        """Whether opened or dropped files are still being read."""
+        return self.file_loader.busy()
+
+    def _on_file_loader_file_read(self, opened: OpenedFile, context: tuple[str, str]) -> None:
+        target, model_id = context
+        if opened.error is not None:
+            self.show_error(opened.error)
+        elif opened.request is not None:
+            self.restore_request(opened.request)
+        elif opened.fitted is not None and self.session.model_id is not None:
+            if model_id != self.session.model_id:  # fitted for another model: read it again
+                self.open_files([opened.path], target)
+                return
+            if opened.note:
+                self.show_info(opened.note)
+            fitted = opened.fitted
+            # the first two images dropped on a canvas become A and B
+            index = opened.index
+            first_two = ("a", "b")[index] if index < 2 else ""
+            pick = first_two if target == "samples" else ""
+            endpoint = first_two if target == "ab" else target if target in ("a", "b") else ""
+            self._encode_image(fitted, opened.path, pick, endpoint)
+
+    def _encode_image(self, fitted: np.ndarray, path: str, pick: str, endpoint: str) -> None:
+        card = self.library.get(self.session.model_id).card
         if self.explorer.take_image(fitted, path):
             return  # the GAN explorer projects it
         if "encode" not in self.registry.get(self.session.family).op_names:

@@ -122,16 +122,19 @@ def cell_center(canvas, index: int):
     return canvas.mapFromScene(QPointF(x + w / 2, y + h / 2))
 
 
-def drop_files(widget, paths) -> None:
+def drop_files(widget, paths, wait: bool = True) -> None:
     """Drop local files on a widget the way a file manager does: a real QMimeData with
     file URLs, delivered as drag-enter, drag-move and drop events (Qt only delivers a
-    drop to the widget that accepted the drag)."""
-    from PySide6.QtCore import QMimeData, Qt, QUrl
+    drop to the widget that accepted the drag). A QUrl is dropped as it is.
+
+    With `wait`, return once the window's file loader has read them (it reads on its own
+    thread and hands each file to the GUI thread with a queued signal)."""
+    from PySide6.QtCore import QEventLoop, QMimeData, Qt, QTimer, QUrl
     from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
     from PySide6.QtWidgets import QApplication
 
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    mime.setUrls([p if isinstance(p, QUrl) else QUrl.fromLocalFile(str(p)) for p in paths])
     target = widget.viewport() if hasattr(widget, "viewport") else widget
     centre = target.rect().center().toPointF()
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
@@ -140,6 +143,14 @@ def drop_files(widget, paths) -> None:
     assert enter.isAccepted(), "the widget refused the drag"
     QApplication.sendEvent(target, QDragMoveEvent(centre, *args))
     QApplication.sendEvent(target, QDropEvent(centre, *args))
+    loader = getattr(target.window(), "file_loader", None)
+    if wait and loader is not None and loader.busy():
+        loop = QEventLoop()
+        loader.settled.connect(loop.quit)
+        QTimer.singleShot(30_000, loop.quit)  # a guard: the assertion below says what failed
+        loop.exec()
+        loader.settled.disconnect(loop.quit)
+        assert not loader.busy(), "the dropped files were not read within 30 s"
 
 
 def write_png(path, size: int = 16, rgb: bool = False):
