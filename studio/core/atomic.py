@@ -29,12 +29,12 @@ class _Group:
         self.pending: list[tuple[Path, Path]] = []  # (temp, target), in write order
 
     def commit(self) -> None:
-        # A target that is a folder cannot be replaced: refuse before anything lands.
-        for _, target in self.pending:
-            if target.is_dir():
-                raise IsADirectoryError(21, "Is a directory", str(target))
         backups: list[tuple[Path, Path | None]] = []  # (target, its previous version)
         try:
+            # A folder in a target's place cannot be replaced: refuse before anything lands.
+            for _, target in self.pending:
+                if target.is_dir():
+                    raise IsADirectoryError(21, "Is a directory", str(target))
             for temp, target in self.pending:
                 backups.append((target, _keep_previous(target)))
                 os.replace(temp, target)

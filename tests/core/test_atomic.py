@@ -60,6 +60,14 @@ def test_together_lands_nothing_when_one_target_is_a_folder(tmp_path):
     assert not (tmp_path / "out.png").exists() and _leftovers(tmp_path) == []
 
 
+def test_together_checks_every_target_again_before_renaming(tmp_path):
+    with pytest.raises(IsADirectoryError), atomic.together():
+        atomic.write_bytes(tmp_path / "out.png", b"image")
+        atomic.write_bytes(tmp_path / "out.npy", b"latent")
+        (tmp_path / "out.npy").mkdir()  # another process took the name meanwhile
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npy"]
+
+
 def test_together_puts_back_what_was_there_when_a_rename_fails(tmp_path, monkeypatch):
     first, second = tmp_path / "a.png", tmp_path / "a.npy"
     atomic.write_bytes(first, b"old image")
