@@ -216,6 +216,7 @@ def import_network_pickle(path: str | Path, models_dir: str | Path, *,
                   for k, s in enumerate(sigmas) if math.isfinite(float(s)) and float(s) > 0]
     if len(directions) != len(vectors):  # degenerate w (an untrained mapping): keep all, σ 1
         directions = [{"name": f"PC {k + 1}", "layers": [0, last], "sigma": 1.0} for k in range(len(vectors))]
+    live_drag, preview_res = cfg.live_drag()
     tsk = data["training_set_kwargs"] or {}
     dataset = Path(str(tsk.get("path", ""))).name if tsk.get("path") else ""
     arch_label = {"stylegan2": "StyleGAN2", "stylegan3-t": "StyleGAN3-T", "stylegan3-r": "StyleGAN3-R"}
@@ -230,6 +231,7 @@ def import_network_pickle(path: str | Path, models_dir: str | Path, *,
         weights_sha256=digest,
         config={**cfg.to_dict(), "directions": directions, "layer_ranges": cfg.layer_ranges(),
                 "discriminator_file": DISCRIMINATOR_FILE if has_d else None,
+                "live_drag": live_drag, "preview_resolution": preview_res,
                 "source": {"file": path.name, "architecture": cfg.architecture, "init_kwargs": kwargs,
                            "training_set": {k: _plain(v) for k, v in tsk.items() if k != "path"}}},
     )

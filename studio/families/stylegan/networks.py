@@ -43,6 +43,8 @@ from studio.families.stylegan.ops import (
 )
 
 ARCHITECTURES = ("stylegan2", "stylegan3-t", "stylegan3-r")
+# what one slider event may cost on one CPU thread (~30–60 ms at 25–50 GFLOP/s)
+LIVE_BUDGET_MACS = 1.6e9
 NOISE_MODES = ("const", "random", "none")
 
 # -----------------------------------------------------------------------------
@@ -181,6 +183,38 @@ class StyleGANConfig(CardConfig):
     def sg2_channels(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)
 
+    def synthesis_macs(self, stop_res: int | None = None) -> float:
+        """Multiply-adds of the synthesis convolutions for one image (up to `stop_res`,
+        StyleGAN2): what a live drag can afford is judged from it."""
+        if self.stylegan3:
+            lay = sg3_layout(self)
+            total = 0.0
+            for i in range(1, self.num_layers + 2):
+                k = 1 if i == self.num_layers + 1 else self.conv_kernel
+                total += lay["channels"][i - 2 if i > 1 else 0] * lay["channels"][i - 1] * k * k \
+                    * float(lay["sizes"][i - 1]) ** 2
+            return float(total)
+        total = 0.0
+        for res in self.block_resolutions:
+            if stop_res is not None and res > stop_res:
+                break
+            out = self.sg2_channels(res)
+            inp = self.sg2_channels(res // 2) if res > 4 else 0
+            total += (inp * out * 9 + out * out * 9 + out * self.img_channels) * res * res
+        return total
+
+    def live_drag(self, budget_macs: float = LIVE_BUDGET_MACS) -> tuple[str, int]:
+        """How the explorer renders a slider drag on this model: ("", 0) when a full frame
+        fits the budget; StyleGAN2 ("progressive", R): previews from the largest level R
+        that fits, the full frame when the drag pauses; StyleGAN3 ("abandon", 0): full
+        frames only (no intermediate image), superseded ones abandoned midway."""
+        if self.synthesis_macs() <= budget_macs:
+            return "", 0
+        if self.stylegan3:
+            return "abandon", 0
+        fitting = [r for r in self.block_resolutions[:-1] if self.synthesis_macs(r) <= budget_macs]
+        return "progressive", (fitting[-1] if fitting else self.block_resolutions[1])
+
 
 # -----------------------------------------------------------------------------
 # shared modules
@@ -263,6 +297,18 @@ class SG2Layer(nn.Module):
         self.register_buffer("noise_const", torch.randn(res, res))
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.up, self.res, self.clamp = up, res, cfg.conv_clamp
+        self._wsq: tuple[int, torch.Tensor] | None = None
+
+    def _weight_sq(self) -> torch.Tensor:
+        """Σ_k w² per (Cin, Cout), kept while the weights are unchanged (every frame of a
+        drag needs it; the weights never change outside training)."""
+        if self.weight.requires_grad or torch.is_grad_enabled():  # training, projection
+            return self.weight.square().sum(dim=(2, 3)).t()
+        version = self.weight._version
+        if self._wsq is None or self._wsq[0] != version or self._wsq[1].device != self.weight.device:
+            with torch.no_grad():
+                self._wsq = (version, self.weight.square().sum(dim=(2, 3)).t().contiguous())
+        return self._wsq[1]
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str,
                 generator: torch.Generator | None = None) -> torch.Tensor:
@@ -274,7 +320,7 @@ class SG2Layer(nn.Module):
         else:
             x = F.conv2d(x, self.weight, padding=1)
         # demodulation: 1 / ‖style-scaled weights‖ per sample and output channel
-        dcoefs = (styles.square() @ self.weight.square().sum(dim=(2, 3)).t() + 1e-8).rsqrt()  # (B, Cout)
+        dcoefs = (styles.square() @ self._weight_sq() + 1e-8).rsqrt()  # (B, Cout)
         x = x * dcoefs[:, :, None, None]
         if noise_mode == "const":
             x = x + self.noise_const * self.noise_strength
