@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QStyle, QWidget
 
 from studio.core import directions as core_directions
@@ -47,6 +48,7 @@ VIEW_LABELS = {SAMPLES: "Seeds", "edit": "Truncation & directions", "walk": "Wal
 OPS_OF_VIEW = {SAMPLES: ("sample", "arithmetic", "project"), "edit": ("sample",),
                "walk": ("walk", "interpolate"), "mix": ("mix",)}
 EDIT_LANE, MIX_LANE = "gan-edit", "gan-mix"
+PREVIEW_PAUSE_MS = 150  # no slider event for this long: the drag has paused
 DIRECTIONS_FILTER = "Directions (*.json)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff)"
 MAX_NAME = 60
@@ -238,6 +240,13 @@ class GANExplorer(Explorer):
         self.subject: tuple[Any, ...] | None = None
         self._edit_dirty = True
         self.dialog: ProjectionDialog | None = None
+        # live drags on big models (see _live_mode): the full frame once the drag pauses
+        self._full_timer = QTimer(self)
+        self._full_timer.setSingleShot(True)
+        self._full_timer.setInterval(PREVIEW_PAUSE_MS)
+        self._full_timer.timeout.connect(self._on_full_timer_timeout)
+        self._edit_job: Any = None
+        self._edit_job_full = False
 
     # -- model and session ------------------------------------------------------------------------
     def set_model(self, card: Any) -> None:
@@ -432,18 +441,52 @@ class GANExplorer(Explorer):
             params["seed"], params["count"] = seed, 1
         return Request(self.session.model_id, "sample", params, inputs)
 
-    def render_edit(self) -> None:
+    def _live_mode(self) -> str:
+        """How a slider drag renders, as the card's config["live_drag"] says (for models
+        whose sample op takes a `preview_resolution`). "" (small models): every event a
+        full frame, latest wins. "progressive" (StyleGAN2, whose synthesis has an image at
+        every level): previews at config["preview_resolution"] while the slider moves,
+        the full frame when it pauses. "abandon" (StyleGAN3): full frames, the last one
+        kept on screen with a busy mark, a superseded one abandoned midway."""
+        if self.card is None or self._spec("sample", "preview_resolution") is None:
+            return ""
+        mode = str(self.card.config.get("live_drag") or "")
+        if mode == "progressive" and int(self.card.config.get("preview_resolution") or 0) <= 0:
+            return ""
+        return mode if mode in ("progressive", "abandon") else ""
+
+    def render_edit(self, live: bool = False) -> None:
         """Re-render what the sliders edit, latest wins: while a slider drags, only the
-        newest request runs and older results are dropped."""
+        newest request runs and older results are dropped. `live`: a slider moved (see
+        _live_mode); a full frame in flight is then abandoned between synthesis blocks."""
         request = self.edit_request()
         if request is None:
             return
         self._edit_dirty = False
-        self.jobs.submit(request, lane=EDIT_LANE, latest_wins=True, label="edit (live)",
-                         on_result=self._on_edit_rendered)
+        mode = self._live_mode() if live else ""
+        if mode and self._edit_job is not None and (self._edit_job_full or mode == "abandon"):
+            self.jobs.cancel(self._edit_job)
+        full = mode != "progressive"
+        if mode == "progressive":
+            params = {**request.params, "preview_resolution": int(self.card.config["preview_resolution"])}
+            request = Request(request.model_id, request.op, params, request.inputs)
+            self._full_timer.start()  # restarted by every slider event
+        else:
+            self._full_timer.stop()
+        if mode == "abandon" or (not live and self._live_mode() == "progressive"):
+            self.edit.set_busy(True)
+        self._edit_job_full = full
+        self._edit_job = self.jobs.submit(request, lane=EDIT_LANE, latest_wins=True,
+                                          label="edit (live)" if full else "edit (preview)",
+                                          on_result=self._on_edit_rendered)
+
+    def _on_full_timer_timeout(self) -> None:
+        self.render_edit()  # the drag paused: the full frame
 
     def _on_edit_rendered(self, _job: Any, result: Result) -> None:
+        preview = bool(result.extras.get("preview"))
         self.edit.show_result(result)
+        self.edit.set_busy(preview or self._full_timer.isActive())
 
     def _show_subject(self) -> None:
         if self.edit.whole_grid.isChecked():
@@ -468,12 +511,12 @@ class GANExplorer(Explorer):
             return
         self.session.set_value("truncation", psi, op="sample")
         self.params_edited.emit()
-        self.render_edit()
+        self.render_edit(live=True)
 
     def _on_edit_direction_moved(self, index: int, amount: float) -> None:
         self.directions[index].amount = amount
         self._write_edits()
-        self.render_edit()
+        self.render_edit(live=True)
 
     def _on_edit_layers_changed(self, index: int, first: int, last: int) -> None:
         direction = self.directions[index]

@@ -240,8 +240,13 @@ class EditView(QWidget):
         self.subject_label = caption("Generate a grid in Seeds, then pick an image to edit it")
         self.canvas = Canvas(placeholder="Pick an image in Seeds (or project one of yours)\n"
                                          "and move the sliders")
+        # the busy mark of a live drag on a big model: a preview, or the last full frame
+        # while the next one renders (the view never shows a stale frame as current)
+        self.busy_label = caption("")
+        self.busy_label.hide()
         left = QVBoxLayout()
         left.addWidget(self.subject_label)
+        left.addWidget(self.busy_label)
         left.addWidget(self.canvas, 1)
 
         self._truncation_low, self._truncation_high = 0.0, 1.5
@@ -365,6 +370,16 @@ class EditView(QWidget):
             self.canvas.set_images(result.images[-1:])
         else:
             self.canvas.set_images(result.images, result.columns, result.labels)
+
+    def set_busy(self, busy: bool) -> None:
+        """Mark the canvas as not yet the full frame of the sliders' values."""
+        preview = self.result is not None and bool(self.result.extras.get("preview"))
+        if busy:
+            res = self.result.request.params.get("preview_resolution") if preview else None
+            self.busy_label.setText(f"⏳ preview at {res} px, upscaled · the full frame follows "
+                                    "when the slider rests" if preview
+                                    else "⏳ rendering the full frame… (the last one is shown)")
+        self.busy_label.setVisible(busy)
 
     def clear(self) -> None:
         self.result = None

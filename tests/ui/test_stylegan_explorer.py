@@ -1,0 +1,132 @@
+"""An imported StyleGAN in the window: it opens in the GAN explorer, and a truncation drag
+shows low-resolution previews while the slider moves, then the full frame once it rests
+(StyleGAN2); a StyleGAN3 keeps its last full frame with a busy mark instead."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from studio.core.cache import ModelCache
+from studio.core.cards import ModelCard
+from studio.core.engine import Engine, validator_for
+from studio.core.family import JobContext
+from studio.core.history import History
+from studio.core.registry import Registry
+from studio.families.catalog import STYLEGAN
+from studio.families.stylegan.family import StyleGANFamily
+from studio.families.stylegan.importer import import_network_pickle
+from tests.fakes import FakeLibrary
+from tests.families.stylegan_pickles import network_pickle, tiny_generator
+from tests.ui.conftest import cell_center, generate, make_window
+
+
+class StyleGANServices:
+    def __init__(self, tmp_path, folder) -> None:
+        card = ModelCard.read(folder)
+        self.library = FakeLibrary(card)
+        self.library.get(card.id).folder = folder
+        self.registry = Registry()
+        self.registry.register(STYLEGAN)
+        self.cache = ModelCache(self.library, self.registry, device="cpu")
+        self.engine = Engine(self.cache, threads=1, validate=validator_for(self.registry, self.library))
+        self.history = History(tmp_path / "home")
+
+
+def imported(tmp_path, architecture: str, live_drag: str, preview: int):
+    """A tiny imported model whose card asks for `live_drag` (a tiny model would not need
+    it: the budget is for real sizes, so the test sets it)."""
+    G, kwargs = tiny_generator(architecture)
+    path = tmp_path / f"{architecture}.pkl"
+    path.write_bytes(network_pickle(G, kwargs))
+    folder = import_network_pickle(path, tmp_path / "models", pca_samples=1000)
+    card = json.loads((folder / "card.json").read_text())
+    card["config"].update(live_drag=live_drag, preview_resolution=preview)
+    (folder / "card.json").write_text(json.dumps(card))
+    return folder
+
+
+@pytest.fixture
+def sg_window(qtbot, tmp_path, settings, request):
+    architecture, live_drag, preview = request.param
+    folder = imported(tmp_path, architecture, live_drag, preview)
+    services = StyleGANServices(tmp_path, folder)
+    window = make_window(qtbot, services, settings, model_id=services.library.entries()[0].id)
+    window.model_folder = folder
+    yield window
+    window.close()
+    services.engine.shutdown()
+
+
+def open_edit(window, qtbot):
+    generate(qtbot, window)
+    QTest.mouseClick(window.explorer.seeds.canvas.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, cell_center(window.explorer.seeds.canvas, 0))
+    QTest.mouseClick(window.explorer.seeds.edit_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.explorer.edit.result is not None and window.engine.idle())
+
+
+def drag_truncation(slider) -> None:
+    from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+
+    option = QStyleOptionSlider()
+    slider.initStyleOption(option)
+    start = slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                          QStyle.SubControl.SC_SliderHandle, slider).center()
+    QTest.mousePress(slider, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 7):
+        QTest.mouseMove(slider, start + QPoint(10 * step, 0))
+        QTest.qWait(5)
+    QTest.mouseRelease(slider, Qt.MouseButton.LeftButton, pos=start + QPoint(60, 0))
+
+
+@pytest.mark.parametrize("sg_window", [("stylegan2", "progressive", 8)], indirect=True)
+def test_stylegan2_drag_shows_previews_then_the_full_frame(sg_window, qtbot):
+    window = sg_window
+    assert type(window.explorer).__name__ == "GANExplorer"  # opens in the GAN explorer
+    open_edit(window, qtbot)
+    edit = window.explorer.edit
+    shown = []
+    original = edit.show_result
+
+    def record(result):
+        shown.append((bool(result.extras.get("preview")), result.request.params.get("preview_resolution"),
+                      result.request.params["truncation"]))
+        original(result)
+
+    edit.show_result = record
+    drag_truncation(edit.truncation_slider)
+    psi = edit.truncation()
+    # the previews while it moves, then (once it rests) the full frame at the final ψ
+    qtbot.waitUntil(lambda: shown and not shown[-1][0] and shown[-1][2] == pytest.approx(psi)
+                    and window.engine.idle(), timeout=10000)
+    assert any(p for p, _, _ in shown), shown  # at least one preview was on screen
+    assert all(res == 8 for p, res, _ in shown if p)
+    assert not edit.busy_label.isVisible()
+    final = edit.result
+    assert final.images.shape[1:3] == (16, 16)
+    # the full frame is the model's own full render at that ψ
+    model = StyleGANFamily.load(window.model_folder, ModelCard.read(window.model_folder), "cpu")
+    want = model.run("sample", {**final.request.params, "preview_resolution": 0}, {}, JobContext())
+    np.testing.assert_array_equal(final.images, want.images)
+
+
+@pytest.mark.parametrize("sg_window", [("stylegan3-t", "abandon", 0)], indirect=True)
+def test_stylegan3_drag_keeps_the_last_frame_with_a_busy_mark(sg_window, qtbot):
+    window = sg_window
+    open_edit(window, qtbot)
+    edit = window.explorer.edit
+    before = edit.result
+    busy_seen = []
+    edit.truncation_slider.valueChanged.connect(lambda _v: busy_seen.append(not edit.busy_label.isHidden()))
+    drag_truncation(edit.truncation_slider)
+    psi = edit.truncation()
+    qtbot.waitUntil(lambda: edit.result is not before and window.engine.idle()
+                    and edit.result.request.params["truncation"] == pytest.approx(psi), timeout=10000)
+    assert any(busy_seen)
+    assert not edit.busy_label.isVisible()
+    assert not edit.result.extras.get("preview")
