@@ -3,6 +3,7 @@
     studio models [--json]
     studio generate --model ID [--op OP] [op parameters] -o FILE
     studio generate --recipe IMAGE.png -o FILE
+    studio generate --recipe IMAGE.png --check [--tolerance N]   (re-render, compare pixels)
     studio train --recipe FILE [--out DIR] [--steps N] [--threads N]
     studio eval --model ID
     studio compare [--json] [--no-timing] [--images N] [--model ID ...]
@@ -105,10 +106,26 @@ def _tolerant_output() -> None:
                 reconfigure(errors="backslashreplace")
 
 
-def _services(device: str | None = None):
+def _services(device: str | None = None, threads: int | None = None):
     from studio.wiring import build_services
 
-    return build_services(synchronous=True, device=device)
+    return build_services(synchronous=True, device=device, threads=threads)
+
+
+def _check_recipe(path: Path, result: Any, tolerance: int) -> int:
+    """Print how far the re-render is from the file's pixels; exit 1 when it is over the
+    tolerance (a failed check, not bad input)."""
+    from studio.core import media
+    from studio.core.reproduce import check_result, describe_runtime, recorded_runtime
+
+    try:
+        report = check_result(path, result, tolerance)
+    except (media.MediaError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"check: {report.line()}")
+    print(f"  made on: {describe_runtime(recorded_runtime(path))}; "
+          f"now on: {describe_runtime(dict(result.rendered_on))}")
+    return 0 if report.ok else 1
 
 
 def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
@@ -158,9 +175,19 @@ def _generate_parser(op_spec: Any | None, families: Sequence[Any]) -> argparse.A
     parser.add_argument("--op", default="sample", help="the op to run (default: sample)")
     parser.add_argument("--recipe", type=Path,
                         help="re-render an exported PNG (or animation / recipe JSON)")
-    parser.add_argument("-o", "--output", type=Path, required=True,
+    parser.add_argument("-o", "--output", type=Path,
                         help="output file: .png (recipe embedded), .gif or .webp for frames")
+    parser.add_argument("--check", action="store_true",
+                        help="with --recipe: render again and report the largest pixel "
+                             "difference from the image in the recipe's file (exit 1 when "
+                             "it is over --tolerance); -o is then optional")
+    parser.add_argument("--tolerance", type=int, default=0, metavar="N",
+                        help="with --check: differences up to N/255 count as reproduced "
+                             "(default 0: the same pixels)")
     parser.add_argument("--device", help="auto, cpu, cuda or mps")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="torch threads on the CPU (default: cores − 1). Exact pixels "
+                             "hold for the same device, thread count and CPU kind")
     parser.add_argument("--fps", type=int, default=12, help="frames per second of an animation")
     if op_spec is not None:
         group = parser.add_argument_group(f"parameters of {op_spec.name}")
@@ -205,9 +232,17 @@ def cmd_generate(argv: Sequence[str]) -> int:
     args = _parse(_generate_parser(op_spec, list(registry)), argv)
     if not args.recipe and not args.model:
         raise UsageError("give --model ID (and optionally --op), or --recipe FILE")
+    if args.check and not args.recipe:
+        raise UsageError("--check re-renders a recipe: give --recipe FILE")
+    if args.output is None and not args.check:
+        raise UsageError("give -o FILE (the output image)")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be 1 or more, not {args.threads}")
+    if not 0 <= args.tolerance <= 255:
+        raise UsageError(f"--tolerance is in 1/255 steps, 0 to 255, not {args.tolerance}")
 
     request = _request_from_args(args, op_spec)
-    services = _services(args.device)
+    services = _services(args.device, args.threads)
     try:
         from studio.core.engine import JobState
 
@@ -220,7 +255,12 @@ def cmd_generate(argv: Sequence[str]) -> int:
         if job.state is JobState.FAILED:
             raise (Bug if job.unexpected else UsageError)(job.error)
         assert job.result is not None
-        return _write_output(args.output, job.result, services, args.fps)
+        status = 0
+        if args.output is not None:
+            status = _write_output(args.output, job.result, services, args.fps)
+        if args.check:
+            status = status or _check_recipe(args.recipe, job.result, args.tolerance)
+        return status
     finally:
         services.close()
 

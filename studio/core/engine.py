@@ -330,9 +330,14 @@ class Engine:
         return Result(
             request=request, images=images, latents=out.latents, labels=tuple(out.labels),
             columns=out.columns, extras=dict(out.extras), device=str(model.device),
+            rendered_on=self._rendered_on(str(model.device)),
             timings={"queued": started - submitted_at, "load": loaded - started,
                      "run": done - loaded, "per_image": (done - loaded) / max(1, len(images))},
         )
+
+    def _rendered_on(self, device: str) -> dict[str, Any]:
+        runtime = importlib.import_module("studio.core.runtime")
+        return dict(runtime.rendered_on(device))
 
     def _finish(self, job: Job, state: JobState, event: str) -> None:
         job.state = state
@@ -357,7 +362,8 @@ class Engine:
 def _describe(exc: BaseException) -> str:
     """A one-line message for the user: the exception's own words, typed if vague."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, (ParamError, ValueError, KeyError, FileNotFoundError)) and text:
+    # a ModelLoadError names the file and the problem: its type adds nothing for the user
+    if isinstance(exc, (ParamError, ValueError, KeyError, FileNotFoundError, ModelLoadError)) and text:
         return text.strip("'\"")
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

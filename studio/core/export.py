@@ -32,6 +32,8 @@ def result_grid(result: Result, index: int | None = None) -> np.ndarray:
 
 def recipe_of(result: Result, index: int | None = None) -> dict[str, Any]:
     extra: dict[str, Any] = {"app": f"Latent Studio {__version__}", "device": result.device}
+    if result.rendered_on:
+        extra["rendered_on"] = dict(result.rendered_on)  # what exact re-renders need alike
     if index is not None and result.count > 1:
         extra["index"] = index  # which image of the result this file holds
     return result.request.to_recipe(extra)

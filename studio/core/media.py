@@ -300,6 +300,24 @@ def read_png_text(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS)
     return {str(key): str(value) for key, value in text.items()}
 
 
+def read_png_pixels(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A PNG's pixels as stored, (H, W, C) uint8: grey stays one channel, alpha stays, so
+    they compare value for value with the image that was written (see core/reproduce.py)."""
+    path = Path(path)
+    with _open_file(path) as fh:
+        if fh.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
+            raise MediaError(f"{path}: not a PNG file")
+        fh.seek(0)
+        with _open_image(fh, str(path), max_pixels) as img:
+            if img.mode not in ("L", "RGB", "RGBA"):
+                raise MediaError(f"{path}: a {img.mode} PNG was not written by the studio")
+            try:
+                array = np.array(img)
+            except Exception as exc:
+                raise MediaError(f"{path}: truncated or corrupt PNG ({exc})") from None
+    return array[..., None] if array.ndim == 2 else array
+
+
 def save_png_with_recipe(
     path: str | os.PathLike[str], image: np.ndarray, recipe: dict, parameters: str
 ) -> Path:

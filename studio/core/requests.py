@@ -154,6 +154,8 @@ class Result:
     timings: Mapping[str, float] = field(default_factory=dict)
     extras: Mapping[str, Any] = field(default_factory=dict)  # e.g. scalar read-outs
     device: str = "cpu"
+    # device, threads and CPU kernels it was computed with (studio.core.runtime.rendered_on)
+    rendered_on: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         assert self.images.dtype == np.uint8 and self.images.ndim == 4, self.images.shape

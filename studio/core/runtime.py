@@ -52,6 +52,17 @@ def pick_device(preference: str | None = None) -> str:
     return choice
 
 
+def rendered_on(device: str) -> dict[str, str | int]:
+    """Where a result was computed, for its recipe: float results hold exactly only for
+    the same device, thread count and CPU kernels (the README's reproducibility promise)."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return {"device": device, "gpu": torch.cuda.get_device_name(torch.device(device))}
+    if device != "cpu":
+        return {"device": device}
+    return {"device": device, "threads": torch.get_num_threads(),
+            "cpu_kernels": torch.backends.cpu.get_cpu_capability()}
+
+
 def device_description(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
