@@ -168,7 +168,8 @@ def import_network_pickle(path: str | Path, models_dir: str | Path, *,
                           cancelled: Callable[[], bool] | None = None,
                           pca_samples: int = PCA_SAMPLES) -> Path:
     """Convert the pickle at `path` into a new folder under `models_dir`; return the folder.
-    Raises PickleReadError (a ValueError) naming the file on anything it cannot read."""
+    Raises PickleReadError (a ValueError) naming the file on anything it cannot read, and
+    ImportCancelled when `cancelled()` turns true (nothing is written then)."""
     path = Path(path)
     try:
         if path.stat().st_size > MAX_PICKLE_BYTES:
@@ -181,35 +182,54 @@ def import_network_pickle(path: str | Path, models_dir: str | Path, *,
         G, _, kwargs = build_generator(data["G_ema"])
     except PickleReadError as exc:
         raise type(exc)(f"{path}: {exc}") from None
-    cfg = G.cfg
-    if progress is not None:
-        progress(0.0, f"{cfg.architecture}, {cfg.img_resolution} px, {cfg.num_ws} ws")
-    cfg.num_directions = min(cfg.num_directions, cfg.w_dim)
-    vectors, sigmas = pca_directions(G, cfg.num_directions, progress, cancelled, pca_samples)
-
+    try:  # D is optional (projection then matches pixels only)
+        d_tensors = data["D"].state_dict() if data["D"] is not None else {}
+    except PickleReadError:
+        d_tensors = {}
+    d_kwargs = _plain(data["D"].init_kwargs) if data["D"] is not None else {}
+    tsk = data["training_set_kwargs"] or {}
     base = slug(path.stem)
     model_id, n = base, 1
     models_dir = Path(models_dir)
     while taken(model_id) or (models_dir / model_id).exists():
         n += 1
         model_id = f"{base}-{n}"
-    folder = models_dir / model_id
-    folder.mkdir(parents=True)
+    return write_model_folder(
+        G, models_dir / model_id, model_id, path.stem, f"imported from {path.name}",
+        d_tensors=d_tensors, d_kwargs=d_kwargs,
+        dataset=Path(str(tsk.get("path", ""))).name if tsk.get("path") else "",
+        source={"file": path.name, "architecture": G.cfg.architecture, "init_kwargs": kwargs,
+                "training_set": {k: _plain(v) for k, v in tsk.items() if k != "path"}},
+        progress=progress, cancelled=cancelled, pca_samples=pca_samples)
 
+
+ARCH_LABELS = {"stylegan2": "StyleGAN2", "stylegan3-t": "StyleGAN3-T", "stylegan3-r": "StyleGAN3-R"}
+
+
+def write_model_folder(G: Generator, folder: Path, model_id: str, name: str, origin: str, *,
+                       d_tensors: Mapping[str, torch.Tensor] | None = None,
+                       d_kwargs: Mapping[str, Any] | None = None, dataset: str = "",
+                       source: Mapping[str, Any] | None = None,
+                       progress: Callable[[float, str], None] | None = None,
+                       cancelled: Callable[[], bool] | None = None,
+                       pca_samples: int = PCA_SAMPLES) -> Path:
+    """A studio model folder for generator `G`: PCA directions (with progress and
+    cancel), model.safetensors, discriminator.safetensors when `d_tensors`, card.json."""
+    cfg = G.cfg
+    if progress is not None:
+        progress(0.0, f"{ARCH_LABELS[cfg.architecture]}, {cfg.img_resolution} px, {cfg.num_ws} ws")
+    cfg.num_directions = min(cfg.num_directions, cfg.w_dim)
+    vectors, sigmas = pca_directions(G, cfg.num_directions, progress, cancelled, pca_samples)
+    folder = Path(folder)
+    folder.mkdir(parents=True)
     meta = {"format": FORMAT, "config": json.dumps(cfg.to_dict())}
     tensors = dict(G.state_dict())
     tensors[VECTORS_TENSOR] = vectors
     _save(tensors, folder / WEIGHTS_FILE, meta)
-    has_d = False
-    if data["D"] is not None:
-        try:
-            d_tensors = data["D"].state_dict()
-        except PickleReadError:
-            d_tensors = {}
-        if d_tensors:
-            _save(d_tensors, folder / DISCRIMINATOR_FILE,
-                  {"format": FORMAT + "-discriminator", "kwargs": json.dumps(_plain(data["D"].init_kwargs))})
-            has_d = True
+    has_d = bool(d_tensors)
+    if has_d:
+        _save(d_tensors, folder / DISCRIMINATOR_FILE,
+              {"format": FORMAT + "-discriminator", "kwargs": json.dumps(dict(d_kwargs or {}))})
     digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
     last = cfg.num_ws - 1
     directions = [{"name": f"PC {k + 1}", "layers": [0, last], "sigma": round(float(s), 6)}
@@ -217,23 +237,19 @@ def import_network_pickle(path: str | Path, models_dir: str | Path, *,
     if len(directions) != len(vectors):  # degenerate w (an untrained mapping): keep all, σ 1
         directions = [{"name": f"PC {k + 1}", "layers": [0, last], "sigma": 1.0} for k in range(len(vectors))]
     live_drag, preview_res = cfg.live_drag()
-    tsk = data["training_set_kwargs"] or {}
-    dataset = Path(str(tsk.get("path", ""))).name if tsk.get("path") else ""
-    arch_label = {"stylegan2": "StyleGAN2", "stylegan3-t": "StyleGAN3-T", "stylegan3-r": "StyleGAN3-R"}
     card = ModelCard(
-        id=model_id, name=path.stem, family=FAMILY, resolution=cfg.img_resolution,
+        id=model_id, name=name, family=FAMILY, resolution=cfg.img_resolution,
         channels=cfg.img_channels, latent_shape=list(cfg.latent_shape),
         classes=[str(k) for k in range(cfg.c_dim)] if cfg.c_dim else None,
         dataset=dataset,
-        description=f"{arch_label[cfg.architecture]} imported from {path.name} "
+        description=f"{ARCH_LABELS[cfg.architecture]} {origin} "
                     f"({cfg.img_resolution} px, {cfg.num_ws} ws{', conditional' if cfg.c_dim else ''}).",
         licence="the licence of the imported network (see its source)",
         weights_sha256=digest,
         config={**cfg.to_dict(), "directions": directions, "layer_ranges": cfg.layer_ranges(),
                 "discriminator_file": DISCRIMINATOR_FILE if has_d else None,
                 "live_drag": live_drag, "preview_resolution": preview_res,
-                "source": {"file": path.name, "architecture": cfg.architecture, "init_kwargs": kwargs,
-                           "training_set": {k: _plain(v) for k, v in tsk.items() if k != "path"}}},
+                "source": dict(source or {})},
     )
     card.write(folder)
     if progress is not None:
