@@ -1,28 +1,38 @@
-"""The session: the state the widgets edit, and the requests it makes. No Qt, no torch.
+"""The session: the window's single source of truth, without Qt or torch.
 
-Data flows one way: a widget changes the session, the session builds a `Request`, the
-engine runs it. The session keeps
+It keeps one `ModelState` per model the user has opened:
 
-- the current model and its family;
-- the current view (explorer tab) and the op each view shows;
-- parameter values per (family, op), starting at the op's defaults;
-- the seed lock (unlocked: every Generate draws a new seed);
-- the input arrays the explorers fill (interpolation endpoints, the current image,
-  the centre of traversals and maps);
-- a small undo stack of parameter edits.
+- the current view (explorer tab) and the op each view runs;
+- parameter values per op, starting at the op's defaults, with a small undo stack;
+- the subject and the inputs the explorers fill (the picked, projected or encoded
+  latent, interpolation endpoints, the current image, the centre of traversals and maps);
+- the latest result of each view, with the request that made it.
+
+Switching models switches states, so nothing the user made is lost. The seed lock is
+the session's, not a model's (unlocked: every Generate draws a new seed).
+
+It is evented (`session.events`, plain callbacks): the parameter panel and every
+explorer subscribe and re-draw from it, so nobody copies values back by hand. Data
+flows one way: a widget changes the session, the session builds a `Request`, the engine
+runs it, and the result comes back into the session (`add_result`).
+
+`values_changed(op, cause, source)` says why values changed: "edit" (one value, a drag
+or typing), "batch" (several at once), "reset", "restore" (a recipe or History),
+"undo" and "redo"; `source` is whoever made the change (a view ignores its own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from studio.core.events import Event
 from studio.core.params import OpSpec, random_seed
 from studio.core.registry import Registry
-from studio.core.requests import Request
+from studio.core.requests import Request, Result
 
 # The view (explorer tab) each op's results belong to.
 VIEW_OF_OP = {"interpolate": "interpolate", "traverse": "traverse", "map": "map"}
@@ -33,14 +43,57 @@ DEFAULT_OP_OF_VIEW = {"samples": "sample", "interpolate": "interpolate",
 # traversals and maps are centred on the session's "center", not on a decoded latent.
 INPUT_OF_PARAM = {("traverse", "latent"): "center", ("map", "latent"): "center"}
 UNDO_LIMIT = 100
+# causes after which views re-read everything (they did not make the change themselves)
+WHOLESALE = ("reset", "restore", "undo", "redo")
 
 
 @dataclass
 class _Edit:
-    key: tuple[str, str]  # (family, op)
+    op: str
     name: str | None  # one parameter (consecutive edits merge), or None for a batch
     before: dict[str, Any]
     after: dict[str, Any]
+
+
+@dataclass
+class ModelState:
+    """Everything the window shows for one model."""
+
+    model_id: str
+    family: str | None
+    view: str = DEFAULT_VIEW
+    op_of_view: dict[str, str] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # op → values
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)  # subject and op inputs
+    results: dict[str, Result] = field(default_factory=dict)  # view → latest result
+    undo: list[_Edit] = field(default_factory=list)
+    redo: list[_Edit] = field(default_factory=list)
+
+    def nbytes(self) -> int:
+        """What the kept arrays weigh (the benchmark of model switches reports it)."""
+        total = sum(a.nbytes for a in self.inputs.values())
+        for result in self.results.values():
+            total += result.images.nbytes
+            if result.latents is not None:
+                total += np.asarray(result.latents).nbytes
+            total += sum(np.asarray(a).nbytes for a in result.request.inputs.values())
+        return total
+
+
+class SessionEvents:
+    """What the session announces; subscribe with `session.events.<name>.connect(f)`."""
+
+    def __init__(self) -> None:
+        self.model_changed = Event("model_changed")  # (model_id)
+        self.view_changed = Event("view_changed")  # (view)
+        self.op_changed = Event("op_changed")  # (op)
+        self.values_changed = Event("values_changed")  # (op, cause, source)
+        self.inputs_changed = Event("inputs_changed")  # (name)
+        self.seed_lock_changed = Event("seed_lock_changed")  # (locked)
+        self.result_added = Event("result_added")  # (view, result)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(vars(self).values())
 
 
 class Session:
@@ -48,23 +101,44 @@ class Session:
         """`family_of(model_id)` names a model's family (the library knows)."""
         self.registry = registry
         self._family_of = family_of
-        self.model_id: str | None = None
-        self.family: str | None = None
-        self.view = DEFAULT_VIEW
-        self._op_of_view: dict[str, str] = {}
-        self._params: dict[tuple[str, str], dict[str, Any]] = {}
-        self.seed_locked = False
-        self.inputs: dict[str, np.ndarray] = {}
-        self._undo: list[_Edit] = []
-        self._redo: list[_Edit] = []
+        self.events = SessionEvents()
+        self._states: dict[str, ModelState] = {}
+        self._state = ModelState("", None)  # before any model is chosen
+        self._seed_locked = False
+
+    # -- states ------------------------------------------------------------------------
+    @property
+    def state(self) -> ModelState:
+        return self._state
+
+    @property
+    def model_id(self) -> str | None:
+        return self._state.model_id or None
+
+    @property
+    def family(self) -> str | None:
+        return self._state.family
+
+    def states(self) -> dict[str, ModelState]:
+        """Every model's state, by model id."""
+        return dict(self._states)
+
+    def forget(self, model_id: str) -> None:
+        """Drop a model's state (it left the library); the current one stays."""
+        if model_id != self.model_id:
+            self._states.pop(model_id, None)
 
     # -- model, view and op ------------------------------------------------------------
     def select_model(self, model_id: str) -> None:
-        if model_id != self.model_id:
-            # another model's latents (even of the same family) mean nothing to this one
-            self.inputs.clear()
-        self.model_id = model_id
-        self.family = self._family_of(model_id)
+        if model_id == self.model_id:
+            return
+        state = self._states.get(model_id)
+        if state is None:
+            # each model has its own latents (another model's, even of the same family,
+            # mean nothing to it) and its own settings
+            state = self._states[model_id] = ModelState(model_id, self._family_of(model_id))
+        self._state = state
+        self.events.model_changed.emit(model_id)
 
     def ops(self) -> tuple[OpSpec, ...]:
         if self.family is None:
@@ -76,53 +150,70 @@ class Session:
         return self.registry.get(self.family).op(op or self.op)
 
     @property
+    def view(self) -> str:
+        return self._state.view
+
+    @view.setter
+    def view(self, view: str) -> None:
+        self.set_view(view)
+
+    @property
     def op(self) -> str:
-        op = self._op_of_view.get(self.view) or DEFAULT_OP_OF_VIEW.get(self.view, "sample")
+        view = self._state.view
+        op = self._state.op_of_view.get(view) or DEFAULT_OP_OF_VIEW.get(view, "sample")
         if self.family is not None and op not in self.registry.get(self.family).op_names:
             return self.registry.get(self.family).op_names[0]
         return op
 
     def set_view(self, view: str) -> None:
-        self.view = view
+        if view != self._state.view:
+            self._state.view = view
+            self.events.view_changed.emit(view)
 
     def set_op(self, op: str) -> None:
         """Choose the op the current view runs."""
         self.op_spec(op)  # raises KeyError for an op the family lacks
-        self._op_of_view[self.view] = op
+        if self._state.op_of_view.get(self._state.view) != op:
+            self._state.op_of_view[self._state.view] = op
+            self.events.op_changed.emit(op)
 
     # -- parameters --------------------------------------------------------------------
-    def _key(self, op: str | None) -> tuple[str, str]:
+    def _op(self, op: str | None) -> str:
         assert self.family is not None, "no model selected"
-        return (self.family, op or self.op)
+        return op or self.op
 
     def values(self, op: str | None = None) -> dict[str, Any]:
         """The scalar parameter values of `op` (default: the current op)."""
-        key = self._key(op)
-        if key not in self._params:
-            self._params[key] = self.op_spec(key[1]).defaults()
-        return dict(self._params[key])
+        op = self._op(op)
+        if op not in self._state.params:
+            self._state.params[op] = self.op_spec(op).defaults()
+        return dict(self._state.params[op])
 
     def value(self, name: str, op: str | None = None) -> Any:
         return self.values(op)[name]
 
-    def set_value(self, name: str, value: Any, op: str | None = None) -> None:
+    def set_value(self, name: str, value: Any, op: str | None = None, *,
+                  source: object = None) -> None:
         spec = self.op_spec(op).param(name)
         value = spec.coerce(value) if value is not None else None
-        key = self._key(op)
+        op = self._op(op)
         before = self.values(op)
         if before.get(name) == value:
             return
         after = {**before, name: value}
-        self._params[key] = after
-        top = self._undo[-1] if self._undo else None
-        if top is not None and top.key == key and top.name == name:
+        self._state.params[op] = after
+        undo = self._state.undo
+        top = undo[-1] if undo else None
+        if top is not None and top.op == op and top.name == name:
             top.after = after  # a drag or typing: one undo step
         else:
-            self._push(_Edit(key, name, before, after))
+            self._push(_Edit(op, name, before, after))
+        self.events.values_changed.emit(op, "edit", source)
 
-    def set_values(self, values: Mapping[str, Any], op: str | None = None) -> None:
+    def set_values(self, values: Mapping[str, Any], op: str | None = None, *,
+                   cause: str = "batch", source: object = None) -> None:
         """Replace several values as one undo step; unknown names are ignored."""
-        key = self._key(op)
+        op = self._op(op)
         spec = self.op_spec(op)
         before = self.values(op)
         after = dict(before)
@@ -130,14 +221,25 @@ class Session:
             if p.name in values:
                 after[p.name] = p.coerce(values[p.name]) if values[p.name] is not None else None
         if after != before:
-            self._params[key] = after
-            self._push(_Edit(key, None, before, after))
+            self._state.params[op] = after
+            self._push(_Edit(op, None, before, after))
+            self.events.values_changed.emit(op, cause, source)
 
     def reset(self, name: str, op: str | None = None) -> None:
         self.set_value(name, self.op_spec(op).param(name).default, op)
 
     def reset_all(self, op: str | None = None) -> None:
-        self.set_values(self.op_spec(op).defaults(), op)
+        self.set_values(self.op_spec(op).defaults(), op, cause="reset")
+
+    @property
+    def seed_locked(self) -> bool:
+        return self._seed_locked
+
+    @seed_locked.setter
+    def seed_locked(self, locked: bool) -> None:
+        if bool(locked) != self._seed_locked:
+            self._seed_locked = bool(locked)
+            self.events.seed_lock_changed.emit(self._seed_locked)
 
     def next_seed(self, op: str | None = None) -> int | None:
         """Before a Generate: draw a new seed unless it is locked. Returns the seed."""
@@ -148,41 +250,49 @@ class Session:
             self.set_value(names[0], random_seed(), op)
         return self.value(names[0], op)
 
-    # -- undo / redo -------------------------------------------------------------------
+    # -- undo / redo (per model) ---------------------------------------------------------
     def _push(self, edit: _Edit) -> None:
-        self._undo.append(edit)
-        del self._undo[:-UNDO_LIMIT]
-        self._redo.clear()
+        self._state.undo.append(edit)
+        del self._state.undo[:-UNDO_LIMIT]
+        self._state.redo.clear()
 
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return bool(self._state.undo)
 
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return bool(self._state.redo)
 
     def undo(self) -> tuple[str, str] | None:
         """Undo the last edit; returns its (family, op), or None when there is none."""
-        if not self._undo:
+        if not self._state.undo:
             return None
-        edit = self._undo.pop()
-        self._params[edit.key] = dict(edit.before)
-        self._redo.append(edit)
-        return edit.key
+        edit = self._state.undo.pop()
+        self._state.params[edit.op] = dict(edit.before)
+        self._state.redo.append(edit)
+        self.events.values_changed.emit(edit.op, "undo", None)
+        return (self.family or "", edit.op)
 
     def redo(self) -> tuple[str, str] | None:
-        if not self._redo:
+        if not self._state.redo:
             return None
-        edit = self._redo.pop()
-        self._params[edit.key] = dict(edit.after)
-        self._undo.append(edit)
-        return edit.key
+        edit = self._state.redo.pop()
+        self._state.params[edit.op] = dict(edit.after)
+        self._state.undo.append(edit)
+        self.events.values_changed.emit(edit.op, "redo", None)
+        return (self.family or "", edit.op)
 
-    # -- inputs ------------------------------------------------------------------------
+    # -- inputs: the subject, endpoints, the current image --------------------------------
+    @property
+    def inputs(self) -> dict[str, np.ndarray]:
+        return self._state.inputs
+
     def set_input(self, name: str, array: np.ndarray | None) -> None:
         if array is None:
-            self.inputs.pop(name, None)
+            if self._state.inputs.pop(name, None) is None:
+                return
         else:
-            self.inputs[name] = np.asarray(array)
+            self._state.inputs[name] = np.asarray(array)
+        self.events.inputs_changed.emit(name)
 
     def inputs_for(self, op: str) -> dict[str, np.ndarray]:
         out = {}
@@ -197,24 +307,41 @@ class Session:
                     out.pop(f"image_{side}", None)
         return out
 
+    # -- results -------------------------------------------------------------------------
+    def add_result(self, result: Result, view: str) -> None:
+        """A finished run of the current model, shown in `view`: kept as that view's
+        latest, and announced (the explorer shows it)."""
+        if result.request.model_id == self.model_id:
+            self._state.results[view] = result
+        self.events.result_added.emit(view, result)
+
+    def result(self, view: str | None = None) -> Result | None:
+        """The latest result kept for a view of the current model."""
+        return self._state.results.get(view or self.view)
+
     # -- requests ----------------------------------------------------------------------
-    def request(self, op: str | None = None, **inputs: np.ndarray) -> Request:
+    def request(self, op: str | None = None, *, params: Mapping[str, Any] | None = None,
+                **inputs: np.ndarray) -> Request:
         """The request for `op` (default: the current op) from the session's state;
-        keyword arrays override the session's inputs for this one request."""
+        `params` and keyword arrays override the session's values and inputs for this
+        one request (a live preview of a slider that has not come to rest, say)."""
         assert self.model_id is not None, "no model selected"
         op = op or self.op
         merged = {**self.inputs_for(op), **inputs}
-        return Request(self.model_id, op, self.values(op), merged)
+        values = self.values(op)
+        if params:
+            values.update(params)
+        return Request(self.model_id, op, values, merged)
 
     def restore(self, request: Request, view: str | None = None) -> None:
         """Take model, view, op, parameters and inputs from a recipe. The seed is locked,
         so that Generate makes the same image again. `view`: where the UI shows this
         op's results, when it knows better than the default mapping."""
         self.select_model(request.model_id)
-        self.view = view or VIEW_OF_OP.get(request.op, DEFAULT_VIEW)
+        self.set_view(view or VIEW_OF_OP.get(request.op, DEFAULT_VIEW))
         self.set_op(request.op)
-        self.set_values(request.params, request.op)
         for name, array in request.inputs.items():
             self.set_input(INPUT_OF_PARAM.get((request.op, name), name), array)
         if request.seed is not None:
             self.seed_locked = True
+        self.set_values(request.params, request.op, cause="restore")
