@@ -49,6 +49,9 @@ OPS_OF_VIEW = {SAMPLES: ("sample", "arithmetic", "project"), "edit": ("sample",)
                "walk": ("walk", "interpolate"), "mix": ("mix",)}
 EDIT_LANE, MIX_LANE = "gan-edit", "gan-mix"
 PREVIEW_PAUSE_MS = 150  # no slider event for this long: the drag has paused
+# a preview frame should take about this long on the worker: the preview level halves when
+# one takes 1.5 × as long (a slower or busier machine), doubles when one takes a third
+PREVIEW_FRAME_S = 0.045
 DIRECTIONS_FILTER = "Directions (*.json)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff)"
 MAX_NAME = 60
@@ -245,13 +248,16 @@ class GANExplorer(Explorer):
         self._full_timer.setSingleShot(True)
         self._full_timer.setInterval(PREVIEW_PAUSE_MS)
         self._full_timer.timeout.connect(self._on_full_timer_timeout)
+        self.edit.truncation_slider.sliderReleased.connect(self._on_truncation_slider_released)
         self._edit_job: Any = None
         self._edit_job_full = False
+        self._preview_res = 0  # the level previews stop at, adapted to the machine's speed
 
     # -- model and session ------------------------------------------------------------------------
     def set_model(self, card: Any) -> None:
         super().set_model(card)
         self.layers = layer_count(card)
+        self._preview_res = int((card.config or {}).get("preview_resolution") or 0)
         self.directions = directions_of(card)
         for direction, (name, layers, vector, sigma) in zip(self.directions,
                                                             self._names.get(card.id, [])):
@@ -468,7 +474,7 @@ class GANExplorer(Explorer):
             self.jobs.cancel(self._edit_job)
         full = mode != "progressive"
         if mode == "progressive":
-            params = {**request.params, "preview_resolution": int(self.card.config["preview_resolution"])}
+            params = {**request.params, "preview_resolution": self._preview_res}
             request = Request(request.model_id, request.op, params, request.inputs)
             self._full_timer.start()  # restarted by every slider event
         else:
@@ -483,10 +489,26 @@ class GANExplorer(Explorer):
     def _on_full_timer_timeout(self) -> None:
         self.render_edit()  # the drag paused: the full frame
 
+    def _on_truncation_slider_released(self) -> None:
+        if self._full_timer.isActive():  # the drag ended: the full frame now, not after the pause
+            self._full_timer.stop()
+            self.render_edit()
+
     def _on_edit_rendered(self, _job: Any, result: Result) -> None:
         preview = bool(result.extras.get("preview"))
+        if preview:
+            self._adapt_preview(float(result.timings.get("run", 0.0)))
         self.edit.show_result(result)
         self.edit.set_busy(preview or self._full_timer.isActive())
+
+    def _adapt_preview(self, seconds: float) -> None:
+        """Keep previews near PREVIEW_FRAME_S each: a level down when slower, up when much
+        faster (never past a quarter of the model's size, never below 8 px)."""
+        top = max(8, int(self.card.resolution) // 4) if self.card is not None else 8
+        if seconds > 1.5 * PREVIEW_FRAME_S and self._preview_res > 8:
+            self._preview_res //= 2
+        elif 0 < seconds < PREVIEW_FRAME_S / 3 and self._preview_res * 2 <= top:
+            self._preview_res *= 2
 
     def _show_subject(self) -> None:
         if self.edit.whole_grid.isChecked():
