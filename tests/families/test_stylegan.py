@@ -313,3 +313,15 @@ def test_garbage_is_one_clear_line(tmp_path, capsys):
 
 def test_nothing_of_nvidia_is_imported():
     assert not any(name.split(".")[0] in ("torch_utils", "dnnlib", "legacy") for name in sys.modules)
+
+
+def test_a_png_recipe_re_renders_the_same_pixels(tmp_path, capsys):
+    G, kwargs = tiny_generator("stylegan2")
+    path = tmp_path / "recipe.pkl"
+    path.write_bytes(network_pickle(G, kwargs))
+    model_id = import_cli(path, capsys)
+    first, again = tmp_path / "first.png", tmp_path / "again.png"
+    assert cli.main(["generate", "--model", model_id, "--seed", "12", "--count", "2", "--truncation", "0.6",
+                     "--noise-mode", "random", "-o", str(first)]) == 0
+    assert cli.main(["generate", "--recipe", str(first), "-o", str(again)]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(again)))
