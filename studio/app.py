@@ -119,9 +119,10 @@ def _show(app, services, reporter, home) -> int:
     from studio import APP_NAME
     from studio.core.logs import take_fatal_report
     from studio.ui.main_window import MainWindow
+    from studio.wiring import explorer_table
 
     window = MainWindow(services.engine, services.library, services.registry, services.history,
-                        settings=QSettings())
+                        settings=QSettings(), explorers=explorer_table())
     reporter.watch(window.bridge)
     window.show()
     for problem in services.library.problems:  # a skipped model is named, not fatal

@@ -209,10 +209,9 @@ def _generate_parser(op_spec: Any | None, families: Sequence[Any]) -> argparse.A
 
 
 def cmd_generate(argv: Sequence[str]) -> int:
-    from studio.core.registry import Registry
-    from studio.families import register_all
+    from studio.wiring import family_registry
 
-    registry = register_all(Registry())
+    registry = family_registry()  # the built-in families and the plug-ins'
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--model")
     pre.add_argument("--op", default="sample")
@@ -372,9 +371,8 @@ def cmd_train(argv: Sequence[str]) -> int:
     from studio.core.family import Cancelled, JobContext
     from studio.core.library import Library
     from studio.core.paths import PathEscapeError, confined, studio_home
-    from studio.core.registry import Registry
     from studio.core.training import train_from_recipe
-    from studio.families import register_all
+    from studio.wiring import family_registry
 
     if args.threads:
         import torch
@@ -403,7 +401,7 @@ def cmd_train(argv: Sequence[str]) -> int:
 
     ctx = JobContext(on_progress=on_progress, min_interval=0.2)
     try:
-        folder = train_from_recipe(args.recipe, register_all(Registry()), out, ctx=ctx,
+        folder = train_from_recipe(args.recipe, family_registry(), out, ctx=ctx,
                                    resume=not args.no_resume, max_steps=args.steps)
     except Cancelled:
         close_bar()
@@ -483,10 +481,9 @@ def cmd_compare(argv: Sequence[str]) -> int:
     if args.no_timing and args.grids:
         raise UsageError("--grids needs the timed sample runs; drop --no-timing")
     from studio.core.library import Library
-    from studio.core.registry import Registry
-    from studio.families import register_all
+    from studio.wiring import family_registry
 
-    registry = register_all(Registry())
+    registry = family_registry()
     library = Library()
     try:
         rows = compare.build_rows(library, registry, args.dataset, args.models)

@@ -95,7 +95,7 @@ def run_self_check(home: Path, *, started: float | None = None, builtin_dir: Pat
     from studio import APP_NAME, __version__
     from studio.core.versions import package_version
     from studio.ui.main_window import MainWindow
-    from studio.wiring import build_services
+    from studio.wiring import build_services, explorer_table
 
     app = QApplication.instance()
     assert app is not None, "run_self_check needs a QApplication"
@@ -114,7 +114,7 @@ def run_self_check(home: Path, *, started: float | None = None, builtin_dir: Pat
     services = build_services(home=home, builtin_dir=builtin_dir, start_engine=False)
     settings = QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(services.engine, services.library, services.registry, services.history,
-                        settings=settings)
+                        settings=settings, explorers=explorer_table())
     window.bridge.job_failed.connect(lambda job, message: errors.append(f"{job.label}: {message}"))
     failed = 0
     try:

@@ -163,6 +163,43 @@ class Engine:
         job = Job(id=new_job_id(), label=label, lane=lane, task=task)
         return self._enqueue(job, latest_wins, on_done)
 
+    # -- commands: the model manager's load, unload, device and status ---------------------
+    # The model cache belongs to the worker thread; the UI asks through these, on the
+    # "calls" lane, and every one of them answers with `cache_status` (what the Models
+    # dock shows).
+    def load(self, model_id: str, *, lane: str = "calls") -> Job:
+        def load(_ctx: JobContext, cache: Any) -> dict[str, Any]:
+            cache.get(model_id)
+            return cache_status(cache)
+        return self.submit_call(load, label=f"load {model_id}", lane=lane)
+
+    def unload(self, model_id: str, *, lane: str = "calls") -> Job:
+        def unload(_ctx: JobContext, cache: Any) -> dict[str, Any]:
+            cache.unload(model_id)
+            return cache_status(cache)
+        return self.submit_call(unload, label=f"unload {model_id}", lane=lane)
+
+    def set_device(self, device: str | None, *, fallback: str | None = None,
+                   check: bool = True, label: str = "", lane: str = "calls") -> Job:
+        """Use `device` (None: the best there is) from the next load on. With `check`,
+        when it does not work here, go back to `fallback` and fail with the reason, so
+        that a working device stays in use; without, just set it (the saved setting at
+        start-up: the first load says what is wrong)."""
+        def change(_ctx: JobContext, cache: Any) -> dict[str, Any] | None:
+            cache.set_device(device)
+            if not check:
+                return None
+            try:
+                return cache_status(cache)
+            except ValueError:
+                cache.set_device(fallback)
+                raise
+        return self.submit_call(change, label=label or f"device {device or 'auto'}", lane=lane)
+
+    def status(self, *, lane: str = "calls") -> Job:
+        return self.submit_call(lambda _ctx, cache: cache_status(cache), label="status",
+                                lane=lane)
+
     def cancel(self, job: Job) -> None:
         with self._cond:
             job.cancel()
@@ -357,6 +394,11 @@ class Engine:
                 listener(event, job, payload)
             except Exception:  # a broken listener must not kill the worker
                 log.exception("engine listener raised on %s", event)
+
+
+def cache_status(cache: Any) -> dict[str, Any]:
+    """The device, the loaded model ids and the memory they take; on the worker thread."""
+    return {"device": cache.device, "loaded": cache.loaded_ids(), "memory": cache.memory_in_use()}
 
 
 def _describe(exc: BaseException) -> str:

@@ -17,6 +17,10 @@ def register_all(registry: Registry) -> Registry:
     return registry
 
 
+# the plug-in hook studio.wiring calls (the built-in families are a plug-in like any other)
+register_families = register_all
+
+
 def file_importer(path: Any) -> Callable[..., Any] | None:
     """The function that converts a model file from elsewhere (by its suffix, see
     catalog.FILE_IMPORTERS) into a studio model folder, or None. Imports its family's

@@ -2,11 +2,10 @@
 
 The centre of the window is an *explorer*: a tab per view of the current family (the
 VAE's Samples, Interpolate, Traverse, Map; the GAN's Seeds, Truncation & directions,
-Walk, Style mix). `FamilyInfo.explorer` names which one a family gets:
-
-    "vae" → VAEExplorer · "gan" → GANExplorer · "diffusion" → DiffusionExplorer
-    "flow" → FlowExplorer · "autoregressive" → AutoregressiveExplorer
-    "" → SamplesExplorer (a grid only)
+Walk, Style mix). `FamilyInfo.explorer` names which one a family gets, through the
+explorer table (studio.ui.explorers); a kind not in the table gets SamplesExplorer.
+Each explorer follows the session (`attach`): it re-reads it after undo, reset and
+restore, and shows the results the session announces.
 
 The window talks to every explorer through the small interface of `Explorer`: results
 in (`show_result`), what is shown out (`result`, `current_image`, `selected_index`,
@@ -36,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.params import OpSpec
 from studio.core.requests import Request, Result
-from studio.core.session import Session
+from studio.core.session import WHOLESALE, Session
 from studio.ui import images as imgs
 from studio.ui.canvas import Canvas
 from studio.ui.jobs import JobRouter
@@ -301,6 +300,25 @@ class Explorer(QTabWidget):
         for view in self.views.values():
             view.clear()
 
+    # -- following the session -------------------------------------------------------------
+    ctx: Any = None  # the ExplorerContext it was built with (studio.ui.explorers)
+
+    def attach(self, ctx: Any) -> None:
+        """Follow the session: re-read it after an undo, redo, reset or restore (what this
+        explorer did not change itself), and show the results it announces. Only the
+        explorer on screen answers; the others show their family's models."""
+        self.ctx = ctx
+        ctx.session.events.values_changed.connect(self._on_session_values_changed)
+        ctx.session.events.result_added.connect(self._on_session_result_added)
+
+    def _on_session_values_changed(self, _op: str, cause: str, source: object) -> None:
+        if cause in WHOLESALE and source is not self and self.ctx.is_current(self):
+            self.session_changed()
+
+    def _on_session_result_added(self, _view: str, result: Result) -> None:
+        if self.ctx.is_current(self):
+            self.show_result(result)
+
     # -- hooks the window calls ---------------------------------------------------------------
     def set_model(self, card: Any) -> None:
         """The model whose results the explorer will show (after `clear`)."""
@@ -325,7 +343,8 @@ class Explorer(QTabWidget):
         return False
 
     def session_changed(self) -> None:
-        """Session values changed behind the explorer's back (undo, restore, reset)."""
+        """Session values changed behind the explorer's back (undo, restore, reset):
+        called from the session's `values_changed` event."""
 
 
 class SamplesExplorer(Explorer):

@@ -57,6 +57,12 @@ class JobRouter(QObject):
         job = self.engine.submit_call(task, label=label, lane=lane)
         return self._route(job, _Route(on_result, on_error))
 
+    def command(self, job: Any, *, on_result: OnResult | None = None,
+                on_error: OnError | None = None) -> Any:
+        """Route the answer of an engine command (`engine.load(id)`, `unload`,
+        `set_device`, `status`) back to the GUI thread."""
+        return self._route(job, _Route(on_result, on_error))
+
     def _route(self, job: Any, route: _Route) -> Any:
         if getattr(self.engine, "synchronous", False):  # it has run already
             self._deliver(job, route)

@@ -30,20 +30,16 @@ from studio.core.params import ParamError
 from studio.core.requests import Request, Result
 from studio.core.session import Session
 from studio.ui import images as imgs
-from studio.ui.autoregressive_explorer import AutoregressiveExplorer
 from studio.ui.bridge import EngineBridge
-from studio.ui.diffusion_explorer import DiffusionExplorer
-from studio.ui.explorer import Explorer, SamplesExplorer
+from studio.ui.explorer import Explorer
+from studio.ui.explorers import ExplorerContext, ExplorerTable, builtin_table
 from studio.ui.file_loader import FileLoader
-from studio.ui.flow_explorer import FlowExplorer
-from studio.ui.gan_explorer import GANExplorer
 from studio.ui.history_strip import HistoryStrip
 from studio.ui.jobs import JobRouter
 from studio.ui.message_bar import MessageBar
 from studio.ui.model_panel import ModelPanel, human_size
 from studio.ui.params_panel import ParamsPanel
 from studio.ui.theme import apply_theme
-from studio.ui.vae_explorer import VAEExplorer
 from studio.ui.window_actions import APP_TITLE, SHORTCUTS, ActionsMixin
 from studio.ui.window_files import FilesMixin
 from studio.ui.window_help import HelpMixin
@@ -51,19 +47,14 @@ from studio.ui.window_help import HelpMixin
 __all__ = ["APP_TITLE", "SHORTCUTS", "MainWindow"]
 
 PREFERRED_MODEL = "vae-glyphs"
-# FamilyInfo.explorer → the explorer the centre shows; anything else gets samples only
-EXPLORER_KINDS = ("vae", "gan", "diffusion", "flow", "autoregressive", "")
-
-
-def cache_state(cache: Any) -> dict[str, Any]:
-    """What the Models dock shows; runs on the engine's thread."""
-    return {"device": cache.device, "loaded": cache.loaded_ids(), "memory": cache.memory_in_use()}
 
 
 class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
     def __init__(self, engine: Any, library: Any, registry: Any, history: Any, *,
                  settings: QSettings | None = None, bridge: EngineBridge | None = None,
-                 parent: QWidget | None = None) -> None:
+                 explorers: ExplorerTable | None = None, parent: QWidget | None = None) -> None:
+        """`explorers`: the explorer table (default: the built-in explorers; the app
+        passes the one studio.wiring filled, plug-ins included)."""
         super().__init__(parent)
         self.engine, self.library, self.registry, self.history = engine, library, registry, history
         self.settings = settings if settings is not None else QSettings()
@@ -74,7 +65,9 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.last_result: Result | None = None
         self.file_loader = FileLoader(self)  # reads opened and dropped files off the GUI thread
         self.file_loader.file_read.connect(self._on_file_loader_file_read)
+        self.explorer_table = explorers if explorers is not None else builtin_table()
         self._explorers: dict[str, Explorer] = {}  # made when a family first needs one
+        self._rebuilding = False
         self._dark = True
 
         self.setWindowTitle(APP_TITLE)
@@ -101,24 +94,21 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         layout.addWidget(self.explorer_stack, 1)
         self.setCentralWidget(centre)
 
+    def explorer_context(self) -> ExplorerContext:
+        """What every explorer is built with (see studio.ui.explorers)."""
+        return ExplorerContext(
+            session=self.session, jobs=self.jobs, bridge=self.bridge, run=self.run_request,
+            folder_of=lambda model_id: self.library.get(model_id).folder,
+            is_current=lambda explorer: explorer is self.explorer,
+            export=lambda what: (self.export_animation if what == "animation"
+                                 else self.export_contact_sheet)())
+
     def _explorer_of(self, kind: str) -> Explorer:
-        """The explorer for a family's `explorer` kind, made on first use."""
-        kind = kind if kind in EXPLORER_KINDS else ""
+        """The explorer for a family's `explorer` kind, made on first use from the table."""
+        kind = self.explorer_table.kind_of(kind)
         if kind in self._explorers:
             return self._explorers[kind]
-        if kind == "vae":
-            explorer: Explorer = VAEExplorer(self.session, self.jobs)
-        elif kind == "gan":
-            explorer = GANExplorer(self.session, self.jobs, self.bridge, self.run_request,
-                                   folder_of=lambda model_id: self.library.get(model_id).folder)
-        elif kind == "diffusion":
-            explorer = DiffusionExplorer(self.session, self.jobs, self.bridge, self.run_request)
-        elif kind == "flow":
-            explorer = FlowExplorer(self.session, self.jobs, self.run_request)
-        elif kind == "autoregressive":
-            explorer = AutoregressiveExplorer(self.session, self.jobs, self.bridge, self.run_request)
-        else:
-            explorer = SamplesExplorer(self.session, self.jobs)
+        explorer: Explorer = self.explorer_table.get(kind).make(self.explorer_context())
         self._explorers[kind] = explorer
         self.explorer_stack.addWidget(explorer)
         for canvas in explorer.canvases():
@@ -128,7 +118,6 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         explorer.generate_requested.connect(self.generate)
         explorer.message_raised.connect(self.show_info)
         explorer.error_raised.connect(self.show_error)
-        explorer.params_edited.connect(self._on_explorer_params_edited)
         explorer.export_animation_requested.connect(self.export_animation)
         explorer.export_sheet_requested.connect(self.export_contact_sheet)
         return explorer
@@ -203,6 +192,12 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.params.generate_requested.connect(self.generate)
         self.params.op_chosen.connect(self._on_params_op_chosen)
         self.params.seed_lock_toggled.connect(self._on_params_seed_lock_toggled)
+        # the panel and the window follow the session; nothing is copied back by hand
+        self.params.follow(self.session)
+        events = self.session.events
+        events.model_changed.connect(self._on_session_model_changed)
+        events.view_changed.connect(self._on_session_view_changed)
+        events.op_changed.connect(self._on_session_op_changed)
         self.history_strip.entry_activated.connect(self._on_history_entry_activated)
         self.history_strip.problem_raised.connect(self.show_error)
         self.jobs.error_raised.connect(self.show_error)
@@ -230,7 +225,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         device = str(self.settings.value("device", "auto"))
         if device in self.device_actions and device != "auto":
             self.device_actions[device].setChecked(True)
-            self.jobs.call(lambda ctx, cache: cache.set_device(device), label="device")
+            self.jobs.command(self.engine.set_device(device, check=False, label="device"))
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -280,9 +275,9 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.load_model(choice, then_sample=sample)
 
     def select_model(self, model_id: str) -> None:
-        if model_id == self.session.model_id:
-            return
-        self.session.select_model(model_id)
+        self.session.select_model(model_id)  # the window follows: _on_session_model_changed
+
+    def _on_session_model_changed(self, model_id: str) -> None:
         for explorer in self._explorers.values():
             explorer.clear()  # the old model's images and latents
         self._use_explorer(self.registry.get(self.session.family).explorer)
@@ -308,8 +303,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
 
         self.job_label.setText(f"Loading {model_id}…")
         self._show_loading(True)
-        self.jobs.call(lambda ctx, cache: (cache.get(model_id), cache_state(cache))[1],
-                       label=f"load {model_id}", on_result=loaded, on_error=failed)
+        self.jobs.command(self.engine.load(model_id), on_result=loaded, on_error=failed)
 
     def _show_loading(self, loading: bool) -> None:
         """An indeterminate bar while a model loads (the first load imports torch)."""
@@ -321,12 +315,11 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             self.progress.setVisible(self.busy())
 
     def unload_model(self, model_id: str) -> None:
-        self.jobs.call(lambda ctx, cache: (cache.unload(model_id), cache_state(cache))[1],
-                       label=f"unload {model_id}", on_result=lambda _j, s: self._show_cache_state(s))
+        self.jobs.command(self.engine.unload(model_id),
+                          on_result=lambda _j, s: self._show_cache_state(s))
 
     def refresh_cache_state(self) -> None:
-        self.jobs.call(lambda ctx, cache: cache_state(cache), label="status",
-                       on_result=lambda _j, s: self._show_cache_state(s))
+        self.jobs.command(self.engine.status(), on_result=lambda _j, s: self._show_cache_state(s))
 
     def _show_cache_state(self, state: dict[str, Any]) -> None:
         self._note_device(state)  # for Help ▸ About
@@ -337,14 +330,6 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
     def set_device(self, device: str) -> None:
         before = str(self.settings.value("device", "auto"))
 
-        def change(ctx: Any, cache: Any) -> dict[str, Any]:
-            cache.set_device(None if device == "auto" else device)
-            try:
-                return cache_state(cache)
-            except ValueError:
-                cache.set_device(None if before == "auto" else before)  # keep a working device
-                raise
-
         def failed(_job: Any, message: str) -> None:
             self.show_error(message)
             self.device_actions[before].setChecked(True)
@@ -353,7 +338,10 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             self.settings.setValue("device", device)
             self._show_cache_state(state)
 
-        self.jobs.call(change, label=f"device {device}", on_result=changed, on_error=failed)
+        job = self.engine.set_device(None if device == "auto" else device,
+                                     fallback=None if before == "auto" else before,
+                                     label=f"device {device}")  # keeps a working device
+        self.jobs.command(job, on_result=changed, on_error=failed)
 
     def import_folder(self, path: str) -> str | None:
         return self.models.import_folder(path)
@@ -384,22 +372,35 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
     def _rebuild_params(self) -> None:
         if self.session.family is None:
             return
-        ops = self._ops_of_view()
-        if ops and self.session.op not in [op.name for op in ops]:
-            self.session.set_op(ops[0].name)
+        self._rebuilding = True  # one set_spec below, not one per op change
+        try:
+            ops = self._ops_of_view()
+            if ops and self.session.op not in [op.name for op in ops]:
+                self.session.set_op(ops[0].name)
+        finally:
+            self._rebuilding = False
         self.params.set_ops(ops, self.session.op)
         self.params.set_seed_locked(self.session.seed_locked)
         self.params.set_spec(self.session.op_spec(), self.session.values())
 
+    def _on_session_view_changed(self, view: str) -> None:
+        if self.explorer.current_view() != view and self.explorer.has_view(view):
+            self.explorer.set_view(view)
+        self._rebuild_params()
+
+    def _on_session_op_changed(self, _op: str) -> None:
+        if not self._rebuilding:
+            self.params.set_spec(self.session.op_spec(), self.session.values())
+
     def _on_params_value_changed(self, name: str, value: Any) -> None:
         try:
-            self.session.set_value(name, value)
+            self.session.set_value(name, value, source=self.params)
         except ParamError as exc:
             self.show_error(str(exc))
 
     def _on_params_values_reset(self, values: dict) -> None:
-        self.session.set_values(values)
-        self.explorer.session_changed()
+        # the explorer follows (a "reset" re-reads the session)
+        self.session.set_values(values, cause="reset", source=self.params)
 
     def _on_params_live_value_changed(self, _name: str, _value: Any) -> None:
         if self.explorer.rerender_live():
@@ -410,11 +411,13 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             return
         request = dataclasses.replace(self.session.request(), inputs=result.request.inputs)
         self.jobs.submit(request, lane="live", latest_wins=True, label=f"{request.op} (live)",
-                         on_result=lambda _job, r: self.explorer.show_result(r))
+                         on_result=lambda _job, r: self.session.add_result(
+                             r, self.explorer.view_of(r.request)))
 
     def _on_params_op_chosen(self, op: str) -> None:
-        self.session.set_op(op)
-        self.params.set_spec(self.session.op_spec(), self.session.values())
+        if op == self.session.op:
+            self.params.set_spec(self.session.op_spec(), self.session.values())
+        self.session.set_op(op)  # the panel follows: _on_session_op_changed
 
     def _on_params_seed_lock_toggled(self, locked: bool) -> None:
         self.session.seed_locked = locked
@@ -422,21 +425,17 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
     def _on_explorer_view_changed(self, view: str) -> None:
         if self.sender() is not self.explorer:
             return  # a hidden explorer (another family's) changed tab
-        self.session.set_view(view)
-        self._rebuild_params()
+        if view == self.session.view:
+            self._rebuild_params()
+        else:
+            self.session.set_view(view)  # the panel follows: _on_session_view_changed
 
-    def _on_explorer_params_edited(self) -> None:
-        self.params.set_values(self.session.values())
-
+    # the panel and the explorer follow the session's values_changed ("undo", "redo")
     def undo(self) -> None:
-        if self.session.undo() is not None:
-            self.params.set_values(self.session.values())
-            self.explorer.session_changed()
+        self.session.undo()
 
     def redo(self) -> None:
-        if self.session.redo() is not None:
-            self.params.set_values(self.session.values())
-            self.explorer.session_changed()
+        self.session.redo()
 
     # -- running ----------------------------------------------------------------------------
     def generate(self) -> None:
@@ -455,8 +454,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             self.show_info(f"{spec.label} needs {missing[0].label.lower()}: pick a sample "
                            "(click it) or drop an image file on the canvas first.")
             return
-        self.session.next_seed()
-        self.params.set_values(self.session.values())
+        self.session.next_seed()  # the panel follows
         self.run_request(self.session.request())
 
     def run_request(self, request: Request, *, to_history: bool = True, pick: str = "",
@@ -477,7 +475,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
     def _on_result_ready(self, result: Result, to_history: bool, pick: str, endpoint: str) -> None:
         self.last_result = result
         view = self.explorer.view_of(result.request)
-        self.explorer.show_result(result)
+        self.session.add_result(result, view)  # the explorer on screen shows it
         samples = self.explorer.samples
         if result.request.op == "encode" and samples.images is not None:
             if endpoint:

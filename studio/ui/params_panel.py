@@ -333,6 +333,21 @@ class ParamsPanel(QWidget):
         self.values_reset.emit(defaults)
 
     # -- seed lock, op and busy state ---------------------------------------------------
+    # -- following the session ---------------------------------------------------------------
+    def follow(self, session: Any) -> None:
+        """Show the session's values whenever they change (a seed drawn, an explorer's
+        slider, undo, a restored recipe), except the panel's own edits, and its seed lock."""
+        self._session = session
+        session.events.values_changed.connect(self._on_session_values_changed)
+        session.events.seed_lock_changed.connect(self.set_seed_locked)
+
+    def _on_session_values_changed(self, op: str, _cause: str, source: object) -> None:
+        if source is self or self._spec is None or op != self._spec.name:
+            return
+        if self._session.family is not None and op in self._session.registry.get(
+                self._session.family).op_names:
+            self.set_values(self._session.values(op))
+
     def set_seed_locked(self, locked: bool) -> None:
         if self.seed_lock is not None:
             self.seed_lock.setChecked(locked)

@@ -26,17 +26,14 @@ SHORTCUTS = (
     ("Click / Shift+click", "Pick sample A / B"),
     ("Ctrl+L", "Load the selected model"),
     ("Ctrl+Shift+C", "Compare the families (the built-in models side by side)"),
-    ("Ctrl+1 … Ctrl+4", "The explorer's tabs (VAE: Samples, Interpolate, Traverse, Map; "
-                        "GAN: Seeds, Truncation & directions, Walk, Style mix; "
-                        "diffusion: Generate, Inpaint & img2img, Timeline; "
-                        "flow: Samples, Likelihood, Interpolate, Round trip; "
-                        "PixelCNN: Paint, Complete, Likelihood)"),
-    ("Space (Walk tab)", "Play / stop the walk"),
-    ("Drag · right-drag (mask)", "Paint · erase the mask (inpainting, PixelCNN completion)"),
-    ("[ / ] (mask)", "Smaller / larger brush"),
-    ("Ctrl+Z / Ctrl+Shift+Z (mask)", "Undo / redo a mask stroke"),
-    ("Ctrl+Q", "Quit"),
 )
+QUIT_SHORTCUT = ("Ctrl+Q", "Quit")
+
+
+def shortcut_rows(explorers: Any) -> list[tuple[str, str]]:
+    """Help ▸ Keyboard Shortcuts: the window's keys, then the registered explorers' tabs
+    and their own keys (studio.ui.explorers), so a new explorer shows up by itself."""
+    return [*SHORTCUTS, explorers.tabs_help(), *explorers.own_shortcuts(), QUIT_SHORTCUT]
 
 
 MAX_VIEW_ACTIONS = 6
@@ -185,9 +182,10 @@ class ActionsMixin:
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td style='padding:2px 14px 2px 0'><b>{keys}</b></td><td>{what}</td></tr>"
-                       for keys, what in SHORTCUTS)
+                       for keys, what in shortcut_rows(self.explorer_table))
         box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{rows}</table>",
                           QMessageBox.StandardButton.Close, self)
         box.setStyleSheet("QLabel { min-width: 480px; }")  # one line per shortcut
         box.setModal(False)
         box.show()
+        self.shortcuts_box = box

@@ -91,10 +91,11 @@ class FilesMixin:
             return
         self.models.select(request.model_id)
         self.select_model(request.model_id)
+        # the panel and the explorer follow the session's events (the view, then the
+        # values, as "restore")
         self.session.restore(request, view=self.explorer.view_of(request))
         self.explorer.set_view(self.session.view)
         self._rebuild_params()
-        self.explorer.session_changed()
         if render:
             self.run_request(dataclasses.replace(request, device=None), to_history=False)
 
