@@ -171,7 +171,7 @@ class DiffusionExplorer(LiveRunExplorer):
         else:  # only the first image's frames came with the result: trace this one
             self.subject_timeline = None
             self.timeline.set_frames(None, f"{name}: tracing its steps…", can_fork=False)
-            request = Request(result.request.model_id, "sample", self._subject_params())
+            request = self.session.request("sample", params=self._subject_params())
             self.jobs.submit(request, lane=TRACE_LANE, latest_wins=True,
                              label=f"trace {name}", on_result=self._on_traced)
         if self.current_view() == TIMELINE:
@@ -209,8 +209,7 @@ class DiffusionExplorer(LiveRunExplorer):
         values = {k: v for k, v in self._subject_params().items() if k in own and k not in FORK_OWN}
         if self.timeline.steps:
             values["fork_step"] = self.timeline.slider.value()
-        self.session.set_values(values, "fork")
-        self.params_edited.emit()
+        self.session.set_values(values, "fork")  # the panel follows the session
 
     def _on_tabs_current_changed(self, index: int) -> None:
         if self.current_view() == TIMELINE:  # before the window shows the fork's panel
@@ -274,9 +273,7 @@ class DiffusionExplorer(LiveRunExplorer):
             seeds = [p.name for p in spec.scalar_params if p.name == "fork_seed"]
             if seeds:
                 self.session.set_value("fork_seed", random_seed(), "fork")
-        self.params_edited.emit()
-        request = Request(self.session.model_id, "fork", self.session.values("fork"))
-        return self.run(request)
+        return self.run(self.session.request("fork"))  # the panel follows the session
 
     def _base(self, params: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in params.items() if k not in FORK_OWN}
@@ -352,9 +349,7 @@ class DiffusionExplorer(LiveRunExplorer):
             self.session.op_spec("fork")
         except KeyError:
             return
-        self.session.set_value("fork_step", int(k), "fork")
-        if self.session.op == "fork":
-            self.params_edited.emit()
+        self.session.set_value("fork_step", int(k), "fork")  # the panel follows
 
     def session_changed(self) -> None:
         """Undo, restore or reset: the slider follows the fork step."""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from studio.core import latent as latent_math
-from studio.core.requests import Request, Result
+from studio.core.requests import Result
 from studio.ui.canvas import Canvas
 from studio.ui.explorer import Explorer
 from studio.ui.vae_views import InterpolateView
@@ -128,6 +128,6 @@ class LatentWalkExplorer(Explorer):
 
     def _decode(self, latent: np.ndarray, lane: str, on_result: Any) -> None:
         """Decode one latent on `lane`, newest only: a drag outruns the model."""
-        request = Request(self.session.model_id or "", "decode", {}, {"latent": latent})
+        request = self.session.request("decode", latent=latent)
         self.jobs.submit(request, lane=lane, latest_wins=True, label="decode",
                          on_result=on_result)
