@@ -45,7 +45,14 @@ from studio.core.training import EMATrainable
 from studio.families import diffusion_loop as dl
 from studio.families.catalog import DIFFUSION as DIFFUSION_INFO
 from studio.families.config import CardConfig
-from studio.families.shared import OpDispatch, image_input, load_module, load_tensors
+from studio.families.shared import (
+    OpDispatch,
+    card_file,
+    check_shapes_first,
+    image_input,
+    load_module,
+    load_tensors,
+)
 
 # -----------------------------------------------------------------------------
 # config
@@ -544,7 +551,8 @@ class DiffusionFamily:
     def load(cls, folder: Path, card: ModelCard, device: str) -> LoadedDiffusion:
         folder = Path(folder)
         cfg = read_config(folder, card)
-        path = folder / (card.weights_file or WEIGHTS_FILE)
+        path = card_file(folder, card)
+        check_shapes_first(path, lambda: build_unet(cfg, cfg.channels, cfg.resolution))
         tensors = load_tensors(path)
         unet = build_unet(cfg, cfg.channels, cfg.resolution)
         load_module(unet, tensors, path, strict=False)

@@ -53,7 +53,14 @@ from studio.core.family import JobContext, ModelLoadError, Output, run_in_chunks
 from studio.core.params import ParamError
 from studio.families.catalog import GAN as GAN_INFO
 from studio.families.config import CardConfig
-from studio.families.shared import OpDispatch, check_tensors, image_input, load_tensors
+from studio.families.shared import (
+    OpDispatch,
+    card_file,
+    check_shapes_first,
+    check_tensors,
+    image_input,
+    load_tensors,
+)
 
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 SQRT2 = math.sqrt(2.0)
@@ -892,7 +899,8 @@ class GANFamily:
             if not (0 <= first <= last < cfg.num_ws and math.isfinite(d["sigma"]) and d["sigma"] > 0):
                 raise ModelLoadError(f"{card_path}: direction {d['name']!r} has a bad layer range or σ")
 
-        path = folder / (card.weights_file or WEIGHTS_FILE)
+        path = card_file(folder, card)
+        check_shapes_first(path, lambda: Generator(cfg), strict=False)  # + the direction vectors
         tensors = load_tensors(path)
         generator = Generator(cfg)
         expected = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
@@ -902,8 +910,10 @@ class GANFamily:
         vectors = tensors[VECTORS_TENSOR].float().to(device)
 
         discriminator = None
-        d_path = folder / str(card.config.get("discriminator_file", DISCRIMINATOR_FILE))
+        d_path = card_file(folder, card, card.config.get("discriminator_file", DISCRIMINATOR_FILE),
+                           "discriminator_file")
         if d_path.exists():  # optional: without it, project matches pixels only
+            check_shapes_first(d_path, lambda: Discriminator(cfg))
             d_tensors = load_tensors(d_path)
             discriminator = Discriminator(cfg)
             check_tensors(d_path, d_tensors, {k: tuple(v.shape) for k, v in discriminator.state_dict().items()})

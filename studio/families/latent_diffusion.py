@@ -46,7 +46,7 @@ from studio.families.diffusion import (
     read_config,
     seconds_per_image,
 )
-from studio.families.shared import load_module, load_tensors
+from studio.families.shared import card_file, check_shapes_first, load_module, load_tensors
 from studio.families.vae import VAE, VAEFamily
 
 # -----------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def resolve_vae(ref: str, folder: Path | None = None) -> Path:
 def load_vae(ref: str, folder: Path | None, sha256: str, device: str) -> VAE:
     path = resolve_vae(ref, folder)
     card = ModelCard.read(path)
-    weights = path / (card.weights_file or WEIGHTS_FILE)
+    weights = card_file(path, card)
     if sha256 and weights.is_file() and sha256_file(weights) != sha256:
         raise ModelLoadError(f"{weights}: not the VAE this latent model was trained with "
                              f"(its sha256 differs from the card's vae_sha256)")
@@ -262,9 +262,10 @@ class LatentDiffusionFamily:
         except AssertionError:
             raise ModelLoadError(f"{folder / 'card.json'}: latent_shift/latent_scale do not match "
                                  f"the VAE's {vae.cfg.latent_channels} latent channels") from None
-        path = folder / (card.weights_file or WEIGHTS_FILE)
-        tensors = load_tensors(path)
+        path = card_file(folder, card)
         zc, h, _ = space.shape
+        check_shapes_first(path, lambda: build_unet(cfg, zc, h))
+        tensors = load_tensors(path)
         unet = build_unet(cfg, zc, h)
         load_module(unet, tensors, path, strict=False)
         unexpected = sorted(set(tensors) - set(unet.state_dict()))

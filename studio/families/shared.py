@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.datasets import GLYPH_CLASSES
 from studio.core.family import JobContext, ModelLoadError
 from studio.core.params import ParamError
+from studio.core.paths import PathEscapeError, confined
 
 # -----------------------------------------------------------------------------
 # weights
@@ -55,6 +56,46 @@ def check_tensors(path: Path, tensors: Mapping[str, torch.Tensor],
         raise ModelLoadError(f"{path}: unexpected tensors {', '.join(unexpected[:5])}")
 
 
+def card_file(folder: Path, card: ModelCard, name: object = None,
+              what: str = "weights_file") -> Path:
+    """A file the card names (its weights_file, or `name` from its config), confined to
+    the model folder by paths.confined; ModelLoadError naming the card otherwise."""
+    ref = name if name is not None else (card.weights_file or WEIGHTS_FILE)
+    try:
+        return confined(folder, ref, what, Path(folder) / "card.json")
+    except PathEscapeError as exc:
+        raise ModelLoadError(str(exc)) from None
+
+
+def check_shapes_first(path: Path, build: Callable[[], torch.nn.Module],
+                       strict: bool = True) -> None:
+    """Check the weights file against the network the card's config describes before
+    either takes any memory: the network is built on the meta device (shapes, no storage)
+    and compared with the tensor shapes in the file's header (read without loading). A
+    config asking for a bigger network than its weights (widths of 1536 took 1.36 GB
+    before "tensor missing") is refused in a line, the same line check_tensors gives."""
+    from studio.core.library import LibraryError, read_safetensors_header
+
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: the weights file is missing")
+    try:
+        header = read_safetensors_header(path)
+    except LibraryError as exc:
+        raise ModelLoadError(str(exc)) from None
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in build().state_dict().items()}
+    for name, shape in expected.items():
+        if name not in header:
+            raise ModelLoadError(f"{path}: tensor '{name}' is missing")
+        got = tuple(header[name]["shape"])
+        if got != shape:
+            raise ModelLoadError(f"{path}: tensor '{name}' has shape {got} but the model "
+                                 f"expects {shape}")
+    unexpected = sorted(set(header) - set(expected))
+    if strict and unexpected:
+        raise ModelLoadError(f"{path}: unexpected tensors {', '.join(unexpected[:5])}")
+
+
 def load_module(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], path: Path,
                 prefix: str = "", strict: bool = True) -> None:
     """Load `tensors` (names `prefix` + the module's) into `module` in its own dtypes,
@@ -74,7 +115,8 @@ def load_network(folder: Path, card: ModelCard, config_cls: type, network_cls: t
     if (cfg.resolution, cfg.channels) != (card.resolution, card.channels):
         raise ModelLoadError(f"{Path(folder) / 'card.json'}: config and card disagree on "
                              f"resolution/channels")
-    path = Path(folder) / (card.weights_file or WEIGHTS_FILE)
+    path = card_file(Path(folder), card)
+    check_shapes_first(path, lambda: network_cls(cfg))
     network = network_cls(cfg)
     load_module(network, load_tensors(path), path)
     return network

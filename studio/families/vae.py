@@ -36,7 +36,13 @@ from studio.core.params import ParamError
 from studio.core.training import EMATrainable
 from studio.families.catalog import VAE as VAE_INFO
 from studio.families.config import CardConfig
-from studio.families.shared import OpDispatch, image_input, load_tensors
+from studio.families.shared import (
+    OpDispatch,
+    card_file,
+    check_shapes_first,
+    image_input,
+    load_tensors,
+)
 
 # -----------------------------------------------------------------------------
 # config
@@ -482,7 +488,7 @@ class VAEFamily:
 
     @classmethod
     def load(cls, folder: Path, card: ModelCard, device: str) -> LoadedVAE:
-        path = Path(folder) / (card.weights_file or WEIGHTS_FILE)
+        path = card_file(Path(folder), card)
         try:
             cfg = VAEConfig.from_dict(card.config)
         except (TypeError, ValueError, AssertionError) as exc:
@@ -490,6 +496,7 @@ class VAEFamily:
         if (cfg.resolution, cfg.channels) != (card.resolution, card.channels):
             raise ModelLoadError(f"{Path(folder) / 'card.json'}: config and card disagree on "
                                  f"resolution/channels")
+        check_shapes_first(path, lambda: VAE(cfg), strict=False)  # PCA and prior checked below
         tensors = load_tensors(path)
         model = VAE(cfg)
         expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
