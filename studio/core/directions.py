@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.params import ParamError
+from studio.core.paths import PathEscapeError, confined
 
 FORMAT = "latent-studio/directions"
 VERSION = 1
@@ -190,7 +191,10 @@ def model_directions(folder: str | Path, config: Mapping[str, Any],
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    path = Path(folder) / weights_file
+    try:  # the name comes from the card: it must stay inside the model folder
+        path = confined(folder, weights_file, "weights_file", Path(folder) / "card.json")
+    except PathEscapeError as exc:
+        raise DirectionsError(str(exc)) from None
     try:
         vectors = load_file(str(path))[VECTORS_TENSOR]
     except (SafetensorError, OSError, ValueError) as exc:

@@ -111,3 +111,18 @@ def test_directions_module_imports_no_torch() -> None:
     code = ("import sys, studio.core.directions as d; "
             "assert 'torch' not in sys.modules and 'PySide6' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_model_directions_read_no_file_outside_the_model_folder(tmp_path) -> None:
+    from safetensors.numpy import save_file
+
+    from studio.core.directions import DirectionsError, model_directions
+
+    outside = tmp_path / "outside.safetensors"
+    save_file({"directions": np.zeros((1, 4), np.float32)}, str(outside))
+    folder = tmp_path / "model"
+    folder.mkdir()
+    config = {"directions": [{"name": "a", "layers": [0, 1], "sigma": 1.0}]}
+    for ref in ("../outside.safetensors", str(outside)):
+        with pytest.raises(DirectionsError, match="weights_file .* leaves the folder"):
+            model_directions(folder, config, ref)
