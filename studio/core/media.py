@@ -83,15 +83,25 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
         return _decode(fh, str(path), max_pixels)
 
 
-def load_image_and_text(
-    path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS
+def load_fitted_image(
+    path: str | os.PathLike[str], size: int, channels: int, *, max_pixels: int = MAX_PIXELS
 ) -> tuple[np.ndarray, dict[str, str]]:
-    """`load_image`, and the text chunks of a PNG (empty for other formats), from one
-    decode: a PNG's text may follow its pixels, so reading it alone decodes them too."""
+    """`fit_image(load_image(path), size, channels)`, the same pixels, and the text chunks
+    of a PNG (empty for other formats), from one decode.
+
+    What the window needs of a dropped file. A PNG's text may follow its pixels, so reading
+    the recipe alone decoded them too; and for an RGB or grey image without alpha the
+    full-size numpy array in between is skipped: for 40 MP that was 120 MB copied several
+    times, partly holding the GIL, which stalled the GUI thread while a worker read it."""
+    _check_fit(size, channels)
     path = Path(path)
     text: dict[str, str] = {}
     with _open_file(path) as fh:
-        return _decode(fh, str(path), max_pixels, text), text
+        upright = _decode_upright(fh, str(path), max_pixels, text)
+    if upright.mode in ("RGB", "L") and not upright.has_transparency_data:
+        # what _to_rgb_array then fit_image's _to_pil would give back: the same RGB image
+        return _fit_pil(upright if upright.mode == "RGB" else upright.convert("RGB"), size, channels), text
+    return fit_image(_to_rgb_array(upright, str(path)), size, channels), text
 
 
 def load_image_bytes(data: bytes, name: str, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -110,8 +120,13 @@ def _open_file(path: Path) -> IO[bytes]:
         raise MediaError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
-def _decode(fh: IO[bytes], name: str, max_pixels: int,
-            text: dict[str, str] | None = None) -> np.ndarray:
+def _decode(fh: IO[bytes], name: str, max_pixels: int) -> np.ndarray:
+    return _to_rgb_array(_decode_upright(fh, name, max_pixels), name)
+
+
+def _decode_upright(fh: IO[bytes], name: str, max_pixels: int,
+                    text: dict[str, str] | None = None) -> Image.Image:
+    """The first frame, decoded and turned upright (EXIF); a PNG's text chunks into `text`."""
     with _open_image(fh, name, max_pixels) as img:
         try:
             img.load()  # the first frame only, for animations
@@ -119,12 +134,11 @@ def _decode(fh: IO[bytes], name: str, max_pixels: int,
                 _check_png_complete(fh, name)
                 if text is not None:  # loaded: the chunks after the pixels are read too
                     text.update({str(k): str(v) for k, v in img.text.items()})
-            upright = ImageOps.exif_transpose(img)
+            return ImageOps.exif_transpose(img)  # a new image: it outlives the file
         except MediaError:
             raise
         except Exception as exc:  # Pillow's plugins raise many types on crafted files
             raise MediaError(f"{name}: truncated or corrupt image data ({exc})") from None
-    return _to_rgb_array(upright, name)
 
 
 def _open_image(fh: IO[bytes], name: str, max_pixels: int) -> Image.Image:
@@ -239,14 +253,21 @@ def _to_pil(image: np.ndarray, what: str = "image") -> Image.Image:
 
 def fit_image(image: np.ndarray, size: int, channels: int) -> np.ndarray:
     """Centre-crop to a square and resize to (size, size, channels) uint8."""
+    _check_fit(size, channels)
+    array = _as_hwc(image)
+    if array.shape[2] == 4:
+        array = _over_black(array)
+    return _fit_pil(_to_pil(array), size, channels)
+
+
+def _check_fit(size: int, channels: int) -> None:
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, not {channels}")
     if size < 1:
         raise ValueError(f"size must be positive, not {size}")
-    array = _as_hwc(image)
-    if array.shape[2] == 4:
-        array = _over_black(array)
-    pil = _to_pil(array)
+
+
+def _fit_pil(pil: Image.Image, size: int, channels: int) -> np.ndarray:
     width, height = pil.size
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2

@@ -69,8 +69,8 @@ def read_file(path: str, index: int, fit: tuple[int, int]) -> OpenedFile:
     else:
         problem = None
     try:
-        # one decode gives the pixels and a PNG's text chunks (its recipe among them)
-        image, text = media.load_image_and_text(path)
+        # one decode gives the fitted pixels and a PNG's text chunks (its recipe among them)
+        fitted, text = media.load_fitted_image(path, *fit)
     except media.MediaError as exc:
         return OpenedFile(path, index, error=str(exc))
     except (OSError, ValueError) as exc:
@@ -81,10 +81,6 @@ def read_file(path: str, index: int, fit: tuple[int, int]) -> OpenedFile:
             return OpenedFile(path, index, request=Request.from_recipe(recipe))
     except Exception as exc:  # a damaged recipe: say so, and open the pixels as an image
         problem = _named(path, exc)
-    try:
-        fitted = media.fit_image(image, *fit)
-    except (media.MediaError, ValueError) as exc:
-        return OpenedFile(path, index, error=_named(path, exc))
     note = None
     if problem is not None:
         reason = problem.removeprefix(f"{path}: ")

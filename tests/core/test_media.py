@@ -250,6 +250,47 @@ def test_fit_image_shapes_and_channels() -> None:
         media.fit_image(np.zeros((4, 4, 3), np.float32), 4, 3)
 
 
+def _odd_images(folder: Path) -> list[Path]:
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (90, 130, 3), dtype=np.uint8)
+    paths = []
+    for name, image in (("rgb.png", Image.fromarray(rgb)),
+                        ("gray.png", Image.fromarray(rgb[..., 0])),
+                        ("rgba.png", Image.fromarray(np.dstack([rgb, rgb[..., :1]]), "RGBA")),
+                        ("palette.gif", Image.fromarray(rgb).convert("P")),
+                        ("wide.png", Image.fromarray(rgb[..., 0].astype(np.uint16) * 257)),
+                        ("photo.jpg", Image.fromarray(rgb))):
+        image.save(folder / name)
+        paths.append(folder / name)
+    keyed = Image.fromarray(rgb)
+    keyed.info["transparency"] = tuple(int(v) for v in rgb[0, 0])
+    keyed.save(folder / "keyed.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° to display
+    Image.fromarray(rgb).save(folder / "rotated.jpg", exif=exif.tobytes())
+    return [*paths, folder / "keyed.png", folder / "rotated.jpg"]
+
+
+@pytest.mark.parametrize("size, channels", [(32, 3), (16, 1), (90, 3)])
+def test_load_fitted_image_gives_the_pixels_of_load_then_fit(tmp_path: Path, size, channels) -> None:
+    """The window's one-decode path, exactly what the command line's two steps give."""
+    for path in _odd_images(tmp_path):
+        fitted, text = media.load_fitted_image(path, size, channels)
+        expected = media.fit_image(media.load_image(path), size, channels)
+        assert fitted.dtype == np.uint8 and np.array_equal(fitted, expected), path.name
+        assert text == {}
+
+
+def test_load_fitted_image_reads_a_png_s_text_after_its_pixels(tmp_path: Path) -> None:
+    path = tmp_path / "tagged.png"
+    media.save_png(path, noise(12, 12), {"parameters": "a prompt", media.RECIPE_CHUNK: "{}"})
+    _, text = media.load_fitted_image(path, 8, 3)
+    assert text == {"parameters": "a prompt", media.RECIPE_CHUNK: "{}"}
+    with pytest.raises(MediaError, match="broken.png"):
+        (tmp_path / "broken.png").write_bytes(path.read_bytes()[:-30])
+        media.load_fitted_image(tmp_path / "broken.png", 8, 3)
+
+
 # -- PNG metadata ------------------------------------------------------------------
 
 
