@@ -193,3 +193,25 @@ def test_a_held_engine_queues_until_started():
         engine.shutdown()
     never_started = Engine(ModelCache(library, registry, device="cpu"), start=False)
     never_started.shutdown()  # nothing to join
+
+
+def test_load_unload_device_and_status_are_engine_commands(make_engine):
+    engine = make_engine()
+    loaded = engine.load("fake-model")
+    assert loaded.wait(10) and loaded.label == "load fake-model" and loaded.lane == "calls"
+    assert loaded.value == {"device": "cpu", "loaded": ["fake-model"],
+                            "memory": engine.cache.memory_in_use()}
+    status = engine.status()
+    assert status.wait(10) and status.value["loaded"] == ["fake-model"]
+    unloaded = engine.unload("fake-model")
+    assert unloaded.wait(10) and unloaded.value["loaded"] == []
+    moved = engine.set_device("cpu", label="device cpu")
+    assert moved.wait(10) and moved.value["device"] == "cpu"
+
+
+def test_a_device_that_does_not_work_falls_back_and_fails_with_the_reason(make_engine):
+    engine = make_engine()
+    job = engine.set_device("no-such-device", fallback="cpu")
+    job.wait(10)
+    assert job.state is JobState.FAILED and "no-such-device" in job.error
+    assert engine.cache.device == "cpu"  # a working device stays in use

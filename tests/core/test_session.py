@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from studio.core.params import ParamError
-from studio.core.requests import Request
+from studio.core.requests import Request, Result
 from studio.core.session import Session
 from tests.fakes import fake_registry
 
@@ -115,3 +115,63 @@ def test_switching_model_clears_inputs():
     assert "latent_a" in session.inputs
     session.select_model("m2")
     assert session.inputs == {} and session.model_id == "m2"
+
+
+def test_each_model_keeps_its_own_state_and_switching_back_restores_it():
+    session = Session(fake_registry(), family_of=lambda model_id: "fake")
+    session.select_model("m1")
+    session.set_view("map")
+    session.set_value("extent", 1.0)
+    session.set_input("center", np.ones(3, np.float32))
+    session.select_model("m2")
+    assert session.view == "samples" and session.value("extent", "map") == 2.5
+    assert not session.can_undo()  # undo is per model too
+    session.select_model("m1")
+    assert session.view == "map" and session.value("extent") == 1.0
+    assert np.array_equal(session.inputs["center"], np.ones(3))
+    assert set(session.states()) == {"m1", "m2"}
+
+
+def test_views_subscribe_to_the_session_instead_of_being_told(session):
+    seen = []
+    for event in session.events:
+        event.connect(lambda *args, name=event.name: seen.append((name, *args)))
+    panel = object()
+    session.set_value("count", 4, source=panel)
+    session.set_values({"count": 5, "temperature": 0.5})
+    session.reset_all()
+    session.undo()
+    session.redo()
+    session.seed_locked = True
+    session.set_view("map")
+    session.set_input("center", np.zeros(3, np.float32))
+    assert seen == [
+        ("values_changed", "sample", "edit", panel), ("values_changed", "sample", "batch", None),
+        ("values_changed", "sample", "reset", None), ("values_changed", "sample", "undo", None),
+        ("values_changed", "sample", "redo", None), ("seed_lock_changed", True),
+        ("view_changed", "map"), ("inputs_changed", "center")]
+    seen.clear()
+    session.set_value("count", session.value("count", "sample"), op="sample")  # no change
+    session.set_view("map")
+    session.select_model("fake-model")
+    assert seen == []
+
+
+def test_results_are_kept_per_view_with_the_request_that_made_them(session):
+    shown = []
+    session.events.result_added.connect(lambda view, result: shown.append((view, result)))
+    request = session.request("sample")
+    result = Result(request, np.zeros((1, 2, 2, 1), np.uint8))
+    session.add_result(result, "samples")
+    assert session.result("samples") is result and shown == [("samples", result)]
+    session.select_model("another")
+    assert session.result("samples") is None
+    session.select_model("fake-model")
+    assert session.result("samples").request == request
+
+
+def test_a_restore_announces_its_values_last_as_one_restore(session):
+    causes = []
+    session.events.values_changed.connect(lambda op, cause, source: causes.append((op, cause)))
+    session.restore(Request("fake-model", "traverse", {"seed": 3}, {"latent": np.zeros(3)}))
+    assert causes == [("traverse", "restore")]
