@@ -16,7 +16,7 @@ from tests.ui.conftest import drop_files, generate, write_png
 
 
 def _encoded(window, qtbot):
-    qtbot.waitUntil(lambda: window.last_result is not None and not window.busy())
+    qtbot.waitUntil(lambda: window.last_result is not None and not window.busy(), timeout=20000)
     return window.last_result
 
 
@@ -24,13 +24,13 @@ def test_a_dropped_image_is_decoded_off_the_gui_thread(window, qtbot, tmp_path, 
     """A 40-megapixel PNG took 1.3-2 s to decode: that must not happen on the GUI thread.
     (How long the GUI stalls is measured in benchmarks/bench_gui_stall.py.)"""
     threads = []
-    real_decode = media._decode  # where every image read decodes its pixels
+    real_decode = media._decode_upright  # where every image read decodes its pixels
 
     def recording_decode(*args, **kwargs):
         threads.append(threading.current_thread())
         return real_decode(*args, **kwargs)
 
-    monkeypatch.setattr(media, "_decode", recording_decode)
+    monkeypatch.setattr(media, "_decode_upright", recording_decode)
     path = write_png(tmp_path / "big.png", size=24, rgb=True)
     drop_files(window.explorer.samples.canvas, [path], wait=False)
     assert window.loading_files()  # the drop returned before the file was read
@@ -61,7 +61,7 @@ def test_a_recipe_with_a_bad_version_says_so(window, qtbot, tmp_path):
     path.write_text(json.dumps(recipe))
     history = len(window.history)
     window.open_files([str(path)])
-    qtbot.waitUntil(lambda: not window.loading_files())
+    qtbot.waitUntil(lambda: not window.loading_files(), timeout=20000)
     assert window.message_bar.level() == "error"
     assert "bad-version.json" in window.message_bar.text() and "version" in window.message_bar.text()
     assert window.last_result is result and len(window.history) == history
@@ -86,7 +86,7 @@ def test_a_png_whose_recipe_has_a_bad_version_opens_as_an_image(window, qtbot, t
     media.save_png_with_recipe(path, result.images[0], recipe, "parameters")
     drop_files(window.explorer.samples.canvas, [path])
     assert "its recipe is unreadable" in window.message_bar.text()
-    qtbot.waitUntil(lambda: window.last_result is not result and not window.busy())
+    qtbot.waitUntil(lambda: window.last_result is not result and not window.busy(), timeout=20000)
     assert window.last_result.request.op == "encode"
 
 
