@@ -76,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("studio: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: the traceback goes to the log, stderr says where
+        if isinstance(exc, _expected_errors()):  # raised past a command's own handling
+            print(f"studio: error: {_one_line(exc, typed=False)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         if not isinstance(exc, Bug):  # a Bug's traceback is logged already, where it happened
             logging.getLogger("studio.cli").exception("studio %s failed", argv[0])
         print(f"studio: error: {_one_line(exc)} (a bug; the traceback is in {log_path})",
@@ -89,11 +92,28 @@ class Bug(Exception):
     """A job failed from a fault in the studio, not in the input; its traceback is in the log."""
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException, typed: bool = True) -> str:
     text = str(exc).strip().splitlines()
-    if isinstance(exc, Bug):
-        return text[0] if text else "a job failed"
+    if isinstance(exc, Bug) or not typed:
+        return text[0] if text else type(exc).__name__
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """The studio's own errors about the user's input and files: their message names the
+    file and the problem, wherever in a command they are raised (torch-free imports)."""
+    from studio.core.cards import CardError
+    from studio.core.diffusers_folder import NotAPipelineError
+    from studio.core.directions import DirectionsError
+    from studio.core.family import ModelLoadError
+    from studio.core.library import LibraryError
+    from studio.core.media import MediaError
+    from studio.core.params import ParamError
+    from studio.core.paths import PathEscapeError
+    from studio.core.requests import RecipeError
+
+    return (CardError, NotAPipelineError, DirectionsError, ModelLoadError, LibraryError,
+            MediaError, ParamError, PathEscapeError, RecipeError)
 
 
 def _tolerant_output() -> None:

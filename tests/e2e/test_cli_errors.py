@@ -129,3 +129,17 @@ def test_a_recipe_id_cannot_lead_training_out_of_the_data_folder(tmp_path, capsy
     assert repr(model_id) in line
     assert not (studio_home.parent / "escaped").exists() and not Path("/tmp/escaped").exists()
     assert not (studio_home / "training").exists() or not any((studio_home / "training").iterdir())
+
+
+def test_eval_of_weights_that_do_not_fit_their_card_is_one_line(tmp_path, capsys) -> None:
+    folder = tmp_path / "pixelcnn-copy"
+    shutil.copytree(builtin_models_dir() / "pixelcnn-glyphs", folder)
+    card = json.loads((folder / "card.json").read_text())
+    card["id"] = "pixelcnn-copy"
+    card["config"]["hidden"] = 48
+    (folder / "card.json").write_text(json.dumps(card))
+    assert main(["import", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--model", "pixelcnn-copy", "--samples", "4"]) == 2
+    line = one_error_line(capsys)
+    assert str(folder / "model.safetensors") in line and "but the model expects" in line
