@@ -36,6 +36,7 @@ from benchmarks.qt_harness import app, process_until
 EVENT_INTERVAL = 0.016
 DRAG_SECONDS = 2.0
 LANE = "gan-edit"
+VERBOSE = False  # print every preview's level and times
 
 
 def make_model(root: Path, resolution: int, channel_base: int, smoke: bool) -> str:
@@ -119,6 +120,9 @@ def _measure(window, services, model_id: str, resolution: int, smoke: bool, enfo
         if result.extras.get("preview"):
             preview_runs.append(float(result.timings.get("run", 0.0)))
             levels.append(int(result.request.params.get("preview_resolution", 0)))
+            if VERBOSE:
+                print(f"  preview {levels[-1]} px: run {preview_runs[-1] * 1000:.0f} ms, "
+                      f"queued {result.timings.get('queued', 0) * 1000:.0f} ms")
 
     edit.show_result = record
     events = 4 if smoke else round(DRAG_SECONDS / EVENT_INTERVAL)

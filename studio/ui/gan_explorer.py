@@ -50,7 +50,8 @@ OPS_OF_VIEW = {SAMPLES: ("sample", "arithmetic", "project"), "edit": ("sample",)
 EDIT_LANE, MIX_LANE = "gan-edit", "gan-mix"
 PREVIEW_PAUSE_MS = 150  # no slider event for this long: the drag has paused
 # a preview frame should take about this long on the worker: the preview level halves when
-# one takes 1.5 × as long (a slower or busier machine), doubles when one takes a third
+# one takes 1.5 × as long (a slower or busier machine), doubles when one takes under a
+# fifth (a level up costs about 4 × as much: a fifth keeps it from see-sawing)
 PREVIEW_FRAME_S = 0.045
 DIRECTIONS_FILTER = "Directions (*.json)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff)"
@@ -502,12 +503,12 @@ class GANExplorer(Explorer):
         self.edit.set_busy(preview or self._full_timer.isActive())
 
     def _adapt_preview(self, seconds: float) -> None:
-        """Keep previews near PREVIEW_FRAME_S each: a level down when slower, up when much
+        """Keep previews near PREVIEW_FRAME_S each: a level down when slower, up when far
         faster (never past a quarter of the model's size, never below 8 px)."""
         top = max(8, int(self.card.resolution) // 4) if self.card is not None else 8
         if seconds > 1.5 * PREVIEW_FRAME_S and self._preview_res > 8:
             self._preview_res //= 2
-        elif 0 < seconds < PREVIEW_FRAME_S / 3 and self._preview_res * 2 <= top:
+        elif 0 < seconds < PREVIEW_FRAME_S / 5 and self._preview_res * 2 <= top:
             self._preview_res *= 2
 
     def _show_subject(self) -> None:
