@@ -322,6 +322,15 @@ class EditView(QWidget):
     def set_directions(self, directions: Sequence[tuple[str, tuple[int, int], float]],
                        layer_count: int) -> None:
         """(name, (first, last), sigma) per direction; amounts start at 0."""
+        same = (layer_count == getattr(self, "_layer_count", None)
+                and [(r.name.text(), r.sigma) for r in self.rows]
+                == [(name, sigma) for name, _layers, sigma in directions])
+        self._layer_count = layer_count
+        if same:  # back to a model shown before: reuse its rows (a rebuild took ~20 ms)
+            for row, (_name, layers, _sigma) in zip(self.rows, directions):
+                row.set_amount(0.0)
+                row.set_layers(*layers)
+            return
         for row in self.rows:
             row.hide()
             row.deleteLater()

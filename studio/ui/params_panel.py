@@ -45,6 +45,19 @@ class _Row:
     editor: QWidget
 
 
+@dataclass
+class _Form:
+    """The editors of one op, built once and kept: switching models or ops shows another
+    form instead of rebuilding one (a rebuild took most of a model switch)."""
+
+    spec: OpSpec
+    widget: QWidget
+    rows: dict[str, _Row]
+    sections: dict[str, Section]
+    seed_lock: QToolButton | None
+    seed_random: QToolButton | None
+
+
 class Section(QWidget):
     """A collapsible group: a header button that shows or hides its grid of rows."""
 
@@ -90,6 +103,8 @@ class ParamsPanel(QWidget):
         self._sections: dict[str, Section] = {}
         self._silent = False
         self._spec: OpSpec | None = None
+        self._forms: dict[int, _Form] = {}  # id(spec) → its form
+        self._shown: _Form | None = None
         self.seed_lock: QToolButton | None = None
         self.seed_random: QToolButton | None = None
 
@@ -111,7 +126,7 @@ class ParamsPanel(QWidget):
         self._form = QWidget()
         self._form_layout = QVBoxLayout(self._form)
         self._form_layout.setContentsMargins(0, 0, 6, 0)
-        self._form_layout.setSpacing(4)
+        self._form_layout.setSpacing(0)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -151,32 +166,43 @@ class ParamsPanel(QWidget):
         self.op_help.setText(spec.help)
         self.op_help.setVisible(bool(spec.help))
         locked = self.seed_lock.isChecked() if self.seed_lock is not None else False
-        while self._form_layout.count():
-            item = self._form_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().hide()  # deleteLater waits for the event loop; hide now
-                item.widget().deleteLater()
-        self._rows.clear()
-        self._sections.clear()
+        form = self._forms.get(id(spec))
+        if form is None or form.spec is not spec:
+            form = self._forms[id(spec)] = self._build_form(spec)
+        if self._shown is not form:
+            if self._shown is not None:
+                self._shown.widget.hide()
+            form.widget.show()  # at once: a layout shows children only on the next pass
+            self._shown = form
+        self._rows, self._sections = form.rows, form.sections
+        self.seed_lock, self.seed_random = form.seed_lock, form.seed_random
+        self.reset_all_button.setEnabled(bool(spec.scalar_params))
+        if self.seed_lock is not None:
+            self.set_seed_locked(locked)
+        self.set_values(values)
+
+    def _build_form(self, spec: OpSpec) -> _Form:
+        widget = QWidget()
+        widget.hide()
+        layout = QVBoxLayout(widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        self._rows, self._sections = {}, {}
         self.seed_lock = self.seed_random = None
         for param in spec.scalar_params:
             section = self._sections.get(param.group)
             if section is None:
                 section = self._sections[param.group] = Section(param.group)
-                self._form_layout.addWidget(section)
+                layout.addWidget(section)
             self._add_row(section, param)
         if not spec.scalar_params:
             note = QLabel("This op takes its input from the canvas: drop an image onto it.")
             note.setObjectName("caption")
             note.setWordWrap(True)
-            self._form_layout.addWidget(note)
-        self._form_layout.addStretch(1)
-        for section in self._sections.values():
-            section.show()  # at once: a layout shows new children only on the next event loop pass
-        self.reset_all_button.setEnabled(bool(spec.scalar_params))
-        if self.seed_lock is not None:
-            self.set_seed_locked(locked)
-        self.set_values(values)
+            layout.addWidget(note)
+        layout.addStretch(1)
+        self._form_layout.addWidget(widget)
+        return _Form(spec, widget, self._rows, self._sections, self.seed_lock, self.seed_random)
 
     def _add_row(self, section: Section, spec: ParamSpec) -> None:
         label = QLabel(spec.label)
@@ -195,7 +221,8 @@ class ParamsPanel(QWidget):
         self._rows[spec.name] = _Row(spec, get, put, reset, editor)
 
     def _make_editor(self, spec: ParamSpec) -> tuple[QWidget, Callable[[], Any], Callable[[Any], None]]:
-        emit = lambda value, name=spec.name: self._emit(name, value)  # noqa: E731
+        rows = self._rows  # the form being built: only its own editors speak for it
+        emit = lambda value, name=spec.name: self._emit(name, value, rows)  # noqa: E731
         if spec.kind == "float":
             return self._float_editor(spec, emit)
         if spec.kind in ("int", "seed"):
@@ -311,9 +338,9 @@ class ParamsPanel(QWidget):
     def reset(self, name: str) -> None:
         self.set_value(name, self._rows[name].spec.default)
 
-    def _emit(self, name: str, value: Any) -> None:
-        if self._silent:
-            return
+    def _emit(self, name: str, value: Any, rows: dict[str, _Row] | None = None) -> None:
+        if self._silent or (rows is not None and rows is not self._rows):
+            return  # quiet, or an editor of a hidden form (it loses focus as it hides)
         row = self._rows.get(name)
         if row is None:
             return
@@ -332,7 +359,6 @@ class ParamsPanel(QWidget):
         self.set_values(defaults)
         self.values_reset.emit(defaults)
 
-    # -- seed lock, op and busy state ---------------------------------------------------
     # -- following the session ---------------------------------------------------------------
     def follow(self, session: Any) -> None:
         """Show the session's values whenever they change (a seed drawn, an explorer's
@@ -348,6 +374,7 @@ class ParamsPanel(QWidget):
                 self._session.family).op_names:
             self.set_values(self._session.values(op))
 
+    # -- seed lock, op and busy state ---------------------------------------------------
     def set_seed_locked(self, locked: bool) -> None:
         if self.seed_lock is not None:
             self.seed_lock.setChecked(locked)
