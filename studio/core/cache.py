@@ -84,6 +84,15 @@ class ModelCache:
                 break
             self._drop(oldest)
 
+    def settle(self, keep: str) -> None:
+        """Unload the least recent models until the cache is within its budget, never
+        `keep` (the model in use). A model's memory can grow after it has loaded (the
+        diffusion families keep the timelines of their last runs for forks), so the
+        engine calls this after every run, not only when a model loads."""
+        with self._lock:
+            if keep in self._models:
+                self._evict_over_budget(keep)
+
     def unload(self, model_id: str) -> bool:
         with self._lock:
             if model_id not in self._models:

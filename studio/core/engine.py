@@ -360,8 +360,14 @@ class Engine:
         started = time.perf_counter()
         model = self.cache.get(request.model_id)
         loaded = time.perf_counter()
-        out: Output = model.run(request.op, request.params, request.inputs, ctx)
-        done = time.perf_counter()
+        try:
+            out: Output = model.run(request.op, request.params, request.inputs, ctx)
+        finally:
+            done = time.perf_counter()
+            # what the run kept (a diffusion timeline) counts against the budget too
+            settle = getattr(self.cache, "settle", None)
+            if settle is not None:
+                settle(request.model_id)
         images = np.ascontiguousarray(out.images)
         assert images.dtype == np.uint8 and images.ndim == 4, (images.dtype, images.shape)
         return Result(
