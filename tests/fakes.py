@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.cards import ModelCard
+from studio.core.directions import Edit, parse_edits
 from studio.core.family import JobContext, Output
 from studio.core.latent import grid_point, path
 from studio.core.registry import Registry
@@ -233,19 +234,6 @@ class FakeGANFamily:
         return FakeGANModel(card, device)
 
 
-def parse_edits(text: str) -> list[dict[str, Any]]:
-    """The `edits` parameter: "" or a JSON list of {"direction", "amount", "layers"}."""
-    if not str(text).strip():
-        return []
-    try:
-        edits = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"edits: not valid JSON ({exc})") from None
-    if not isinstance(edits, list) or not all(isinstance(e, dict) for e in edits):
-        raise ValueError("edits: must be a list of {direction, amount, layers}")
-    return edits
-
-
 def parse_seeds(text: str, name: str) -> list[int]:
     try:
         seeds = [int(part) for part in str(text).replace(" ", "").split(",") if part]
@@ -297,21 +285,22 @@ class FakeGANModel:
     def seed_w(self, seed: int, psi: float) -> np.ndarray:
         return self.truncate(self.map(self.z(seed)), psi)
 
-    def edit(self, wplus: np.ndarray, edits: list[dict[str, Any]]) -> np.ndarray:
+    def parse_edits(self, text: str) -> list[Edit]:
+        """The `edits` parameter, read by the one directions model (studio.core.directions);
+        a direction without layers edits every layer here."""
+        every = [(0, self.layers - 1)] * len(self.directions)
+        return parse_edits(text, len(self.directions), self.layers, W_DIM, every, self.sigmas)
+
+    def edit(self, wplus: np.ndarray, edits: list[Edit] | list[dict[str, Any]]) -> np.ndarray:
+        """w+ moved by `edits` (Edit objects, or the dicts of an `edits` JSON)."""
+        if edits and isinstance(edits[0], dict):
+            edits = self.parse_edits(json.dumps(edits))
         out = wplus.copy()
         for e in edits:
-            if "vector" in e:  # a direction from a directions file, as in gan.py
-                vector = np.asarray(e["vector"], np.float32)
-                if vector.shape != (W_DIM,):
-                    raise ValueError(f"edits: 'vector' must be a list of {W_DIM} numbers")
-                sigma = float(e.get("sigma", 1.0))
-            else:
-                d = int(e["direction"])
-                if not 0 <= d < len(self.directions):
-                    raise ValueError(f"edits: this model has no direction {d}")
-                vector, sigma = self.directions[d], self.sigmas[d]
-            first, last = (int(x) for x in e.get("layers", [0, self.layers - 1]))
-            out[first:last + 1] += float(e["amount"]) * sigma * vector
+            # a direction from a directions file carries its vector, as in gan.py
+            vector = e.vector if e.direction is None else self.directions[e.direction]
+            first, last = e.layers
+            out[first:last + 1] += e.amount * e.sigma * vector
         return out
 
     def synth(self, wplus: np.ndarray) -> np.ndarray:
@@ -328,7 +317,7 @@ class FakeGANModel:
         if op == "sample":
             if self.gate is not None:
                 self.gate.wait(10)
-            edits = parse_edits(params.get("edits", ""))
+            edits = self.parse_edits(params.get("edits", ""))
             if inputs.get("latent") is not None:  # given codes render as they are
                 start = np.asarray(inputs["latent"], np.float32).reshape(-1, self.layers, W_DIM)
                 labels: tuple[str, ...] = ()
