@@ -23,6 +23,10 @@ Edits (the `edits` text parameter of the GAN's sample op) are JSON too:
 `direction` indexes the model's own directions; `vector` carries one from a directions
 file the user loaded (the UI writes it). amount is in σ; layers default to the
 direction's own range (all layers for a vector).
+
+This is the one directions and edits model: the GAN family applies `parse_edits`, and
+the GAN explorer's sliders are `Direction`s with an amount (`directions_of`,
+`edits_text_of`, `read_edits`), so no second copy lives in the UI.
 """
 
 from __future__ import annotations
@@ -53,14 +57,21 @@ class DirectionsError(ValueError):
 @dataclass
 class Direction:
     name: str
-    vector: np.ndarray  # (w_dim,) float32, unit norm for PCA directions
+    # (w_dim,) float32, unit norm for PCA directions; None in an editor for the model's
+    # own direction at this position (its vector stays in the weights)
+    vector: np.ndarray | None
     layers: tuple[int, int]  # first and last synthesis layer it edits, inclusive
     sigma: float = 1.0  # std of w along the vector: amounts are in these units
+    amount: float = 0.0  # how far an editor moved it, in σ (not written to files)
+    card_layers: tuple[int, int] | None = None  # the card's range (Reset goes back to it)
 
     def __post_init__(self) -> None:
-        self.vector = np.asarray(self.vector, dtype=np.float32).reshape(-1)
+        if self.vector is not None:
+            self.vector = np.asarray(self.vector, dtype=np.float32).reshape(-1)
         self.layers = (int(self.layers[0]), int(self.layers[1]))
         self.sigma = float(self.sigma)
+        if self.card_layers is None:
+            self.card_layers = self.layers
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "layers": list(self.layers), "sigma": self.sigma,
@@ -157,6 +168,40 @@ def load_directions(path: str | Path, *, w_dim: int | None = None,
     return out
 
 
+def read_any_directions(path: str | Path, *, w_dim: int | None = None,
+                        num_layers: int | None = None,
+                        max_name: int = 60) -> tuple[str, list[dict[str, Any]]]:
+    """(model id, [{"name", "layers"[, "vector", "sigma"]}, ...]) from a directions file.
+
+    The file is this module's format (read, and checked against `w_dim` and
+    `num_layers`, by `load_directions`); older names-only files the GAN explorer wrote,
+    {"model": id, "directions": [{"name", "layers"}]}, still give names and ranges (applied
+    by position). DirectionsError (a ValueError) names the file and what is wrong."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DirectionsError(f"{path.name}: not a readable directions file ({exc})") from None
+    if isinstance(data, dict) and "format" in data:
+        loaded = load_directions(path, w_dim=w_dim, num_layers=num_layers)
+        model = data.get("model")
+        return (model if isinstance(model, str) else "",
+                [{"name": d.name[:max_name], "layers": list(d.layers), "vector": d.vector,
+                  "sigma": d.sigma} for d in loaded])
+    entries = data.get("directions") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not isinstance(data.get("model"), str):
+        raise DirectionsError(f"{path.name}: not a directions file (no model and directions)")
+    out = []
+    for index, entry in enumerate(entries):
+        try:
+            layers = [int(entry["layers"][0]), int(entry["layers"][1])]
+            out.append({"name": str(entry["name"])[:max_name], "layers": layers})
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise DirectionsError(
+                f"{path.name}: direction {index + 1} needs a name and layers [first, last]") from None
+    return data["model"], out
+
+
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
@@ -211,6 +256,86 @@ def model_directions(folder: str | Path, config: Mapping[str, Any],
 
 # -----------------------------------------------------------------------------
 # edits
+
+
+def layer_count(card: Any) -> int:
+    """The number of w+ layers of a GAN's card: config["layers"], else the latent shape's."""
+    config = getattr(card, "config", {}) or {}
+    if config.get("layers"):
+        return int(config["layers"])
+    shape = getattr(card, "latent_shape", None)
+    return int(shape[0]) if shape else 1
+
+
+def clamp_layers(layers: Sequence[Any], count: int) -> tuple[int, int]:
+    first = min(max(int(layers[0]), 0), count - 1)
+    last = min(max(int(layers[1]), first), count - 1)
+    return first, last
+
+
+def directions_of(card: Any) -> list[Direction]:
+    """The directions a card lists, to edit: config["directions"] = [{"name", "layers":
+    [first, last], "sigma"}, ...], leniently (a missing name or range gets a default, a
+    range is clamped to the model's layers); the vectors stay in the weights."""
+    config = getattr(card, "config", {}) or {}
+    count = layer_count(card)
+    out = []
+    for index, entry in enumerate(config.get("directions") or []):
+        first, last = clamp_layers(entry.get("layers") or [0, count - 1], count)
+        out.append(Direction(str(entry.get("name") or f"Direction {index + 1}"), None,
+                             (first, last), float(entry.get("sigma", 1.0))))
+    return out
+
+
+def edits_text_of(directions: Sequence[Direction]) -> str:
+    """The `edits` parameter for directions moved in an editor (those away from 0). The
+    model's own directions (vector None) go by index; loaded vectors go as they are,
+    with their σ."""
+    edits: list[dict[str, Any]] = []
+    for index, d in enumerate(directions):
+        if not d.amount:
+            continue
+        if d.vector is None:
+            edits.append({"direction": index, "amount": round(d.amount, 4),
+                          "layers": list(d.layers)})
+        else:
+            edits.append({"vector": [float(x) for x in d.vector], "sigma": d.sigma,
+                          "amount": round(d.amount, 4), "layers": list(d.layers)})
+    return json.dumps(edits) if edits else ""
+
+
+def read_edits(text: Any) -> list[dict[str, Any]] | None:
+    """The `edits` JSON as a list of dicts ({"direction": index} or {"vector", "sigma"},
+    with "amount" and maybe "layers"), for an editor to show; None when it is not valid
+    (yet: the user may be typing). `parse_edits` is the strict reader a model applies."""
+    if not str(text or "").strip():
+        return []
+    try:
+        edits = json.loads(str(text))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(edits, list):
+        return None
+    out = []
+    try:
+        for e in edits:
+            item: dict[str, Any] = {"amount": float(e.get("amount", 0.0))}
+            if "vector" in e:
+                item["vector"] = np.asarray(e["vector"], np.float32).reshape(-1)
+                item["sigma"] = float(e.get("sigma", 1.0))
+            else:
+                item["direction"] = int(e["direction"])
+            if "layers" in e:
+                item["layers"] = [int(e["layers"][0]), int(e["layers"][1])]
+            out.append(item)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return None
+    return out
+
+
+def same_vector(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is not None and b is not None and a.shape == b.shape
+            and bool(np.allclose(a, b, rtol=1e-5, atol=1e-6)))
 
 
 def edits_text(edits: Iterable[Mapping[str, Any]]) -> str:

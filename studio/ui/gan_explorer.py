@@ -22,9 +22,7 @@ cancelled with Esc and land in the History.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,130 +56,13 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff)"
 MAX_NAME = 60
 
 
-# -- directions -------------------------------------------------------------------------------
-@dataclass
-class Direction:
-    """A latent direction of the model, as the sliders show it."""
-
-    name: str
-    layers: tuple[int, int]  # first and last synthesis layer it edits
-    sigma: float  # σ of w along it (the card's figure); amounts are in σ
-    card_layers: tuple[int, int]  # the card's range, for Reset
-    amount: float = 0.0
-    # a vector loaded from a directions file that is not the model's own direction at this
-    # position: edits then carry it ("vector" + "sigma") instead of the index
-    vector: np.ndarray | None = field(default=None, repr=False)
-
-
-def directions_of(card: Any) -> list[Direction]:
-    """The directions listed in a card: config["directions"] = [{"name", "layers":
-    [first, last], "sigma"}, ...]; config["layers"] is the number of w+ layers."""
-    config = getattr(card, "config", {}) or {}
-    count = layer_count(card)
-    out = []
-    for index, entry in enumerate(config.get("directions") or []):
-        first, last = _clamp_layers(entry.get("layers") or [0, count - 1], count)
-        out.append(Direction(str(entry.get("name") or f"Direction {index + 1}"), (first, last),
-                             float(entry.get("sigma", 1.0)), (first, last)))
-    return out
-
-
-def layer_count(card: Any) -> int:
-    config = getattr(card, "config", {}) or {}
-    if config.get("layers"):
-        return int(config["layers"])
-    shape = getattr(card, "latent_shape", None)
-    return int(shape[0]) if shape else 1
-
-
-def _clamp_layers(layers: Sequence[Any], count: int) -> tuple[int, int]:
-    first = min(max(int(layers[0]), 0), count - 1)
-    last = min(max(int(layers[1]), first), count - 1)
-    return first, last
-
-
-def edits_text(directions: Sequence[Direction]) -> str:
-    """The `edits` parameter for the sliders: the directions moved away from 0. The
-    model's own directions go by index; loaded vectors go as they are, with their σ."""
-    edits: list[dict[str, Any]] = []
-    for index, d in enumerate(directions):
-        if not d.amount:
-            continue
-        if d.vector is None:
-            edits.append({"direction": index, "amount": round(d.amount, 4),
-                          "layers": list(d.layers)})
-        else:
-            edits.append({"vector": [float(x) for x in d.vector], "sigma": d.sigma,
-                          "amount": round(d.amount, 4), "layers": list(d.layers)})
-    return json.dumps(edits) if edits else ""
-
-
-def parse_edits(text: Any) -> list[dict[str, Any]] | None:
-    """The `edits` JSON as a list of dicts ({"direction": index} or {"vector", "sigma"},
-    with "amount" and maybe "layers"), or None when it is not valid (yet)."""
-    if not str(text or "").strip():
-        return []
-    try:
-        edits = json.loads(str(text))
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(edits, list):
-        return None
-    out = []
-    try:
-        for e in edits:
-            item: dict[str, Any] = {"amount": float(e.get("amount", 0.0))}
-            if "vector" in e:
-                item["vector"] = np.asarray(e["vector"], np.float32).reshape(-1)
-                item["sigma"] = float(e.get("sigma", 1.0))
-            else:
-                item["direction"] = int(e["direction"])
-            if "layers" in e:
-                item["layers"] = [int(e["layers"][0]), int(e["layers"][1])]
-            out.append(item)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
-        return None
-    return out
-
-
-def _same_vector(a: np.ndarray | None, b: np.ndarray | None) -> bool:
-    return (a is not None and b is not None and a.shape == b.shape
-            and bool(np.allclose(a, b, rtol=1e-5, atol=1e-6)))
-
-
+# -- directions: the one model lives in studio.core.directions ------------------------------------
 def read_directions(path: str | Path, *, w_dim: int | None = None,
                     num_layers: int | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """(model id, [{"name", "layers"[, "vector", "sigma"]}, ...]) from a directions file.
-
-    The file is studio.core.directions' format (read, and checked against `w_dim` and
-    `num_layers`, by its `load_directions`); older names-only files the explorer wrote,
-    {"model": id, "directions": [{"name", "layers"}]}, still give names and ranges (applied
-    by position). DirectionsError (a ValueError) names the file and what is wrong."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise core_directions.DirectionsError(
-            f"{path.name}: not a readable directions file ({exc})") from None
-    if isinstance(data, dict) and "format" in data:
-        loaded = core_directions.load_directions(path, w_dim=w_dim, num_layers=num_layers)
-        model = data.get("model")
-        return (model if isinstance(model, str) else "",
-                [{"name": d.name[:MAX_NAME], "layers": list(d.layers), "vector": d.vector,
-                  "sigma": d.sigma} for d in loaded])
-    entries = data.get("directions") if isinstance(data, dict) else None
-    if not isinstance(entries, list) or not isinstance(data.get("model"), str):
-        raise core_directions.DirectionsError(
-            f"{path.name}: not a directions file (no model and directions)")
-    out = []
-    for index, entry in enumerate(entries):
-        try:
-            layers = [int(entry["layers"][0]), int(entry["layers"][1])]
-            out.append({"name": str(entry["name"])[:MAX_NAME], "layers": layers})
-        except (KeyError, TypeError, ValueError, IndexError):
-            raise core_directions.DirectionsError(
-                f"{path.name}: direction {index + 1} needs a name and layers [first, last]") from None
-    return data["model"], out
+    """(model id, [{"name", "layers"[, "vector", "sigma"]}, ...]) from a directions file
+    (studio.core.directions.read_any_directions), names cut to what a row shows."""
+    return core_directions.read_any_directions(path, w_dim=w_dim, num_layers=num_layers,
+                                               max_name=MAX_NAME)
 
 
 # -- the explorer -------------------------------------------------------------------------------
@@ -237,7 +118,7 @@ class GANExplorer(Explorer):
         self.mix.layers_chosen.connect(self._on_mix_layers_chosen)
         self.mix.render_requested.connect(self._on_mix_render_requested)
 
-        self.directions: list[Direction] = []
+        self.directions: list[core_directions.Direction] = []
         # per model, this run: (name, layers, loaded vector or None, sigma) per direction
         self._names: dict[str, list[tuple[str, tuple[int, int], np.ndarray | None, float]]] = {}
         # what the sliders edit: ("seed", seed) or ("latent", w+ code, description)
@@ -257,9 +138,9 @@ class GANExplorer(Explorer):
     # -- model and session ------------------------------------------------------------------------
     def set_model(self, card: Any) -> None:
         super().set_model(card)
-        self.layers = layer_count(card)
+        self.layers = core_directions.layer_count(card)
         self._preview_res = int((card.config or {}).get("preview_resolution") or 0)
-        self.directions = directions_of(card)
+        self.directions = core_directions.directions_of(card)
         for direction, (name, layers, vector, sigma) in zip(self.directions,
                                                             self._names.get(card.id, [])):
             direction.name, direction.layers = name, layers
@@ -302,7 +183,7 @@ class GANExplorer(Explorer):
             self.render_edit()
 
     def _show_edits(self, text: Any) -> None:
-        edits = parse_edits(text)
+        edits = core_directions.read_edits(text)
         if edits is None:
             return  # being typed in the panel: keep the sliders where they are
         for direction in self.directions:
@@ -310,7 +191,7 @@ class GANExplorer(Explorer):
         for edit in edits:
             if "vector" in edit:  # a loaded direction's: the row that holds that vector
                 index = next((i for i, d in enumerate(self.directions)
-                              if _same_vector(d.vector, edit["vector"])), -1)
+                              if core_directions.same_vector(d.vector, edit["vector"])), -1)
             else:
                 index = edit["direction"]
                 if 0 <= index < len(self.directions) and self.directions[index].vector is not None:
@@ -319,13 +200,13 @@ class GANExplorer(Explorer):
                 direction = self.directions[index]
                 direction.amount += edit["amount"]
                 if "layers" in edit:
-                    direction.layers = _clamp_layers(edit["layers"], self.layers)
+                    direction.layers = core_directions.clamp_layers(edit["layers"], self.layers)
         for direction, row in zip(self.directions, self.edit.rows):
             row.set_amount(direction.amount)
             row.set_layers(*direction.layers)
 
     def _write_edits(self) -> None:
-        self.session.set_value("edits", edits_text(self.directions), op="sample")
+        self.session.set_value("edits", core_directions.edits_text_of(self.directions), op="sample")
         self.params_edited.emit()
 
     def clear(self) -> None:
@@ -645,14 +526,14 @@ class GANExplorer(Explorer):
                 own = self._model_directions()
             except core_directions.DirectionsError:
                 own = []  # the model's own cannot be told apart: every vector goes as loaded
-        card = directions_of(self.card)
+        card = core_directions.directions_of(self.card)
         for index, (direction, row, entry) in enumerate(zip(self.directions, self.edit.rows,
                                                             entries)):
             direction.name = entry["name"]
-            direction.layers = _clamp_layers(entry["layers"], self.layers)
+            direction.layers = core_directions.clamp_layers(entry["layers"], self.layers)
             if "vector" in entry:
                 mine = own[index] if index < len(own) else None
-                if (mine is not None and _same_vector(entry["vector"], mine.vector)
+                if (mine is not None and core_directions.same_vector(entry["vector"], mine.vector)
                         and np.isclose(entry["sigma"], card[index].sigma)):
                     direction.vector, direction.sigma = None, card[index].sigma
                 else:
@@ -709,7 +590,7 @@ class GANExplorer(Explorer):
 
     def rerender_live(self) -> bool:
         sample = self._values("sample")
-        if sample is not None and parse_edits(sample.get("edits", "")) is None:
+        if sample is not None and core_directions.read_edits(sample.get("edits", "")) is None:
             return True  # edits half-typed in the panel: no render until they parse
         self.session_changed_quietly()
         if self.current_view() == "edit":
