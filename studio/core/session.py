@@ -64,7 +64,10 @@ class ModelState:
     view: str = DEFAULT_VIEW
     op_of_view: dict[str, str] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # op → values
-    inputs: dict[str, np.ndarray] = field(default_factory=dict)  # subject and op inputs
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)  # the ops' array inputs
+    # what an explorer's editing views work on: a picked seed, a projected or picked
+    # latent (GAN), a picked sample and its index (diffusion); the explorer's own shape
+    subject: Any = None
     results: dict[str, Result] = field(default_factory=dict)  # view → latest result
     undo: list[_Edit] = field(default_factory=list)
     redo: list[_Edit] = field(default_factory=list)
@@ -72,6 +75,7 @@ class ModelState:
     def nbytes(self) -> int:
         """What the kept arrays weigh (the benchmark of model switches reports it)."""
         total = sum(a.nbytes for a in self.inputs.values())
+        total += sum(a.nbytes for a in (self.subject or ()) if isinstance(a, np.ndarray))
         for result in self.results.values():
             total += result.images.nbytes
             if result.latents is not None:
@@ -89,6 +93,7 @@ class SessionEvents:
         self.op_changed = Event("op_changed")  # (op)
         self.values_changed = Event("values_changed")  # (op, cause, source)
         self.inputs_changed = Event("inputs_changed")  # (name)
+        self.subject_changed = Event("subject_changed")  # (subject)
         self.seed_lock_changed = Event("seed_lock_changed")  # (locked)
         self.result_added = Event("result_added")  # (view, result)
 
@@ -307,6 +312,15 @@ class Session:
                     out.pop(f"image_{side}", None)
         return out
 
+    @property
+    def subject(self) -> Any:
+        return self._state.subject
+
+    def set_subject(self, subject: Any) -> None:
+        if subject is not self._state.subject:
+            self._state.subject = subject
+            self.events.subject_changed.emit(subject)
+
     # -- results -------------------------------------------------------------------------
     def add_result(self, result: Result, view: str) -> None:
         """A finished run of the current model, shown in `view`: kept as that view's
@@ -321,13 +335,14 @@ class Session:
 
     # -- requests ----------------------------------------------------------------------
     def request(self, op: str | None = None, *, params: Mapping[str, Any] | None = None,
-                **inputs: np.ndarray) -> Request:
+                inputs: Mapping[str, np.ndarray] | None = None, **arrays: np.ndarray) -> Request:
         """The request for `op` (default: the current op) from the session's state;
         `params` and keyword arrays override the session's values and inputs for this
-        one request (a live preview of a slider that has not come to rest, say)."""
+        one request (a live preview of a slider that has not come to rest, say).
+        `inputs`: exactly these arrays instead of the session's (an explorer's subject)."""
         assert self.model_id is not None, "no model selected"
         op = op or self.op
-        merged = {**self.inputs_for(op), **inputs}
+        merged = {**(self.inputs_for(op) if inputs is None else inputs), **arrays}
         values = self.values(op)
         if params:
             values.update(params)

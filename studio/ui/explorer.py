@@ -301,6 +301,16 @@ class Explorer(QTabWidget):
             view.clear()
 
     # -- following the session -------------------------------------------------------------
+    @property
+    def subject(self) -> Any:
+        """What the editing views work on (the explorer's own shape), kept in the
+        session's state of the current model, not in a widget."""
+        return self.session.subject
+
+    @subject.setter
+    def subject(self, subject: Any) -> None:
+        self.session.set_subject(subject)
+
     ctx: Any = None  # the ExplorerContext it was built with (studio.ui.explorers)
 
     def attach(self, ctx: Any) -> None:

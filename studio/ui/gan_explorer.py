@@ -327,7 +327,7 @@ class GANExplorer(Explorer):
         else:
             seed = self.subject[1] if self.subject is not None else grid[0] if grid else params["seed"]
             params["seed"], params["count"] = seed, 1
-        return Request(self.session.model_id, "sample", params, inputs)
+        return self.session.request("sample", params=params, inputs=inputs)
 
     def _live_mode(self) -> str:
         """How a slider drag renders, as the card's config["live_drag"] says (for models
