@@ -33,9 +33,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +52,9 @@ from studio.families.diffusion_loop import (
     Guidance,
     Inpaint,
     StepState,
+    StoredRun,
     Timeline,
+    TimelineStore,
     generators,
     initial_noise,
     is_sigma_space,
@@ -243,11 +243,7 @@ SAMPLE_KEYS = ("prompt", "negative_prompt", "seed", "steps", "scheduler", "eta",
 KEEP_TIMELINES = 2
 
 
-@dataclass
-class _Stored:
-    timeline: Timeline  # the states before every step
-    x0_frames: list[np.ndarray]  # the filmstrip frames of the first image
-    xt_frames: list[np.ndarray]
+_Stored = StoredRun  # a sample's timeline and filmstrip, kept for forks
 
 
 class LoadedDiffusers:
@@ -269,7 +265,7 @@ class LoadedDiffusers:
         # the whole timeline of the last run (x_t, scheduler and RNG states before every
         # step): what a fork from step k would resume from
         self.last_timeline: Timeline | None = None
-        self._timelines: OrderedDict[tuple, _Stored] = OrderedDict()  # for fork
+        self._timelines = TimelineStore(KEEP_TIMELINES)  # for fork
         if kind != "pixel":
             self.preview_map = self._fit_preview()
 
@@ -567,11 +563,7 @@ class LoadedDiffusers:
         return loop, guidance
 
     def _remember(self, values: Mapping[str, Any], stored: _Stored) -> None:
-        key = tuple(values[k] for k in SAMPLE_KEYS)
-        self._timelines[key] = stored
-        self._timelines.move_to_end(key)
-        while len(self._timelines) > KEEP_TIMELINES:
-            self._timelines.popitem(last=False)
+        self._timelines.remember(tuple(values[k] for k in SAMPLE_KEYS), stored)
 
     def _run_fork(self, values: Mapping[str, Any], ctx: JobContext) -> Output:
         """Branch a sample at step k: the first k steps as `sample` ran them with these
@@ -611,8 +603,8 @@ class LoadedDiffusers:
         watcher = StepWatcher(ctx, self._preview, loop.scheduler, values["timeline"],
                               self._frame_shape())
         if watcher.x0_frames is not None:  # the filmstrip: the original's first k steps
-            watcher.x0_frames += stored.x0_frames[:k]
-            watcher.xt_frames += stored.xt_frames[:k]
+            watcher.x0_frames += stored.x0[:k]
+            watcher.xt_frames += stored.xt[:k]
         final = loop.run(state, guidance, gens, on_step=watcher)
         return self._finish(final.latents, ctx, {**watcher.extras(), "fork_step": k,
                                                  "reused_timeline": reused})

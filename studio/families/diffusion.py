@@ -23,7 +23,6 @@ import copy
 import hashlib
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,11 +266,7 @@ class _Run:
     negative: int
 
 
-@dataclass
-class _Stored:
-    timeline: dl.Timeline
-    x0: list[np.ndarray]  # per step, the first image's x0 preview (H, W, C) uint8
-    xt: list[np.ndarray]
+_Stored = dl.StoredRun  # a sample's timeline and filmstrip, kept for forks
 
 
 class LoadedDiffusion(OpDispatch):
@@ -290,12 +285,12 @@ class LoadedDiffusion(OpDispatch):
         self.device = device
         self.ops = {op.name: op for op in self.info.ops}
         self.scheduler_config = cfg.scheduler_config(clip_sample=space.clip_sample)
-        self._timelines: OrderedDict[tuple, _Stored] = OrderedDict()
+        self._timelines = dl.TimelineStore(_KEEP_TIMELINES)
 
     def memory_bytes(self) -> int:
         tensors = list(self.unet.parameters()) + list(self.unet.buffers())
-        return sum(t.numel() * t.element_size() for t in tensors) + self.space.memory_bytes() + sum(
-            s.timeline.nbytes() for s in self._timelines.values())
+        return (sum(t.numel() * t.element_size() for t in tensors) + self.space.memory_bytes()
+                + self._timelines.nbytes())
 
     # -- helpers ------------------------------------------------------------------
 
@@ -392,10 +387,7 @@ class LoadedDiffusion(OpDispatch):
         return tuple(values[k] for k in _SAMPLE_KEYS)
 
     def _remember(self, key: tuple, stored: _Stored) -> None:
-        self._timelines[key] = stored
-        self._timelines.move_to_end(key)
-        while len(self._timelines) > _KEEP_TIMELINES:
-            self._timelines.popitem(last=False)
+        self._timelines.remember(key, stored)
 
     def _fit(self, image: np.ndarray, name: str, channels: int) -> np.ndarray:
         return image_input(image, name, self.cfg.resolution, channels)  # (R, R, channels) uint8
@@ -497,7 +489,7 @@ class LoadedDiffusion(OpDispatch):
         stored = self._timelines.get(key)
         reused = stored is not None and stored.timeline.at(k) is not None
         if reused:
-            self._timelines.move_to_end(key)
+            self._timelines.touch(key)
         else:  # re-run the original to step k, keeping its timeline
             loop = self._loop(run, ctx)
             gens = dl.generators(run.seeds)

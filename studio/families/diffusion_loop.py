@@ -38,7 +38,8 @@ No Qt; torch and diffusers only. The caller's JobContext goes in as `check_cance
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,6 +233,47 @@ class Timeline:
         for s in self.states:
             add([s.latents, s.scheduler, s.rng, s.x0])
         return total
+
+
+@dataclass
+class StoredRun:
+    """A sample run kept for forks: its timeline and the filmstrip frames of its first
+    image, per step (x0 previews and x_t, (H, W, C) uint8)."""
+
+    timeline: Timeline
+    x0: list[Any] = field(default_factory=list)
+    xt: list[Any] = field(default_factory=list)
+
+
+class TimelineStore:
+    """The timelines of the last `keep` sample runs, keyed by the settings that made
+    them: a fork with the same settings resumes from one instead of re-running the first
+    k steps. The least recently remembered (or touched) goes first. One store for the
+    built-in diffusion families and imported diffusers pipelines alike."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._runs: OrderedDict[Hashable, StoredRun] = OrderedDict()
+
+    def remember(self, key: Hashable, run: StoredRun) -> None:
+        self._runs[key] = run
+        self._runs.move_to_end(key)
+        while len(self._runs) > self.keep:
+            self._runs.popitem(last=False)
+
+    def get(self, key: Hashable) -> StoredRun | None:
+        return self._runs.get(key)
+
+    def touch(self, key: Hashable) -> None:
+        """Used again: the last to go."""
+        if key in self._runs:
+            self._runs.move_to_end(key)
+
+    def nbytes(self) -> int:
+        return sum(run.timeline.nbytes() for run in self._runs.values())
+
+    def __len__(self) -> int:
+        return len(self._runs)
 
 
 def _cat(a: Any, b: Any) -> Any:
