@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import PurePath
 from typing import Any
 
 from studio.core.params import OpSpec
@@ -31,6 +33,10 @@ class FamilyInfo:
     # `studio compare` show them beside the measured figures
     strengths: tuple[str, ...] = ()
     weaknesses: tuple[str, ...] = ()
+    # model files from elsewhere that this family converts into a studio model folder at
+    # import: (suffix, "module:function"), the function called as
+    # function(path, models_dir, *, taken, progress, cancelled) -> the new folder
+    importers: tuple[tuple[str, str], ...] = ()
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def op(self, name: str) -> OpSpec:
@@ -72,3 +78,18 @@ class Registry:
 
     def names(self) -> list[str]:
         return list(self._families)
+
+    def file_suffixes(self) -> list[str]:
+        """The suffixes of model files some family converts (".pkl", ...)."""
+        return sorted({suffix for info in self for suffix, _ in info.importers})
+
+    def file_importer(self, path: str | PathLike[str]) -> Any:
+        """The converter for a model file from elsewhere, by its suffix, or None. Imports
+        the family's module (torch): call it on the engine's thread."""
+        suffix = PurePath(path).suffix.lower()
+        for info in self:
+            for known, target in info.importers:
+                if known == suffix:
+                    module_name, _, attr = target.partition(":")
+                    return getattr(importlib.import_module(module_name), attr)
+        return None

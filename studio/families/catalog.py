@@ -582,10 +582,11 @@ STYLEGAN = FamilyInfo(
     weaknesses=GAN.weaknesses + ("large: slow on a CPU at full size",),
     explorer="gan",
     ops=tuple(_stylegan_op(op) for op in GAN.ops),
+    importers=((".pkl", "studio.families.stylegan.importer:import_network_pickle"),),
 )
 
 FAMILIES = FAMILIES + (STYLEGAN,)
 
-# model files from elsewhere that a family converts into a studio model folder at import:
-# suffix → "module:function(path, models_dir, *, taken, progress, cancelled) -> folder"
-FILE_IMPORTERS: dict[str, str] = {".pkl": "studio.families.stylegan.importer:import_network_pickle"}
+# model files from elsewhere that a family converts into a studio model folder at import
+# (FamilyInfo.importers): suffix → "module:function"
+FILE_IMPORTERS: dict[str, str] = {suffix: target for info in FAMILIES for suffix, target in info.importers}

@@ -9,6 +9,7 @@ in, so tests build it around a fake family.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
@@ -351,6 +352,34 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         if path:
             self.import_folder(path)
 
+    def import_model_file_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        from studio.ui import model_files
+
+        path, _ = QFileDialog.getOpenFileName(self, "Import a model file (a StyleGAN .pkl)",
+                                              str(Path.home()), model_files.file_filter(self.registry))
+        if path:
+            self.import_model_file(path)
+
+    def import_model_file(self, path: str) -> Any:
+        """Convert a model file (a StyleGAN network .pkl, read as data only) on the
+        engine's thread into a model folder in the user data folder, then import that;
+        progress in the status bar, Esc cancels. Returns the job."""
+        from studio.core.paths import studio_home
+        from studio.ui import model_files
+
+        if not model_files.convertible(self.registry, path):
+            self.show_error(f"{path}: not a model file the studio converts "
+                            "(import a model folder with Import Model Folder…)")
+            return None
+        home = getattr(self.library, "home", None) or studio_home()
+        taken = {entry.id for entry in self.library.entries()}
+        return self.run_call(model_files.conversion_task(self.registry, path, Path(home) / "models", taken),
+                             label=f"import {Path(path).name}",
+                             on_result=lambda _job, folder: self.import_folder(folder),
+                             on_error=lambda _job, message: self.show_error(message))
+
     def _on_models_model_selected(self, model_id: str) -> None:
         self.select_model(model_id)
 
@@ -467,6 +496,15 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             on_result=lambda j, result: self._on_result_ready(result, to_history, pick, endpoint))
         # a threaded engine always reports the end through the bridge, even for a job
         # that is already done here; a synchronous one has reported it already
+        if job is not None and not getattr(self.engine, "synchronous", False):
+            self._active.add(job.id)
+            self._update_busy()
+        return job
+
+    def run_call(self, task: Any, *, label: str, on_result: Any = None, on_error: Any = None) -> Any:
+        """Queue a user-visible plain call `task(ctx, cache)` (an import): progress and
+        Cancel (Esc) as a run's, its value to `on_result`."""
+        job = self.jobs.call(task, label=label, lane="default", on_result=on_result, on_error=on_error)
         if job is not None and not getattr(self.engine, "synchronous", False):
             self._active.add(job.id)
             self._update_busy()

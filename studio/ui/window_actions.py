@@ -75,6 +75,9 @@ class ActionsMixin:
                                         QKeySequence.StandardKey.Open, sp.SP_DialogOpenButton)
         self.import_action = self._action("&Import Model Folder…", self.import_model_dialog,
                                           None, sp.SP_DirOpenIcon)
+        self.import_file_action = self._action(
+            "Import Model &File…", self.import_model_file_dialog, None, sp.SP_FileIcon,
+            "Convert a StyleGAN2/StyleGAN3 network pickle (.pkl, read without running its code)")
         self.export_png_action = self._action("&Export PNG…", self.export_png, "Ctrl+E",
                                               sp.SP_DialogSaveButton,
                                               "Save the image with its full recipe")
@@ -129,7 +132,7 @@ class ActionsMixin:
     def _build_menus(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
-        file_menu.addActions([self.open_action, self.import_action])
+        file_menu.addActions([self.open_action, self.import_action, self.import_file_action])
         file_menu.addSeparator()
         file_menu.addActions([self.export_png_action, self.export_anim_action, self.export_sheet_action])
         file_menu.addSeparator()
@@ -156,6 +159,7 @@ class ActionsMixin:
         model.addActions([self.load_action, self.unload_action])
         model.addSeparator()
         model.addAction(self.import_action)
+        model.addAction(self.import_file_action)
         devices = model.addMenu("&Device")
         devices.addActions(list(self.device_actions.values()))
         help_menu = menu.addMenu("&Help")

@@ -67,7 +67,7 @@ def open_edit(window, qtbot):
     QTest.mouseClick(window.explorer.seeds.canvas.viewport(), Qt.MouseButton.LeftButton,
                      Qt.KeyboardModifier.NoModifier, cell_center(window.explorer.seeds.canvas, 0))
     QTest.mouseClick(window.explorer.seeds.edit_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.explorer.edit.result is not None and window.engine.idle())
+    qtbot.waitUntil(lambda: window.explorer.edit.result is not None and window.engine.idle(), timeout=20000)
 
 
 def drag_truncation(slider) -> None:
@@ -130,3 +130,74 @@ def test_stylegan3_drag_keeps_the_last_frame_with_a_busy_mark(sg_window, qtbot):
     assert any(busy_seen)
     assert not edit.busy_label.isVisible()
     assert not edit.result.extras.get("preview")
+
+
+# -- Model › Import Model File… -------------------------------------------------------------
+
+
+@pytest.fixture
+def real_window(qtbot, tmp_path, settings):
+    from studio.wiring import build_services
+
+    (tmp_path / "builtin").mkdir()
+    services = build_services(home=tmp_path / "home", device="cpu", builtin_dir=tmp_path / "builtin",
+                              threads=1)
+    window = make_window(qtbot, services, settings, start=False)
+    window.services = services
+    yield window
+    window.close()
+    services.close()
+
+
+def test_import_model_file_converts_on_the_engine_and_opens_in_the_gan_explorer(real_window, qtbot, tmp_path):
+    window = real_window
+    G, kwargs = tiny_generator("stylegan2")
+    path = tmp_path / "my faces.pkl"
+    path.write_bytes(network_pickle(G, kwargs))
+    progress = []
+    window.bridge.job_progressed.connect(lambda _job, fraction, message: progress.append(message))
+    window.import_model_file(str(path))
+    library = window.services.library
+    qtbot.waitUntil(lambda: "my-faces" in library and window.engine.idle(), timeout=20000)
+    assert any("directions" in m for m in progress)  # the PCA reported its progress
+    window.select_model("my-faces")
+    assert type(window.explorer).__name__ == "GANExplorer"
+    assert window.models.current_id() == "my-faces"
+
+
+def test_import_model_file_can_be_cancelled_and_leaves_nothing(real_window, qtbot, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from studio.families.stylegan import importer
+
+    window = real_window
+    gate, waiting = threading.Event(), threading.Event()
+    real_pca = importer.pca_directions
+
+    def slow_pca(G, count, progress=None, cancelled=None, samples=0, seed=0):
+        waiting.set()
+        while not gate.is_set():
+            cancelled()  # raises once the user cancelled
+            time.sleep(0.005)
+        return real_pca(G, count, progress, cancelled, 1000, seed)
+
+    monkeypatch.setattr(importer, "pca_directions", slow_pca)
+    G, kwargs = tiny_generator("stylegan3-t")
+    path = tmp_path / "cancel me.pkl"
+    path.write_bytes(network_pickle(G, kwargs))
+    job = window.import_model_file(str(path))
+    qtbot.waitUntil(waiting.is_set, timeout=20000)
+    window.cancel()  # Esc
+    qtbot.waitUntil(lambda: job.state.finished and not window.busy(), timeout=20000)
+    gate.set()
+    assert job.state.value == "cancelled"
+    assert "cancel-me" not in window.services.library
+    assert not (tmp_path / "home" / "models" / "cancel-me").exists()
+
+
+def test_a_file_no_family_converts_is_refused_in_one_line(real_window, qtbot, tmp_path):
+    errors = []
+    real_window.message_bar.show_error = errors.append
+    assert real_window.import_model_file(str(tmp_path / "weights.ckpt")) is None
+    assert len(errors) == 1 and "weights.ckpt" in errors[0]
