@@ -66,7 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Log records (a failed job's, a family's warnings) go to the log file: on stderr an
     # expected error is its one `studio: error:` line, nothing before it.
-    log_path = setup_logging()
+    try:
+        log_path: Path | None = setup_logging()
+    except OSError:  # no writable data folder: records fall back to stderr
+        log_path = None
     try:
         return commands[argv[0]](argv[1:])
     except UsageError as exc:
@@ -81,8 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         if not isinstance(exc, Bug):  # a Bug's traceback is logged already, where it happened
             logging.getLogger("studio.cli").exception("studio %s failed", argv[0])
-        print(f"studio: error: {_one_line(exc)} (a bug; the traceback is in {log_path})",
-              file=sys.stderr)
+        where = f"the traceback is in {log_path}" if log_path else "the traceback is above"
+        print(f"studio: error: {_one_line(exc)} (a bug; {where})", file=sys.stderr)
         return 1
     finally:
         teardown_logging()
