@@ -96,6 +96,9 @@ class SessionEvents:
         self.subject_changed = Event("subject_changed")  # (subject)
         self.seed_lock_changed = Event("seed_lock_changed")  # (locked)
         self.result_added = Event("result_added")  # (view, result)
+        # a user-visible run in progress, and its end ("done", "failed", "cancelled")
+        self.previewed = Event("previewed")  # (request, images)
+        self.run_ended = Event("run_ended")  # (request, state)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(vars(self).values())
@@ -328,6 +331,13 @@ class Session:
         if result.request.model_id == self.model_id:
             self._state.results[view] = result
         self.events.result_added.emit(view, result)
+
+    def preview(self, request: Request, images: np.ndarray) -> None:
+        """Where a user-visible run is (not kept: the result replaces it)."""
+        self.events.previewed.emit(request, images)
+
+    def run_ended(self, request: Request, state: str) -> None:
+        self.events.run_ended.emit(request, state)
 
     def result(self, view: str | None = None) -> Result | None:
         """The latest result kept for a view of the current model."""

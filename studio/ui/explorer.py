@@ -320,6 +320,8 @@ class Explorer(QTabWidget):
         self.ctx = ctx
         ctx.session.events.values_changed.connect(self._on_session_values_changed)
         ctx.session.events.result_added.connect(self._on_session_result_added)
+        ctx.session.events.previewed.connect(self._on_session_previewed)
+        ctx.session.events.run_ended.connect(self._on_session_run_ended)
 
     def _on_session_values_changed(self, _op: str, cause: str, source: object) -> None:
         if cause in WHOLESALE and source is not self and self.ctx.is_current(self):
@@ -328,6 +330,17 @@ class Explorer(QTabWidget):
     def _on_session_result_added(self, _view: str, result: Result) -> None:
         if self.ctx.is_current(self):
             self.show_result(result)
+
+    def _on_session_previewed(self, request: Request, images: np.ndarray) -> None:
+        # a growing grid while a sample runs
+        if (self.ctx.is_current(self) and request.op == "sample"
+                and self.view_of(request) == SAMPLES):
+            count = int(request.params.get("count", len(images)))
+            self.samples.canvas.set_images(imgs.pad_grid(images, count))
+
+    def _on_session_run_ended(self, _request: Request, state: str) -> None:
+        if state == "cancelled" and self.ctx.is_current(self) and self.samples.result is not None:
+            self.samples.show_result(self.samples.result)  # take back the partial preview
 
     # -- hooks the window calls ---------------------------------------------------------------
     def set_model(self, card: Any) -> None:

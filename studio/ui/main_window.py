@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 from studio.core.params import ParamError
 from studio.core.requests import Request, Result
 from studio.core.session import Session
-from studio.ui import images as imgs
 from studio.ui.bridge import EngineBridge
 from studio.ui.explorer import Explorer
 from studio.ui.explorers import ExplorerContext, ExplorerTable, builtin_table
@@ -566,11 +565,9 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
                 self.job_label.setText(f"{job.label}: {message}")
 
     def _on_bridge_job_previewed(self, job: Any, images: Any) -> None:
-        # a growing grid while a sample runs
-        if (job.id in self._active and not job.state.finished and job.request is not None
-                and job.request.op == "sample" and self.explorer.view_of(job.request) == "samples"):
-            count = int(job.request.params.get("count", len(images)))
-            self.explorer.samples.canvas.set_images(imgs.pad_grid(images, count))
+        # a user-visible run in progress: the session announces it, the explorer draws it
+        if job.id in self._active and not job.state.finished and job.request is not None:
+            self.session.preview(job.request, images)
 
     def _on_bridge_job_finished(self, job: Any, _result: Any) -> None:
         self._end_job(job)
@@ -588,9 +585,8 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             text = {"done": f"Done: {job.label}", "failed": f"Failed: {job.label}",
                     "cancelled": "Cancelled"}.get(state, "Ready")
             self.job_label.setText(text)
-            if state == "cancelled" and self.explorer.samples.result is not None:
-                # take back the partial preview
-                self.explorer.samples.show_result(self.explorer.samples.result)
+            if job.request is not None:
+                self.session.run_ended(job.request, state)  # a cancelled preview is taken back
             self._update_busy()
 
     # -- messages and help --------------------------------------------------------------------
