@@ -109,6 +109,12 @@ def load_image_bytes(data: bytes, name: str, *, max_pixels: int = MAX_PIXELS) ->
     return _decode(io.BytesIO(data), name, max_pixels)
 
 
+def preload_decoders() -> None:
+    """Import Pillow's format plugins now. The first image read imports them otherwise:
+    about 0.1 s, much of it holding the GIL, which a first drop felt as a GUI stall."""
+    Image.init()
+
+
 def _open_file(path: Path) -> IO[bytes]:
     try:
         return open(path, "rb")

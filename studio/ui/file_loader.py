@@ -111,12 +111,16 @@ class FileLoader(QObject):
     def busy(self) -> bool:
         return self._pending > 0
 
+    def warm_up(self) -> None:
+        """Start the thread, which first imports the image decoders (see _run)."""
+        if self._thread is None and not self._closed:
+            self._thread = threading.Thread(target=self._run, name="studio-file-loader", daemon=True)
+            self._thread.start()
+
     def load(self, paths: list[str], context: Any, fit: tuple[int, int]) -> None:
         if self._closed:
             return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="studio-file-loader", daemon=True)
-            self._thread.start()
+        self.warm_up()
         for index, path in enumerate(paths):
             self._pending += 1
             self._queue.put((str(path), index, fit, context))
@@ -127,6 +131,8 @@ class FileLoader(QObject):
         self._queue.put(None)
 
     def _run(self) -> None:
+        # at start-up (the window's start() warms up): then a first drop does not pay it
+        media.preload_decoders()
         while (item := self._queue.get()) is not None:
             path, index, fit, context = item
             try:

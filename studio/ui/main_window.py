@@ -260,6 +260,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
     def start(self, model_id: str | None = None, sample: bool = True) -> None:
         """Select the first model and load it on the engine's thread; the window is
         already up. With `sample`, the first grid is made as soon as it is loaded."""
+        self.file_loader.warm_up()  # its decoders import now, while the model loads
         for problem in getattr(self.history, "problems", []):
             self.show_error(problem)
         ids = self.models.model_ids()
