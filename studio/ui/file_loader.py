@@ -54,11 +54,18 @@ class OpenedFile:
     note: str | None = None  # shown beside an image that was opened anyway
 
 
-def read_file(path: str, index: int, fit: tuple[int, int]) -> OpenedFile:
+def read_file(path: str, index: int, fit: tuple[int, int], recipes: bool = True) -> OpenedFile:
     """Read a recipe (JSON, an exported PNG, an animation's sidecar), else an image fitted
     to `fit` (resolution, channels); runs on the loader's thread. Only the small fitted
-    image goes back to the GUI thread."""
+    image goes back to the GUI thread. Without `recipes`, any file is read as an image."""
     suffix = Path(path).suffix.lower()
+    if not recipes:
+        try:
+            return OpenedFile(path, index, fitted=media.load_fitted_image(path, *fit)[0])
+        except media.MediaError as exc:
+            return OpenedFile(path, index, error=str(exc))
+        except (OSError, ValueError) as exc:
+            return OpenedFile(path, index, error=f"{path}: {exc}")
     if suffix == ".json" or (suffix in (".gif", ".webp") and export.sidecar_path(Path(path)).exists()):
         try:
             return OpenedFile(path, index, request=export.open_recipe(path))
@@ -102,7 +109,7 @@ class FileLoader(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._queue: queue.Queue[tuple[str, int, Any, Any] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, int, Any, Any, bool] | None] = queue.Queue()
         self._pending = 0  # counted on the GUI thread only
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -117,13 +124,15 @@ class FileLoader(QObject):
             self._thread = threading.Thread(target=self._run, name="studio-file-loader", daemon=True)
             self._thread.start()
 
-    def load(self, paths: list[str], context: Any, fit: tuple[int, int]) -> None:
+    def load(self, paths: list[str], context: Any, fit: tuple[int, int], recipes: bool = True) -> None:
+        """Read `paths` in order; `fit`: (resolution, channels) of the model; `recipes`:
+        whether a file's recipe is restored (else every file is an image)."""
         if self._closed:
             return
         self.warm_up()
         for index, path in enumerate(paths):
             self._pending += 1
-            self._queue.put((str(path), index, fit, context))
+            self._queue.put((str(path), index, fit, context, recipes))
 
     def close(self) -> None:
         """Stop after the file being read; what is left is dropped."""
@@ -134,9 +143,9 @@ class FileLoader(QObject):
         # at start-up (the window's start() warms up): then a first drop does not pay it
         media.preload_decoders()
         while (item := self._queue.get()) is not None:
-            path, index, fit, context = item
+            path, index, fit, context, recipes = item
             try:
-                opened = read_file(path, index, fit)
+                opened = read_file(path, index, fit, recipes)
             except Exception as exc:  # a bug: still one line, and the loader goes on
                 log.exception("reading %s failed", path)
                 opened = OpenedFile(path, index, error=f"{path}: cannot be opened ({exc})")

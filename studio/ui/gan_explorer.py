@@ -31,11 +31,11 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QStyle, QWidget
 
 from studio.core import directions as core_directions
-from studio.core import media
 from studio.core.requests import Request, Result
 from studio.core.session import Session
 from studio.ui.bridge import EngineBridge
 from studio.ui.explorer import SAMPLES, Explorer
+from studio.ui.file_loader import FileLoader, OpenedFile
 from studio.ui.gan_projection import ProjectionDialog
 from studio.ui.gan_views import EditView, MixView, SeedsView, WalkView
 from studio.ui.jobs import JobRouter
@@ -125,6 +125,8 @@ class GANExplorer(Explorer):
         self.subject: tuple[Any, ...] | None = None
         self._edit_dirty = True
         self.dialog: ProjectionDialog | None = None
+        self._images = FileLoader(self)  # the projection dialog's images, read off the GUI thread
+        self._images.file_read.connect(self._on_images_file_read)
         # live drags on big models (see _live_mode): the full frame once the drag pauses
         self._full_timer = QTimer(self)
         self._full_timer.setSingleShot(True)
@@ -621,27 +623,29 @@ class GANExplorer(Explorer):
         self.dialog.activateWindow()
         return self.dialog
 
-    def _load_image(self, path: str) -> np.ndarray | None:
-        if self.card is None:
-            return None
-        try:
-            return media.fit_image(media.load_image(path), self.card.resolution, self.card.channels)
-        except (media.MediaError, OSError, ValueError) as exc:
-            message = str(exc) if isinstance(exc, media.MediaError) else f"{path}: {exc}"
-            if self.dialog is not None:
-                self.dialog.show_error(message)
-            return None
+    def _load_into_dialog(self, path: str) -> None:
+        """Read an image for the projection dialog on the image loader's thread (a big
+        file takes seconds); any file is an image here, a recipe in it is not restored."""
+        if self.card is not None:
+            self._images.load([path], context=self.card.id, fit=(self.card.resolution, self.card.channels),
+                              recipes=False)
+
+    def _on_images_file_read(self, opened: OpenedFile, card_id: str) -> None:
+        if self.dialog is None or self.card is None or card_id != self.card.id:
+            return  # closed, or fitted for a model no longer shown
+        if opened.error is not None:
+            self.dialog.show_error(opened.error)
+        elif opened.fitted is not None:
+            self.dialog.set_image(opened.fitted)
 
     def _on_dialog_choose_requested(self) -> None:
         path = self._ask_open_path("Choose an image to project", IMAGE_FILTER)
-        image = self._load_image(path) if path else None
-        if image is not None and self.dialog is not None:
-            self.dialog.set_image(image)
+        if path:
+            self._load_into_dialog(path)
 
     def _on_dialog_files_dropped(self, files: list) -> None:
-        image = self._load_image(files[0]) if files else None
-        if image is not None and self.dialog is not None:
-            self.dialog.set_image(image)
+        if files:
+            self._load_into_dialog(files[0])
 
     def _on_dialog_start_requested(self, steps: int) -> None:
         dialog = self.dialog

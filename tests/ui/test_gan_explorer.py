@@ -438,6 +438,36 @@ def test_generate_with_the_project_op_opens_the_dialog(window, qtbot):
     assert window.message_bar.level() != "error"
 
 
+def test_an_image_dropped_on_the_projection_dialog_is_read_off_the_gui_thread(window, qtbot, tmp_path,
+                                                                             monkeypatch):
+    """Even an exported PNG is an image to project here: its recipe is not restored."""
+    import threading
+
+    explorer = window.explorer
+    result = generate(qtbot, window)
+    click(explorer.seeds.project_button)
+    dialog = explorer.dialog
+    exported = export.export_png(tmp_path / "exported.png", result, index=1)
+    threads = []
+    real_decode = media._decode_upright
+
+    def recording_decode(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(media, "_decode_upright", recording_decode)
+    drop_files(dialog.target, [exported])
+    qtbot.waitUntil(lambda: dialog.image is not None)
+    assert threads and threading.main_thread() not in threads
+    assert np.array_equal(dialog.image, result.images[1]) and dialog.start_button.isEnabled()
+    assert window.last_result is result and window.engine.idle()  # nothing restored or run
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n nothing more")
+    drop_files(dialog.target, [bad])
+    qtbot.waitUntil(lambda: "bad.png" in dialog.status.text())
+    assert np.array_equal(dialog.image, result.images[1])  # the image before is kept
+
+
 def test_the_projection_dialog_cancelled_midway(window, qtbot, tmp_path, monkeypatch):
     explorer = window.explorer
     generate(qtbot, window)
@@ -448,7 +478,8 @@ def test_the_projection_dialog_cancelled_midway(window, qtbot, tmp_path, monkeyp
     path = write_png(tmp_path / "mine.png", size=24, rgb=True)
     monkeypatch.setattr(explorer, "_ask_open_path", lambda *a: str(path))
     click(dialog.choose_button)
-    assert dialog.target.has_content() and dialog.start_button.isEnabled()
+    qtbot.waitUntil(dialog.target.has_content)  # read on the image loader's thread
+    assert dialog.start_button.isEnabled()
     FakeGANModel.step_delay = 0.02  # 200 steps: 4 s unless cancelled
     click(dialog.start_button)
     job = dialog.job
