@@ -80,3 +80,33 @@ def test_a_gan_card_cannot_name_a_discriminator_outside_its_folder(tmp_path, cap
     assert err == (f"studio: error: {folder / 'card.json'}: discriminator_file {value!r} leaves "
                    f"the folder" + (" (an absolute path)" if value.startswith("/")
                                     else " (through '..')")), err
+
+
+def test_an_imported_stylegan_card_bigger_than_its_weights_is_refused_before_allocating(
+        tmp_path, capsys, monkeypatch) -> None:
+    from studio.families.stylegan.importer import import_network_pickle
+    from tests.families.stylegan_pickles import network_pickle, tiny_generator
+
+    G, kwargs = tiny_generator("stylegan2")
+    pickled = tmp_path / "net.pkl"
+    pickled.write_bytes(network_pickle(G, kwargs))
+    folder = import_network_pickle(pickled, tmp_path / "models", pca_samples=1000)
+    card = json.loads((folder / "card.json").read_text())
+    card["config"]["channel_max"] = 1536
+    card["config"]["channel_base"] = 1 << 20
+    (folder / "card.json").write_text(json.dumps(card))
+    assert main(["import", str(folder)]) == 0
+    capsys.readouterr()
+    from studio.families.stylegan import family
+
+    original, devices = family.Generator, []
+
+    def spy(*args, **kwargs):
+        devices.append(torch.empty(()).device.type)  # the default device while it is built
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(family, "Generator", spy)
+    assert main(["generate", "--model", card["id"], "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "but the model expects" in err, err
+    assert devices == ["meta"]

@@ -31,12 +31,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studio.core.cards import WEIGHTS_FILE, ModelCard
+from studio.core.cards import ModelCard
 from studio.core.directions import VECTORS_TENSOR, card_directions
 from studio.core.family import JobContext, ModelLoadError, Output
 from studio.families.catalog import STYLEGAN as STYLEGAN_INFO
 from studio.families.gan import LoadedGAN
-from studio.families.shared import check_tensors, image_input, load_tensors
+from studio.families.shared import (
+    card_file,
+    check_shapes_first,
+    check_tensors,
+    image_input,
+    load_tensors,
+)
 from studio.families.stylegan.networks import Generator, StyleGANConfig, to_uint8
 
 RENDER_CHUNK = 8
@@ -189,7 +195,8 @@ class StyleGANFamily:
             first, last = d["layers"]
             if not (0 <= first <= last < cfg.num_ws and math.isfinite(d["sigma"]) and d["sigma"] > 0):
                 raise ModelLoadError(f"{card_path}: direction {d['name']!r} has a bad layer range or σ")
-        path = folder / (card.weights_file or WEIGHTS_FILE)
+        path = card_file(folder, card)
+        check_shapes_first(path, lambda: Generator(cfg), strict=False)  # + the direction vectors
         tensors = load_tensors(path)
         generator = Generator(cfg)
         expected = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
