@@ -168,7 +168,6 @@ class Explorer(QTabWidget):
     generate_requested = Signal()  # the explorer wants the current view rendered
     message_raised = Signal(str)
     error_raised = Signal(str)
-    params_edited = Signal()  # the explorer changed session values the panel shows
     export_animation_requested = Signal()
     export_sheet_requested = Signal()  # File ▸ Export Contact Sheet of the current view
 

@@ -209,7 +209,6 @@ class GANExplorer(Explorer):
 
     def _write_edits(self) -> None:
         self.session.set_value("edits", core_directions.edits_text_of(self.directions), op="sample")
-        self.params_edited.emit()
 
     def clear(self) -> None:
         super().clear()
@@ -416,7 +415,6 @@ class GANExplorer(Explorer):
         if self._values("sample") is None:
             return
         self.session.set_value("truncation", psi, op="sample")
-        self.params_edited.emit()
         self.render_edit(live=True)
 
     def _on_edit_direction_moved(self, index: int, amount: float) -> None:
@@ -562,13 +560,11 @@ class GANExplorer(Explorer):
         if self._values("mix") is None:
             return
         self.session.set_values({"row_seeds": rows, "column_seeds": columns}, op="mix")
-        self.params_edited.emit()
 
     def _on_mix_layers_chosen(self, layers: str) -> None:
         if self._values("mix") is None:
             return
         self.session.set_value("layers", layers, op="mix")
-        self.params_edited.emit()
         if self.mix.result is not None and self.session.model_id is not None:
             request = self.session.request("mix")
             self.jobs.submit(request, lane=MIX_LANE, latest_wins=True, label="mix (live)",
