@@ -20,6 +20,7 @@ from studio import cli
 from studio.core.cards import ModelCard
 from studio.core.family import JobContext
 from studio.core.library import Library
+from studio.families.catalog import STYLEGAN
 from studio.families.stylegan.family import StyleGANFamily
 from studio.families.stylegan.importer import import_network_pickle
 from studio.families.stylegan.networks import Generator, StyleGANConfig, to_uint8
@@ -29,6 +30,7 @@ from studio.families.stylegan.pickle_reader import (
     UnsafePickleError,
     read_network_pickle,
 )
+from tests.families.contract import FamilyContract
 from tests.families.stylegan_pickles import network_pickle, nvidia_names, record_of, tiny_generator
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "stylegan"
@@ -68,14 +70,18 @@ def test_fixtures_are_reproduced_within_one_level(name):
     assert {k: list(v.shape) for k, v in tensors.items()} == model["tensors"]
     G.load_state_dict(tensors)
     refs = np.load(FIXTURES / model["references"])
+    ws = []
     for case in model["cases"]:
         z = torch.from_numpy(refs[case["z"]])
         np.testing.assert_array_equal(z.numpy(), np.random.RandomState(case["seed"]).randn(1, cfg.z_dim))
         with torch.no_grad():
             w = G.mapping.truncate(G.mapping(z), case["psi"])
-            # float32 on any CPU: the mapping's matmuls may round differently by a few ulps
-            np.testing.assert_allclose(w.numpy(), refs[case["w"]], atol=1e-4)
-            image = to_uint8(G.synthesis(w))[0]
+        # float32 on any CPU: the mapping's matmuls may round differently by a few ulps
+        np.testing.assert_allclose(w.numpy(), refs[case["w"]], atol=1e-4)
+        ws.append(w)
+    with torch.no_grad():  # the cases as one batch: every image is computed on its own
+        images = to_uint8(G.synthesis(torch.cat(ws)))
+    for case, image in zip(model["cases"], images):
         diff = np.abs(image.astype(int) - refs[case["uint8"]].astype(int))
         assert diff.max() <= 1, (name, case, diff.max())  # truncation to uint8 may flip one level
 
@@ -325,3 +331,60 @@ def test_a_png_recipe_re_renders_the_same_pixels(tmp_path, capsys):
                      "--noise-mode", "random", "-o", str(first)]) == 0
     assert cli.main(["generate", "--recipe", str(first), "-o", str(again)]) == 0
     np.testing.assert_array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(again)))
+
+
+# -- the family contract every family keeps --------------------------------------------
+
+
+def _folder(tmp_path: Path, architecture: str, with_d: bool, **kw) -> Path:
+    G, kwargs = tiny_generator(architecture, **kw)
+    path = tmp_path / f"{architecture}.pkl"
+    path.write_bytes(network_pickle(G, kwargs, with_d=with_d))
+    return import_network_pickle(path, tmp_path / "models", pca_samples=1000)
+
+
+class TestConditionalStyleGAN2Contract(FamilyContract):
+    family = STYLEGAN
+
+    def make_model_folder(self, tmp_path: Path) -> Path:
+        return _folder(tmp_path, "stylegan2", True, c_dim=3)
+
+
+class TestStyleGAN3Contract(FamilyContract):
+    """No discriminator in the pickle: project matches pixels only."""
+
+    family = STYLEGAN
+
+    def make_model_folder(self, tmp_path: Path) -> Path:
+        return _folder(tmp_path, "stylegan3-r", False, margin_size=2)
+
+
+def test_stylegan2_ada_pytorch_kwargs_nest_the_synthesis_kwargs(tmp_path):
+    G, kwargs = tiny_generator("stylegan2")
+    synthesis = {k: kwargs.pop(k) for k in ("channel_base", "channel_max", "num_fp16_res", "conv_clamp")}
+    kwargs.pop("fused_modconv_default")
+    kwargs["synthesis_kwargs"] = synthesis  # training.networks.Generator's signature
+    path = tmp_path / "ada.pkl"
+    path.write_bytes(network_pickle(G, kwargs))
+    folder = import_network_pickle(path, tmp_path / "models", pca_samples=1000)
+    model = StyleGANFamily.load(folder, ModelCard.read(folder), "cpu")
+    got = model.run("sample", {"seed": 4, "count": 1, "truncation": 0.8}, {}, JobContext()).images[0]
+    np.testing.assert_array_equal(got, nvidia_render(G, 4, 0.8))
+
+
+@pytest.mark.parametrize("separable", [True, False])
+@pytest.mark.parametrize("up,down", [(1, 1), (2, 1), (4, 1), (1, 2), (2, 2)])
+@pytest.mark.parametrize("padding", [(0, 0, 0, 0), (3, 2, 3, 2), (-1, 2, 5, -2)])
+def test_fast_upfirdn2d_equals_its_literal_definition(separable, up, down, padding):
+    from studio.families.stylegan.ops import upfirdn2d, upfirdn2d_reference
+
+    gen = torch.Generator().manual_seed(up * 10 + down)
+    f = torch.rand(12 if separable else 4, generator=gen)
+    if not separable:
+        f = torch.outer(f, f)
+    x = torch.randn(2, 3, 17, 19, generator=gen)  # larger than the filter: every case valid
+    want = upfirdn2d_reference(x, f, up, down, padding, gain=up * up)
+    got = upfirdn2d(x, f, up, down, padding, gain=up * up)
+    assert got.shape == want.shape
+    # float32 sums of ≤ 144 products in another order
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-5)

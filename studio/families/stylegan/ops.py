@@ -34,7 +34,55 @@ def make_filter(taps: list[float] | tuple[float, ...]) -> torch.Tensor:
 def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 1,
               padding: tuple[int, int, int, int] | int = 0, gain: float = 1.0) -> torch.Tensor:
     """x (B, C, H, W); f (kh, kw), (k,) separable, or None (identity).
-    padding: (x0, x1, y0, y1) with respect to the upsampled image."""
+    padding: (x0, x1, y0, y1) with respect to the upsampled image (negative crops).
+
+    Upsample by zero insertion, pad, convolve with f, keep every down-th sample; computed
+    without the zeros and the dropped samples: a separable filter runs as two 1-D passes,
+    upsampling as a strided transposed convolution, downsampling as a strided one. Equal
+    to upfirdn2d_reference up to float rounding."""
+    if isinstance(padding, int):
+        padding = (padding, padding, padding, padding)
+    px0, px1, py0, py1 = padding
+    if f is not None and f.ndim == 1:
+        f = (f * (gain ** 0.5)).to(x.dtype)
+        x = _fir_1d(x, f, up, down, px0, px1, dim=3)
+        return _fir_1d(x, f, up, down, py0, py1, dim=2)
+    if up > 1 or f is None:
+        return upfirdn2d_reference(x, f, up, down, padding, gain)
+    c = x.shape[1]
+    x = F.pad(x, [px0, px1, py0, py1])  # negative values crop
+    f = (f * gain).to(x.dtype).flip([0, 1])
+    return F.conv2d(x, f[None, None].expand(c, 1, *f.shape), stride=down, groups=c)
+
+
+def _fir_1d(x: torch.Tensor, f: torch.Tensor, up: int, down: int, p0: int, p1: int,
+            dim: int) -> torch.Tensor:
+    """One pass of upfirdn along `dim` (3: width, 2: height) with the 1-D filter f."""
+    c, k, n = x.shape[1], f.numel(), x.shape[dim]
+    shape = (c, 1, 1, k) if dim == 3 else (c, 1, k, 1)
+
+    def pad(t: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+        return F.pad(t, [lo, hi, 0, 0] if dim == 3 else [0, 0, lo, hi])  # negative crops
+
+    if up > 1:
+        # the full convolution of the zero-inserted signal with f, then the window the
+        # padding selects: out[m] = full[m + k − 1 − p0]
+        stride = (1, up) if dim == 3 else (up, 1)
+        full = F.conv_transpose2d(x, f.reshape(1, 1, *shape[2:]).expand(*shape), stride=stride, groups=c)
+        start, length = k - 1 - p0, n * up + p0 + p1 - k + 1
+        out = pad(full, -start, start + length - full.shape[dim])
+        if down > 1:
+            out = out[:, :, :, ::down] if dim == 3 else out[:, :, ::down, :]
+        return out
+    x = pad(x, p0, p1)
+    stride = (1, down) if dim == 3 else (down, 1)
+    return F.conv2d(x, f.flip(0).reshape(1, 1, *shape[2:]).expand(*shape), stride=stride, groups=c)
+
+
+def upfirdn2d_reference(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 1,
+              padding: tuple[int, int, int, int] | int = 0, gain: float = 1.0) -> torch.Tensor:
+    """upfirdn2d done literally (zero insertion, pad, convolve, keep every down-th
+    sample): the definition the fast paths are tested against."""
     if isinstance(padding, int):
         padding = (padding, padding, padding, padding)
     px0, px1, py0, py1 = padding
