@@ -34,11 +34,10 @@ from studio.core.params import OpSpec, random_seed
 from studio.core.registry import Registry
 from studio.core.requests import Request, Result
 
-# The view (explorer tab) each op's results belong to.
+# Where a recipe's results go when the caller does not say (the window always does: its
+# explorer knows its views).
 VIEW_OF_OP = {"interpolate": "interpolate", "traverse": "traverse", "map": "map"}
 DEFAULT_VIEW = "samples"
-DEFAULT_OP_OF_VIEW = {"samples": "sample", "interpolate": "interpolate",
-                      "traverse": "traverse", "map": "map"}
 # An op's array parameter → the session input that fills it, where the names differ:
 # traversals and maps are centred on the session's "center", not on a decoded latent.
 INPUT_OF_PARAM = {("traverse", "latent"): "center", ("map", "latent"): "center"}
@@ -167,10 +166,13 @@ class Session:
 
     @property
     def op(self) -> str:
+        """The op the current view runs: the one chosen there, else the op the view is
+        named after (Interpolate runs interpolate), else sample, else the first."""
         view = self._state.view
-        op = self._state.op_of_view.get(view) or DEFAULT_OP_OF_VIEW.get(view, "sample")
-        if self.family is not None and op not in self.registry.get(self.family).op_names:
-            return self.registry.get(self.family).op_names[0]
+        names = self.registry.get(self.family).op_names if self.family is not None else ()
+        op = self._state.op_of_view.get(view) or (view if view in names else "sample")
+        if names and op not in names:
+            return names[0]
         return op
 
     def set_view(self, view: str) -> None:
