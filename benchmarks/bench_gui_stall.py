@@ -122,6 +122,7 @@ def _big_drop(studio, smoke: bool) -> Report:
         report.add(key, summary[key])
     report.target("max GUI stall while a 40 MP drop is read", summary["max_ms"], MAX_STALL_MS, "ms")
     path.unlink()
+    path.parent.rmdir()
     return report
 
 
