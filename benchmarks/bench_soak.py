@@ -74,14 +74,8 @@ class Soak:
         self.loads = 0
         self.cancel_at: dict[int, float] = {}  # job id → the fraction to cancel at
         self._events = (FINISHED, CANCELLED, PROGRESS)
+        self._loaded: set[str] = set()
         self.engine.add_listener(self._on_event)
-        load = self.cache._load  # count the cache's loads: switches that had to reload
-
-        def counting_load(model_id: str) -> Any:
-            self.loads += 1
-            return load(model_id)
-
-        self.cache._load = counting_load
 
     def _on_event(self, event: str, job: Any, payload: Any) -> None:
         finished, cancelled, progress = self._events
@@ -90,6 +84,9 @@ class Soak:
             if at is not None and payload[0] >= at:
                 job.cancel()
         elif event in (finished, cancelled):  # on the worker, between jobs: a settled cache
+            loaded = set(self.cache.loaded_ids())
+            self.loads += len(loaded - self._loaded)  # models this job had to (re)load
+            self._loaded = loaded
             in_use = self.cache.memory_in_use()
             self.max_cache_bytes = max(self.max_cache_bytes, in_use)
             if in_use > self.cache.budget_bytes:
@@ -103,7 +100,8 @@ class Soak:
         job.wait()
         if job.state is not JobState.DONE or job.result is None:
             raise RuntimeError(f"soak: {model_id} job {seed} ended {job.state.value}: {job.error}")
-        self.services.history.add(job.result, family=model_id)
+        family = self.services.library.get(model_id).card.family
+        self.services.history.add(job.result, family=family)  # as the window adds it
 
     def cancel_run(self, model_id: str, seed: int) -> int:
         """A 50-step sample, cancelled a few steps in; returns the steps it ran (from its
