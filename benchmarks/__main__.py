@@ -15,7 +15,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 BENCHMARKS = ["gui_stall", "scrub_latency", "gan_scrub", "diffusion_overhead",
-              "pixelcnn_sampling", "flow_sampling", "soak", "stylegan_drag",
+              "pixelcnn_sampling", "flow_sampling", "reproducibility", "soak", "stylegan_drag",
               "model_switch"]
 
 

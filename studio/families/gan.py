@@ -644,7 +644,12 @@ class LoadedGAN(OpDispatch):
         hit = self._mapped.get(key)
         if hit is None:
             z, c, classes = self._seed_inputs(seeds, class_index)
-            w = self.G.mapping(z.to(self.device), None if c is None else c.to(self.device))
+            # One seed at a time: a GEMM's rounding depends on the batch's shape (on some
+            # CPUs by an ulp), and a seed must map to the same w in every op and grid.
+            # The mapping network is small; this costs well under a millisecond a seed.
+            w = torch.cat([self.G.mapping(z[i:i + 1].to(self.device),
+                                          None if c is None else c[i:i + 1].to(self.device))
+                           for i in range(len(seeds))])
             hit = self._mapped[key] = (w, classes)
             while len(self._mapped) > MAPPED_CACHE:
                 self._mapped.popitem(last=False)

@@ -167,7 +167,12 @@ def test_random_class_comes_from_each_images_seed(model) -> None:
     many = run(model, "sample", {**common, "seed": 20, "count": 6})
     one = run(model, "sample", {**common, "seed": 23, "count": 1})
     assert many.extras["classes"][3] == one.extras["classes"][0]
-    np.testing.assert_allclose(many.latents[3], one.latents[0], atol=1e-4)  # batch-size rounding
+    # same batch shape: exact by construction
+    shifted = run(model, "sample", {**common, "seed": 23, "count": 6})
+    assert shifted.extras["classes"][0] == many.extras["classes"][3]
+    np.testing.assert_array_equal(many.latents[3], shifted.latents[0])
+    # another batch shape: float32 rounding of the GEMMs, a tenth of an 8-bit level at most
+    np.testing.assert_allclose(many.latents[3], one.latents[0], rtol=0, atol=1e-3)
     assert len(set(many.extras["classes"])) > 1
 
 
@@ -203,10 +208,18 @@ def test_interpolate_ends_are_the_two_seeds_samples(model) -> None:
     common = {"steps": 5, "scheduler": "ddim", "class_index": 4}
     out = run(model, "interpolate", {**common, "seed": 3, "seed_b": 9, "frames": 4})
     assert out.images.shape == (4, SIZE, SIZE, 1) and out.columns == 4
-    a = run(model, "sample", {**common, "seed": 3, "count": 1}).latents[0]
-    b = run(model, "sample", {**common, "seed": 9, "count": 1}).latents[0]
-    np.testing.assert_allclose(out.latents[0], a, atol=1e-5)
-    np.testing.assert_allclose(out.latents[-1], b, atol=1e-5)
+    # Exact by construction: a batch of the same shape (4) whose first image is seed 3's
+    # and whose last is seed 9's runs the same kernels on the same rows.
+    a = run(model, "sample", {**common, "seed": 3, "count": 4}).latents[0]
+    b = run(model, "sample", {**common, "seed": 6, "count": 4}).latents[3]
+    np.testing.assert_array_equal(out.latents[0], a)
+    np.testing.assert_array_equal(out.latents[-1], b)
+    # As a user meets them, one image at a time: another batch shape rounds differently
+    # on some CPUs (up to 5e-5 measured after 5 steps with MKL's SSE4.2/AVX2 kernels), so
+    # float32 justifies 1e-3 here: a tenth of one 8-bit level (2/255 in [-1, 1]).
+    for seed, end in ((3, out.latents[0]), (9, out.latents[-1])):
+        single = run(model, "sample", {**common, "seed": seed, "count": 1}).latents[0]
+        np.testing.assert_allclose(end, single, rtol=0, atol=1e-3)
     noise = out.extras["noise"]  # slerp keeps the norm of Gaussian noise roughly constant
     norms = np.linalg.norm(noise.reshape(4, -1), axis=1)
     assert norms.min() > 0.8 * norms.max()
