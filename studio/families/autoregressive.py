@@ -308,16 +308,12 @@ def to_uint8(levels: torch.Tensor, undrawn: torch.Tensor | None = None) -> np.nd
 
 
 class LoadedPixelCNN(shared.OpDispatch):
-    label, inference = "PixelCNN", True
+    label, inference, info = "PixelCNN", True, AR_INFO
 
     def __init__(self, model: PixelCNN, card: ModelCard, device: str) -> None:
         self.model = model.eval().requires_grad_(False)
         self.card, self.device, self.cfg = card, device, model.cfg
-        self.ops = {op.name: op for op in AR_INFO.ops}
         self.class_conditional = self.cfg.num_classes > 0
-
-    def memory_bytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
 
     # -- helpers ------------------------------------------------------------------
 

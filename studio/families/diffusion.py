@@ -283,7 +283,6 @@ class LoadedDiffusion(OpDispatch):
         self.cfg = cfg
         self.card = card
         self.device = device
-        self.ops = {op.name: op for op in self.info.ops}
         self.scheduler_config = cfg.scheduler_config(clip_sample=space.clip_sample)
         self._timelines = dl.TimelineStore(_KEEP_TIMELINES)
 

@@ -440,16 +440,12 @@ class FlowTrainable(EMATrainable):
 
 
 class LoadedFlow(shared.OpDispatch):
-    label, inference = "flow", True
+    label, inference, info = "flow", True, FLOW_INFO
 
     def __init__(self, model: Glow, card: ModelCard, device: str) -> None:
         self.model = model.eval().requires_grad_(False)
         self.card, self.device, self.cfg = card, device, model.cfg
-        self.ops = {op.name: op for op in FLOW_INFO.ops}
         self.class_conditional = self.cfg.num_classes > 0
-
-    def memory_bytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
 
     # -- helpers ------------------------------------------------------------------
 

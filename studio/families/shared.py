@@ -154,13 +154,39 @@ def export_card(folder: Path, recipe: Mapping[str, Any], family: str, cfg: Any, 
 
 
 class OpDispatch:
-    """`run` for a loaded model whose ops are methods `_op_<name>(values, inputs, ctx)`:
-    unknown ops and bad parameters are refused before any work, and a job cancelled
-    before it started does nothing. `inference`: run the op under torch.inference_mode."""
+    """The family base: a loaded model states only what differs. `run` dispatches to
+    methods `_op_<name>(values, inputs, ctx)`: unknown ops and bad parameters are refused
+    before any work, and a job cancelled before it started does nothing. `info` (the
+    family's spec) gives the ops; `inference`: run the op under torch.inference_mode;
+    `memory_bytes` counts the torch modules it holds unless a family counts more."""
 
-    ops: Mapping[str, Any]  # op name → OpSpec
+    info: Any = None  # the family's FamilyInfo
     label: str = "model"
     inference: bool = False
+
+    @property
+    def ops(self) -> Mapping[str, Any]:
+        """op name → OpSpec: the spec's ops unless the model narrows them."""
+        ops = self.__dict__.get("_ops")
+        if ops is None:
+            ops = self.__dict__["_ops"] = {op.name: op for op in self.info.ops}
+        return ops
+
+    @ops.setter
+    def ops(self, ops: Mapping[str, Any]) -> None:
+        self.__dict__["_ops"] = dict(ops)
+
+    def memory_bytes(self) -> int:
+        """The parameters and buffers of every torch module among its attributes."""
+        seen: set[int] = set()
+        total = 0
+        for value in vars(self).values():
+            if isinstance(value, torch.nn.Module):
+                for tensor in value.state_dict().values():
+                    if id(tensor) not in seen:
+                        seen.add(id(tensor))
+                        total += tensor.numel() * tensor.element_size()
+        return total
 
     def run(self, op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
             ctx: JobContext) -> Any:

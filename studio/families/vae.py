@@ -325,7 +325,7 @@ class _PCA:
 
 
 class LoadedVAE(OpDispatch):
-    label = "VAE"
+    label, info = "VAE", VAE_INFO
 
     def __init__(self, model: VAE, pca: _PCA, card: ModelCard, device: str,
                  prior: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> None:
@@ -335,7 +335,6 @@ class LoadedVAE(OpDispatch):
         self.card = card
         self.device = device
         self.cfg = model.cfg
-        self.ops = {op.name: op for op in VAE_INFO.ops}
 
     def memory_bytes(self) -> int:
         tensors = list(self.model.parameters()) + list(self.model.buffers()) + list(self.prior or ())
