@@ -1,8 +1,8 @@
 """The `studio` command line. With no sub-command it opens the window.
 
     studio models [--json]
-    studio generate --model ID [--op OP] [op parameters] -o FILE
-    studio generate --recipe IMAGE.png -o FILE
+    studio generate --model ID [--op OP] [op parameters] -o FILE [--scale 4 | --scale 512px]
+    studio generate --recipe IMAGE.png -o FILE   (at the scale the recipe's export recorded)
     studio generate --recipe IMAGE.png --check [--tolerance N]   (re-render, compare pixels)
     studio train --recipe FILE [--out DIR] [--steps N] [--threads N]
     studio eval --model ID
@@ -212,6 +212,11 @@ def _generate_parser(op_spec: Any | None, families: Sequence[Any]) -> argparse.A
                         help="torch threads on the CPU (default: cores − 1). Exact pixels "
                              "hold for the same device, thread count and CPU kind")
     parser.add_argument("--fps", type=int, default=12, help="frames per second of an animation")
+    parser.add_argument("--scale", metavar="S",
+                        help="write each image enlarged: a whole factor (1, 2, 4, 8) or a pixel "
+                             "size of the longer side (512px); nearest-neighbour for models of "
+                             "64 px or less, Lanczos otherwise. Stored in the recipe's export "
+                             "settings; with --recipe the recorded scale is the default")
     if op_spec is not None:
         group = parser.add_argument_group(f"parameters of {op_spec.name}")
         for spec in op_spec.params:
@@ -264,6 +269,7 @@ def cmd_generate(argv: Sequence[str]) -> int:
         raise UsageError(f"--tolerance is in 1/255 steps, 0 to 255, not {args.tolerance}")
 
     request = _request_from_args(args, op_spec)
+    scale, resample = _export_scale(args)
     services = _services(args.device, args.threads)
     try:
         from studio.core.engine import JobState
@@ -279,7 +285,7 @@ def cmd_generate(argv: Sequence[str]) -> int:
         assert job.result is not None
         status = 0
         if args.output is not None:
-            status = _write_output(args.output, job.result, services, args.fps)
+            status = _write_output(args.output, job.result, services, args.fps, scale, resample)
         if args.check:
             status = status or _check_recipe(args.recipe, job.result, args.tolerance)
         return status
@@ -327,7 +333,24 @@ def _load_latent(path: Path) -> np.ndarray:
     return array.astype(np.float32)
 
 
-def _write_output(path: Path, result: Any, services: Any, fps: int) -> int:
+def _export_scale(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """--scale, else the scale (and resampling) a recipe's export recorded: a recipe
+    re-rendered without --scale writes the same pixels as the file it came from."""
+    from studio.core import export
+    from studio.core.export_scale import ExportScale, ScaleError
+
+    if args.scale is not None:
+        try:
+            return ExportScale.parse(args.scale), None
+        except ScaleError as exc:
+            raise UsageError(f"--scale: {exc}") from None
+    if args.recipe:
+        return export.recipe_scale(args.recipe)
+    return None, None
+
+
+def _write_output(path: Path, result: Any, services: Any, fps: int, scale: Any = None,
+                  resample: str | None = None) -> int:
     from studio.core import atomic, export, media
 
     suffix = path.suffix.lower()
@@ -337,9 +360,9 @@ def _write_output(path: Path, result: Any, services: Any, fps: int) -> int:
     try:
         with atomic.together():  # the image and its latent land together, or neither does
             if suffix in (".gif", ".webp"):
-                export.export_animation(path, result, fps=fps)
+                export.export_animation(path, result, fps=fps, scale=scale, resample=resample)
             else:
-                export.export_png(path, result, family=family)
+                export.export_png(path, result, family=family, scale=scale, resample=resample)
             if result.latents is not None and result.request.op in LATENT_OPS:
                 with atomic.atomic_path(path.with_suffix(".npy")) as temp, open(temp, "wb") as fh:
                     np.save(fh, result.latents)  # a file object: np.save would add .npy to a name

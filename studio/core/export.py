@@ -14,6 +14,7 @@ import numpy as np
 
 from studio import __version__
 from studio.core import atomic, media
+from studio.core.export_scale import LANCZOS, NEAREST, ExportScale, ScaleError
 from studio.core.requests import RecipeError, Request, Result
 
 SIDECAR_SUFFIX = ".recipe.json"
@@ -21,22 +22,56 @@ SIDECAR_SUFFIX = ".recipe.json"
 A1111_KEYS = {"strength": "Denoising strength"}
 
 
-def result_grid(result: Result, index: int | None = None) -> np.ndarray:
-    """The image a PNG export holds: one image, or the whole result as a tight grid."""
-    if index is not None:
-        return result.images[index]
-    if result.count == 1:
-        return result.images[0]
-    return media.grid(result.images, result.columns or 0)
+def result_grid(result: Result, index: int | None = None, scale: ExportScale | None = None,
+                resample: str | None = None) -> np.ndarray:
+    """The image a PNG export holds: one image, or the whole result as a tight grid; each
+    image at `scale` (a grid keeps its 1-pixel gaps)."""
+    images = result.images if index is None else result.images[index : index + 1]
+    if scale is not None:
+        images = scale.apply_all(images, resample)
+    if len(images) == 1:
+        return images[0]
+    return media.grid(images, result.columns or 0)
 
 
-def recipe_of(result: Result, index: int | None = None) -> dict[str, Any]:
+def recipe_of(result: Result, index: int | None = None, scale: ExportScale | None = None,
+              resample: str | None = None) -> dict[str, Any]:
     extra: dict[str, Any] = {"app": f"Latent Studio {__version__}", "device": result.device}
     if result.rendered_on:
         extra["rendered_on"] = dict(result.rendered_on)  # what exact re-renders need alike
     if index is not None and result.count > 1:
         extra["index"] = index  # which image of the result this file holds
+    if scale is not None and not scale.identity:
+        # an export setting beside the request, not in it: the run is the same run
+        extra["export"] = scale.to_record(*result.images.shape[1:3], resample=resample)
     return result.request.to_recipe(extra)
+
+
+def image_seed(request: Request, index: int) -> int | None:
+    """The seed that alone draws image `index` of a result, where the op draws image i
+    from seed + i (a plain sample); else None (a VAE's batch shares one generator)."""
+    seed = request.seed
+    if seed is None or request.op != "sample" or request.inputs:
+        return None
+    return seed + index
+
+
+def suggested_name(result: Result, suffix: str, index: int | None = None,
+                   seed_of_index: int | None = None) -> str:
+    """A file name that says what the file shows: model, op and the seed of that image
+    (`seed_of_index` when the explorer knows it), or the seeds of a whole grid."""
+    request, seed = result.request, result.request.seed
+    stem = f"{request.model_id}-{request.op}"
+    if seed is None:
+        tail = "" if index is None or result.count == 1 else f"-image{index + 1}"
+    elif index is not None and result.count > 1:
+        tail = (f"-seed{seed_of_index}" if seed_of_index is not None
+                else f"-seed{seed}-image{index + 1}")
+    elif result.count > 1 and image_seed(request, result.count - 1) is not None:
+        tail = f"-seed{seed}-{seed + result.count - 1}"  # one seed per image: all of them
+    else:
+        tail = f"-seed{seed}"
+    return f"{stem}{tail}{suffix}"
 
 
 def parameters_text(request: Request, width: int, height: int, steps: int = 1,
@@ -59,21 +94,25 @@ def parameters_text(request: Request, width: int, height: int, steps: int = 1,
 
 
 def export_png(path: str | Path, result: Result, index: int | None = None,
-               family: str = "", steps: int = 1) -> Path:
+               family: str = "", steps: int = 1, scale: ExportScale | None = None,
+               resample: str | None = None) -> Path:
+    """`resample` overrides the scale's own choice (a recipe's recorded one)."""
     path = Path(path)
-    image = result_grid(result, index)
+    image = result_grid(result, index, scale, resample)
     text = parameters_text(result.request, image.shape[1], image.shape[0], steps, family=family)
-    media.save_png_with_recipe(path, image, recipe_of(result, index), text)
+    media.save_png_with_recipe(path, image, recipe_of(result, index, scale, resample), text)
     return path
 
 
-def export_animation(path: str | Path, result: Result, fps: int = 12, boomerang: bool = False) -> Path:
+def export_animation(path: str | Path, result: Result, fps: int = 12, boomerang: bool = False,
+                     scale: ExportScale | None = None, resample: str | None = None) -> Path:
     """Frames as GIF/WebP, the recipe in the file's comment and in a JSON sidecar."""
     path = Path(path)
-    recipe = recipe_of(result)
+    recipe = recipe_of(result, scale=scale, resample=resample)
     text = json.dumps(recipe, sort_keys=True)
+    frames = scale.apply_all(result.images, resample) if scale is not None else result.images
     with atomic.together():  # the animation and its sidecar land together, or neither does
-        media.save_animation(path, list(result.images), fps=fps, loop=True, boomerang=boomerang,
+        media.save_animation(path, list(frames), fps=fps, loop=True, boomerang=boomerang,
                              comment=text)
         atomic.write_bytes(sidecar_path(path), (json.dumps(recipe, indent=2) + "\n").encode())
     return path
@@ -115,6 +154,36 @@ def open_recipe(path: str | Path) -> Request:
         return Request.from_recipe(recipe)
     except RecipeError as exc:
         raise RecipeError(f"{path}: {exc}") from None
+
+
+def recipe_record(path: str | Path) -> dict[str, Any]:
+    """The whole recipe record of an exported file (a PNG, an animation's sidecar, a
+    recipe JSON), with what lies beside the request; {} when it has none."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".json":
+            record = json.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix.lower() in (".gif", ".webp"):
+            record = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
+        else:
+            record, _ = media.read_png_recipe(path)
+    except (OSError, ValueError, media.MediaError):
+        return {}
+    return dict(record) if isinstance(record, dict) else {}
+
+
+def recipe_scale(path: str | Path) -> tuple[ExportScale | None, str | None]:
+    """The export scale a file's recipe records and the resampling it was written with
+    ((None, None): written at the model's size). A damaged record is a RecipeError."""
+    record = recipe_record(path).get("export")
+    try:
+        scale = ExportScale.from_record(record)
+    except ScaleError as exc:
+        raise RecipeError(f"{path}: export settings: {exc}") from None
+    resample = record.get("resample") if scale is not None else None
+    if resample is not None and resample not in (NEAREST, LANCZOS):
+        raise RecipeError(f"{path}: export settings: unknown resampling {resample!r}")
+    return scale, resample
 
 
 def recipe_index(path: str | Path) -> int | None:

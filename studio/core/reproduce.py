@@ -72,15 +72,18 @@ def image_file_of(path: Path) -> Path:
 def check_result(path: str | Path, result: Result, tolerance: int = 0) -> CheckReport:
     """Compare a re-rendered `result` with the pixels stored in `path` (see module doc)."""
     source = image_file_of(Path(path))
+    # an export written at a scale is compared at that scale, resampled as it was then
+    scale, resample = export.recipe_scale(path)
     if source.suffix.lower() in (".gif", ".webp"):
         stored = media.read_animation(source)
+        frames = result.images if scale is None else scale.apply_all(result.images, resample)
         with tempfile.TemporaryDirectory(prefix="studio-check-") as folder:
             again = Path(folder) / f"again{source.suffix.lower()}"
-            media.save_animation(again, list(result.images))
+            media.save_animation(again, list(frames))
             rendered = media.read_animation(again)
     else:
         stored = [media.read_png_pixels(source)]
-        rendered = [export.result_grid(result, export.recipe_index(source))]
+        rendered = [export.result_grid(result, export.recipe_index(source), scale, resample)]
     return compare_images(stored, rendered, tolerance)
 
 

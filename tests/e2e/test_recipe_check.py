@@ -121,3 +121,36 @@ def test_the_recipe_records_where_it_was_rendered_and_check_prints_both(tmp_path
     lines = capsys.readouterr().out.splitlines()
     where = describe_runtime(made_on)
     assert lines[-1] == f"  made on: {where}; now on: {where}"
+
+
+@pytest.mark.parametrize("scale, side", [("4", 4 * 32), ("512px", 512)])
+def test_a_scaled_export_re_renders_and_checks_at_its_stored_scale(tmp_path, capsys, scale, side):
+    """--scale writes each image enlarged and records the scale beside the request;
+    --recipe writes it again at that scale (same pixels), and --check compares there."""
+    one = tmp_path / "one.png"
+    assert main(["generate", "--model", MODEL, "--seed", "3", "--count", "1", "--scale", scale,
+                 "-o", str(one)]) == 0
+    pixels = media.read_png_pixels(one)
+    assert pixels.shape[:2] == (side, side)
+    assert "scale" not in export.open_recipe(one).params  # an export setting, not the run's
+    again = tmp_path / "again.png"
+    assert main(["generate", "--recipe", str(one), "-o", str(again)]) == 0
+    assert np.array_equal(media.read_png_pixels(again), pixels)
+    capsys.readouterr()
+    assert main(["generate", "--recipe", str(one), "--check"]) == 0
+    assert f"check: {SAME}" in capsys.readouterr().out
+
+
+def test_scale_given_with_a_recipe_overrides_the_stored_one(tmp_path):
+    one = tmp_path / "one.png"
+    assert main(["generate", "--model", MODEL, "--seed", "3", "--count", "1", "--scale", "2",
+                 "-o", str(one)]) == 0
+    plain = tmp_path / "plain.png"
+    assert main(["generate", "--recipe", str(one), "--scale", "1", "-o", str(plain)]) == 0
+    assert media.read_png_pixels(plain).shape[:2] == (32, 32)
+
+
+def test_a_bad_scale_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["generate", "--model", MODEL, "--scale", "huge", "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("studio: error: --scale") and len(err.strip().splitlines()) == 1
