@@ -122,7 +122,8 @@ def _load_storage(data: bytes) -> Any:
     if not isinstance(data, (bytes, bytearray)):
         raise PickleReadError("a tensor storage that is not bytes")
     try:
-        return torch.load(io.BytesIO(bytes(data)), weights_only=True)  # never plain torch.load
+        # never plain torch.load; storages saved from a GPU come back on the CPU
+        return torch.load(io.BytesIO(bytes(data)), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
         raise UnsafePickleError(f"a tensor storage refused by torch's weights-only loader ({exc})") from None
 
