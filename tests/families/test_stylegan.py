@@ -110,8 +110,9 @@ def test_imported_pickle_renders_what_gen_images_would(architecture, tmp_path, c
         assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
 
 
-def test_conditional_model_takes_a_one_hot_class(tmp_path, capsys):
-    G, kwargs = tiny_generator("stylegan2", c_dim=4)
+@pytest.mark.parametrize("architecture", ["stylegan2", "stylegan3-t"])
+def test_conditional_model_takes_a_one_hot_class(architecture, tmp_path, capsys):
+    G, kwargs = tiny_generator(architecture, c_dim=4)
     path = tmp_path / "cond.pkl"
     path.write_bytes(network_pickle(G, kwargs))
     model_id = import_cli(path, capsys)
