@@ -6,6 +6,7 @@ recipe back from any of them. No torch, no Qt.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,21 @@ def result_grid(result: Result, index: int | None = None, scale: ExportScale | N
     if len(images) == 1:
         return images[0]
     return media.grid(images, result.columns or 0)
+
+
+def export_size(result: Result, index: int | None = None,
+                scale: ExportScale | None = None) -> tuple[int, int]:
+    """(height, width) of what `result_grid` makes, without making it (media.grid's
+    layout: a 1-pixel border and gaps)."""
+    height, width = result.images.shape[1:3]
+    if scale is not None:
+        height, width = scale.size_of(height, width)
+    count = 1 if index is not None else result.count
+    if count == 1:
+        return height, width
+    columns = min(result.columns or math.ceil(math.sqrt(count)), count)
+    rows = math.ceil(count / columns)
+    return rows * height + rows + 1, columns * width + columns + 1
 
 
 def recipe_of(result: Result, index: int | None = None, scale: ExportScale | None = None,

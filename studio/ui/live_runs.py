@@ -40,6 +40,13 @@ class LiveSamplesView(SamplesView):
     def seed_label(self, seed: int, index: int) -> str:
         return f"seed {seed + index}"  # image i of a batch is drawn from seed + i
 
+    def seed_of(self, index: int) -> int | None:
+        """The seed that alone draws cell `index` (the export's file name says it)."""
+        result = self.result
+        if result is None or result.request.op != "sample" or result.request.seed is None:
+            return None
+        return result.request.seed + index
+
     def show_result(self, result: Result) -> None:
         keep = self.selection if result is self.result else []  # shown again after a cancel
         super().show_result(result)

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
 from studio.core import export
 from studio.core.requests import RecipeError, Request, Result
 from studio.ui import images as imgs
+from studio.ui.export_options import ExportOptions
 from studio.ui.file_loader import OpenedFile
 
 OPEN_FILTER = "Images and recipes (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff *.json)"
@@ -109,8 +110,12 @@ class FilesMixin:
 
     # -- export, copy ---------------------------------------------------------------------
     def _suggested_name(self, result: Result, suffix: str) -> str:
-        seed = result.request.seed
-        return f"{result.request.model_id}-{result.request.op}{f'-{seed}' if seed is not None else ''}{suffix}"
+        return export.suggested_name(result, suffix)
+
+    def _picked_seed(self, index: int | None) -> int | None:
+        """The seed that alone draws the picked cell, where the view knows it."""
+        seed_of = getattr(self.explorer.views[self.explorer.current_view()], "seed_of", None)
+        return None if index is None or seed_of is None else seed_of(index)
 
     def _export_target(self, path: str) -> Path:
         self.settings.setValue("last_export_dir", str(Path(path).parent))
@@ -121,13 +126,17 @@ class FilesMixin:
         if result is None:
             self.show_info("Nothing to export yet: Generate first.")
             return None
-        path = self._ask_save_path("Export PNG", "PNG image (*.png)", self._suggested_name(result, ".png"))
+        picked = self.explorer.selected_index()
+        options = ExportOptions(result, picked, self._picked_seed(picked),
+                                scale=str(self.settings.value("export/scale", "1x")))
+        path = self._ask_save_path("Export PNG", "PNG image (*.png)", options.file_name(), options)
         if not path:
             return None
-        index = self.explorer.selected_index()
+        scale = options.scale()
+        self.settings.setValue("export/scale", scale.label())  # the next export offers it again
         try:
-            out = export.export_png(self._export_target(path), result, index,
-                                    family=self.session.family or "")
+            out = export.export_png(self._export_target(path), result, options.index(),
+                                    family=self.session.family or "", scale=scale)
         except (OSError, ValueError) as exc:
             self.show_error(f"Export failed: {exc}")
             return None
@@ -186,10 +195,30 @@ class FilesMixin:
     def _last_dir(self) -> str:
         return str(self.settings.value("last_export_dir", str(Path.home())))
 
-    def _ask_save_path(self, caption: str, file_filter: str, suggested: str) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self, caption, str(Path(self._last_dir()) / suggested),
-                                              file_filter)
-        return path or None
+    def _ask_save_path(self, caption: str, file_filter: str, suggested: str,
+                       options: QWidget | None = None) -> str | None:
+        """The save dialog; `options` (what and how big to export) sits under its file list."""
+        start = str(Path(self._last_dir()) / suggested)
+        if options is None:
+            path, _ = QFileDialog.getSaveFileName(self, caption, start, file_filter)
+            return path or None
+        dialog = QFileDialog(self, caption, start, file_filter)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix(Path(suggested).suffix.lstrip("."))  # a typed bare name
+        # Qt's own dialog: a platform dialog cannot hold our options
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+        layout = dialog.layout()
+        if hasattr(layout, "rowCount"):
+            layout.addWidget(options, layout.rowCount(), 0, 1, -1)
+        else:
+            layout.addWidget(options)
+        if isinstance(options, ExportOptions):  # the name follows the choice (its seed)
+            options.changed.connect(lambda: dialog.selectFile(options.file_name()))
+        accepted = dialog.exec()
+        files = dialog.selectedFiles()
+        options.setParent(None)  # read after the dialog has gone
+        dialog.deleteLater()
+        return files[0] if accepted and files else None
 
     def _ask_open_path(self, caption: str) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self, caption, self._last_dir(), OPEN_FILTER)

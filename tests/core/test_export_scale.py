@@ -107,3 +107,13 @@ def test_a_result_without_one_seed_per_image_names_its_seed_once():
     assert export.suggested_name(result_of(8, count=1), ".png") == "m-sample-seed7.png"
     assert export.image_seed(result_of(8).request, 3) == 10
     assert export.image_seed(result_of(8, op="traverse").request, 3) is None
+
+
+@pytest.mark.parametrize("count, columns, index, scale", [
+    (4, 2, None, "4x"), (16, 0, None, "2x"), (5, 0, None, "96px"), (6, 3, 2, "512px"),
+    (1, 0, None, "8x"), (3, 0, None, "1x")])
+def test_the_export_size_is_known_before_it_is_made(count, columns, index, scale):
+    result = result_of(16, count=count)
+    result = Result(result.request, result.images, columns=columns)
+    made = export.result_grid(result, index, ExportScale.parse(scale))
+    assert export.export_size(result, index, ExportScale.parse(scale)) == made.shape[:2]
