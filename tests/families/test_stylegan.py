@@ -389,3 +389,14 @@ def test_fast_upfirdn2d_equals_its_literal_definition(separable, up, down, paddi
     assert got.shape == want.shape
     # float32 sums of ≤ 144 products in another order
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-5)
+
+
+def test_a_stylegan2_without_noise_inputs_imports(tmp_path):
+    G, kwargs = tiny_generator("stylegan2", use_noise=False)
+    assert not any("noise" in name for name in G.state_dict())
+    path = tmp_path / "quiet.pkl"
+    path.write_bytes(network_pickle(G, kwargs))
+    folder = import_network_pickle(path, tmp_path / "models", pca_samples=1000)
+    model = StyleGANFamily.load(folder, ModelCard.read(folder), "cpu")
+    got = model.run("sample", {"seed": 1, "count": 1, "noise_mode": "random"}, {}, JobContext()).images[0]
+    np.testing.assert_array_equal(got, nvidia_render(G, 1, 1.0))

@@ -71,6 +71,7 @@ class StyleGANConfig(CardConfig):
     # StyleGAN2
     sg2_architecture: str = "skip"  # only the skip generator is supported (NVIDIA's default)
     resample_filter: list[int] = field(default_factory=lambda: [1, 3, 3, 1])
+    use_noise: bool = True  # per-pixel noise inputs (NVIDIA's default)
     # StyleGAN3
     num_layers: int = 14
     num_critical: int = 2
@@ -107,6 +108,8 @@ class StyleGANConfig(CardConfig):
             out["conv_clamp"] = None if kw["conv_clamp"] is None else float(kw["conv_clamp"])
         if "architecture" in kw:
             out["sg2_architecture"] = kw["architecture"]
+        if "use_noise" in kw:
+            out["use_noise"] = bool(kw["use_noise"])
         if "resample_filter" in kw:
             out["resample_filter"] = list(kw["resample_filter"])
         out["mapping_layers"] = int(mapping.get("num_layers", 8 if architecture == "stylegan2" else 2))
@@ -296,8 +299,10 @@ class SG2Layer(nn.Module):
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 3, 3))
         self.bias = nn.Parameter(torch.zeros(out_ch))
         self.register_buffer("resample_filter", make_filter(cfg.resample_filter))
-        self.register_buffer("noise_const", torch.randn(res, res))
-        self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.use_noise = cfg.use_noise
+        if self.use_noise:
+            self.register_buffer("noise_const", torch.randn(res, res))
+            self.noise_strength = nn.Parameter(torch.zeros([]))
         self.up, self.res, self.clamp = up, res, cfg.conv_clamp
         self._wsq: tuple[int, torch.Tensor] | None = None
         self._wup: tuple[int, torch.Tensor] | None = None
@@ -335,7 +340,9 @@ class SG2Layer(nn.Module):
         # demodulation: 1 / ‖style-scaled weights‖ per sample and output channel
         dcoefs = (styles.square() @ self._weight_sq() + 1e-8).rsqrt()  # (B, Cout)
         x = x * dcoefs[:, :, None, None]
-        if noise_mode == "const":
+        if not self.use_noise:
+            pass
+        elif noise_mode == "const":
             x = x + self.noise_const * self.noise_strength
         elif noise_mode == "random":
             noise = torch.randn((x.shape[0], 1, self.res, self.res), generator=generator,
