@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.core import diffusers_folder, paths
+from studio.core import diffusers_folder, diffusers_vae_folder, paths
 from studio.core.cards import CARD_FILE, CardError, ModelCard
 from studio.core.media import atomic_write_bytes
 
@@ -139,7 +139,27 @@ class Library:
             return None
         entry = ModelEntry(card, folder, builtin)
         found[card.id] = entry
+        self._add_pipeline_vae(found, entry, problems)
         return entry
+
+    def _add_pipeline_vae(self, found: dict[str, ModelEntry], entry: ModelEntry,
+                          problems: list[str]) -> None:
+        """A Stable Diffusion pipeline's vae/ is a model of its own, `<id>-vae`, opened
+        in the VAE explorer; it comes and goes with its pipeline."""
+        if entry.family != diffusers_folder.FAMILY:
+            return
+        try:
+            card = diffusers_vae_folder.pipeline_vae_card(entry.folder, entry.card)
+        except diffusers_folder.NotAPipelineError as exc:
+            problems.append(f"{exc}; its VAE skipped")
+            return
+        if card is None:
+            return
+        if card.id in found:
+            problems.append(f"{entry.folder}: id {card.id!r} is already used by "
+                            f"{found[card.id].folder}; its VAE skipped")
+            return
+        found[card.id] = ModelEntry(card, entry.folder / "vae", entry.builtin)
 
     # -- changing the index ------------------------------------------------------
 
@@ -232,6 +252,11 @@ def validate_folder(folder: str | os.PathLike[str], check_hash: bool = True) -> 
     if not (folder / CARD_FILE).is_file() and diffusers_folder.is_diffusers_folder(folder):
         try:
             return diffusers_folder.make_card(folder, check_weights=read_safetensors_header)
+        except diffusers_folder.NotAPipelineError as exc:
+            raise LibraryError(str(exc)) from None
+    if not (folder / CARD_FILE).is_file() and diffusers_vae_folder.is_autoencoder_folder(folder):
+        try:  # a standalone AutoencoderKL (or VQModel) folder, as diffusers saves one
+            return diffusers_vae_folder.make_card(folder, check_weights=read_safetensors_header)
         except diffusers_folder.NotAPipelineError as exc:
             raise LibraryError(str(exc)) from None
     try:
