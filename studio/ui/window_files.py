@@ -35,7 +35,16 @@ class FilesMixin:
         """Dropped or opened files: a recipe restores and re-renders; an image is encoded.
         A bad file shows a message and changes nothing. The files are read on the file
         loader's thread (a big PNG takes seconds), in order; `_on_file_loader_file_read`
-        takes each one on the GUI thread."""
+        takes each one on the GUI thread. A model file some family converts (a StyleGAN
+        .pkl) is imported instead (Model › Import Model File…)."""
+        from studio.ui import model_files
+
+        model_paths = [str(p) for p in paths if model_files.convertible(self.registry, p)]
+        for path in model_paths:
+            self.import_model_file(path)
+        paths = [p for p in paths if str(p) not in model_paths]
+        if not paths:
+            return
         if self.session.model_id is None:
             self.show_error("Pick a model first, then drop images to encode them.")
             return

@@ -201,3 +201,15 @@ def test_a_file_no_family_converts_is_refused_in_one_line(real_window, qtbot, tm
     real_window.message_bar.show_error = errors.append
     assert real_window.import_model_file(str(tmp_path / "weights.ckpt")) is None
     assert len(errors) == 1 and "weights.ckpt" in errors[0]
+
+
+def test_a_dropped_pkl_is_imported_not_opened_as_an_image(real_window, qtbot, tmp_path):
+    G, kwargs = tiny_generator("stylegan2")
+    path = tmp_path / "dropped.pkl"
+    path.write_bytes(network_pickle(G, kwargs))
+    errors = []
+    real_window.message_bar.show_error = errors.append
+    real_window.open_files([str(path)])  # what a drop on the canvas calls
+    qtbot.waitUntil(lambda: "dropped" in real_window.services.library and real_window.engine.idle(),
+                    timeout=20000)
+    assert errors == []
