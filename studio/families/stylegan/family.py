@@ -80,7 +80,9 @@ class LoadedStyleGAN(LoadedGAN):
                 classes.append(fixed if fixed is not None else int(rs.randint(self.cfg.num_classes)))
             else:
                 classes.append(None)
-        z = torch.from_numpy(np.stack(zs))  # (N, z_dim) float64; the mapping casts to float32
+        # (N, z_dim): float64 draws cast to float32 here, as NVIDIA's mapping casts them
+        # (the same rounding on any device; MPS has no float64)
+        z = torch.from_numpy(np.stack(zs)).to(torch.float32)
         c = None
         if self.cfg.conditional:
             c = F.one_hot(torch.tensor(classes), self.cfg.num_classes).float()
