@@ -17,7 +17,7 @@ from studio.core.requests import Result
 from studio.core.session import Session
 from studio.ui.canvas import Canvas
 from studio.ui.jobs import JobRouter
-from studio.ui.latent_walk import LatentWalkExplorer
+from studio.ui.live_decodes import LiveDecodesExplorer
 from studio.ui.vae_views import InterpolateView, MapView, SamplesView, TraverseView
 
 VIEWS = ("samples", "interpolate", "traverse", "map")
@@ -28,7 +28,7 @@ OPS_OF_VIEW = {"samples": ("sample", "encode", "reconstruct", "decode"),
 VIEW_OF_OP = {op: view for view, ops in OPS_OF_VIEW.items() for op in ops}
 
 
-class VAEExplorer(LatentWalkExplorer):
+class VAEExplorer(LiveDecodesExplorer):
     VIEWS = VIEWS
     VIEW_LABELS = VIEW_LABELS
     OPS_OF_VIEW = OPS_OF_VIEW
