@@ -400,3 +400,17 @@ def test_a_stylegan2_without_noise_inputs_imports(tmp_path):
     model = StyleGANFamily.load(folder, ModelCard.read(folder), "cpu")
     got = model.run("sample", {"seed": 1, "count": 1, "noise_mode": "random"}, {}, JobContext()).images[0]
     np.testing.assert_array_equal(got, nvidia_render(G, 1, 1.0))
+
+
+def test_a_card_pointing_outside_its_folder_is_refused(tmp_path):
+    from studio.core.family import ModelLoadError
+
+    G, kwargs = tiny_generator("stylegan2")
+    path = tmp_path / "escape.pkl"
+    path.write_bytes(network_pickle(G, kwargs))
+    folder = import_network_pickle(path, tmp_path / "models", pca_samples=1000)
+    card = json.loads((folder / "card.json").read_text())
+    card["config"]["discriminator_file"] = "../../escape.pkl"
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelLoadError, match="discriminator_file"):
+        StyleGANFamily.load(folder, ModelCard.read(folder), "cpu")
