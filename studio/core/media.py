@@ -15,7 +15,7 @@ import os
 import re
 import struct
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -314,21 +314,28 @@ def save_png(
     return _write_with(target, lambda temp: pil.save(temp, format="PNG", pnginfo=info))
 
 
-def read_png_text(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> dict[str, str]:
-    """All text chunks of a PNG (tEXt, zTXt, iTXt)."""
-    path = Path(path)
+@contextlib.contextmanager
+def _open_png(path: Path, max_pixels: int) -> Iterator[tuple[IO[bytes], Image.Image]]:
+    """A PNG opened safely (signature, pixel limit); read errors name the file."""
     with _open_file(path) as fh:
         if fh.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
             raise MediaError(f"{path}: not a PNG file")
         fh.seek(0)
         with _open_image(fh, str(path), max_pixels) as img:
             try:
-                text = dict(img.text)  # loads: text chunks may follow the image data
-                _check_png_complete(fh, str(path))
+                yield fh, img
             except MediaError:
                 raise
             except Exception as exc:
                 raise MediaError(f"{path}: truncated or corrupt PNG ({exc})") from None
+
+
+def read_png_text(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> dict[str, str]:
+    """All text chunks of a PNG (tEXt, zTXt, iTXt)."""
+    path = Path(path)
+    with _open_png(path, max_pixels) as (fh, img):
+        text = dict(img.text)  # loads: text chunks may follow the image data
+        _check_png_complete(fh, str(path))
     return {str(key): str(value) for key, value in text.items()}
 
 
@@ -336,17 +343,10 @@ def read_png_pixels(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXEL
     """A PNG's pixels as stored, (H, W, C) uint8: grey stays one channel, alpha stays, so
     they compare value for value with the image that was written (see core/reproduce.py)."""
     path = Path(path)
-    with _open_file(path) as fh:
-        if fh.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
-            raise MediaError(f"{path}: not a PNG file")
-        fh.seek(0)
-        with _open_image(fh, str(path), max_pixels) as img:
-            if img.mode not in ("L", "RGB", "RGBA"):
-                raise MediaError(f"{path}: a {img.mode} PNG was not written by the studio")
-            try:
-                array = np.array(img)
-            except Exception as exc:
-                raise MediaError(f"{path}: truncated or corrupt PNG ({exc})") from None
+    with _open_png(path, max_pixels) as (_, img):
+        if img.mode not in ("L", "RGB", "RGBA"):
+            raise MediaError(f"{path}: a {img.mode} PNG was not written by the studio")
+        array = np.array(img)
     return array[..., None] if array.ndim == 2 else array
 
 
