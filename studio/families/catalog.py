@@ -557,8 +557,13 @@ PREVIEW_RES = ParamSpec("preview_resolution", "int", default=0, minimum=0, maxim
                              "slider moves). 0 = the full frame.")
 
 
+SG_COUNT = ParamSpec("count", "int", default=4, minimum=1, maximum=64, label="Images",
+                     help="How many images to make in one grid (seed, seed+1, ...). A 256-px "
+                          "StyleGAN takes about a second per image on a CPU.")
+
+
 def _stylegan_op(op: OpSpec) -> OpSpec:
-    swap = {"truncation": SG_TRUNCATION, "class_index": SG_CLASS}
+    swap = {"truncation": SG_TRUNCATION, "class_index": SG_CLASS, "count": SG_COUNT}
     params = tuple(swap.get(p.name, p) for p in op.params)
     if op.name in ("sample", "interpolate", "walk", "mix", "arithmetic"):
         params += (NOISE_MODE,)
