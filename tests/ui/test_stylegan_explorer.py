@@ -70,7 +70,9 @@ def open_edit(window, qtbot):
     qtbot.waitUntil(lambda: window.explorer.edit.result is not None and window.engine.idle(), timeout=20000)
 
 
-def drag_truncation(slider) -> None:
+def drag_truncation(slider, after_first=None) -> None:
+    """Press, move in six steps, release. `after_first()` runs after the first move (to
+    wait for the worker on a loaded machine)."""
     from PySide6.QtWidgets import QStyle, QStyleOptionSlider
 
     option = QStyleOptionSlider()
@@ -80,6 +82,8 @@ def drag_truncation(slider) -> None:
     QTest.mousePress(slider, Qt.MouseButton.LeftButton, pos=start)
     for step in range(1, 7):
         QTest.mouseMove(slider, start + QPoint(10 * step, 0))
+        if step == 1 and after_first is not None:
+            after_first()
         QTest.qWait(5)
     QTest.mouseRelease(slider, Qt.MouseButton.LeftButton, pos=start + QPoint(60, 0))
 
@@ -99,7 +103,9 @@ def test_stylegan2_drag_shows_previews_then_the_full_frame(sg_window, qtbot):
         original(result)
 
     edit.show_result = record
-    drag_truncation(edit.truncation_slider)
+    # the first preview on screen before the slider moves on (so that, however slow the
+    # machine, the drag is not all superseded before the worker takes one)
+    drag_truncation(edit.truncation_slider, lambda: qtbot.waitUntil(lambda: bool(shown), timeout=20000))
     psi = edit.truncation()
     # the previews while it moves, then (once it rests) the full frame at the final ψ
     qtbot.waitUntil(lambda: shown and not shown[-1][0] and shown[-1][2] == pytest.approx(psi)
