@@ -4,6 +4,9 @@
     studio generate --model ID [--op OP] [op parameters] -o FILE [--scale 4 | --scale 512px]
     studio generate --recipe IMAGE.png -o FILE   (at the scale the recipe's export recorded)
     studio generate --recipe IMAGE.png --check [--tolerance N]   (re-render, compare pixels)
+    studio animate --model ID --keyframes 3,17,42 [--frames-per-keyframe 24]
+                   [--path slerp|lerp|spline] [--constant-speed] [--loop] [--fps 24]
+                   [--scale 4] -o walk.mp4   (see `studio animate --help`)
     studio train --recipe FILE [--out DIR] [--steps N] [--threads N]
     studio eval --model ID
     studio compare [--json] [--no-timing] [--images N] [--model ID ...]
@@ -55,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return self_check(argv[1:])
     commands = {"models": cmd_models, "generate": cmd_generate, "train": cmd_train,
-                "eval": cmd_eval, "import": cmd_import, "compare": cmd_compare}
+                "eval": cmd_eval, "import": cmd_import, "compare": cmd_compare,
+                "animate": cmd_animate}
     if argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__.strip())
         if argv[0] in ("-h", "--help"):
@@ -270,6 +274,10 @@ def cmd_generate(argv: Sequence[str]) -> int:
 
     request = _request_from_args(args, op_spec)
     scale, resample = _export_scale(args)
+    if request.op == "animate":  # an animation's recipe: the animator renders it
+        from studio.cli_animate import render_recipe
+
+        return render_recipe(request, args, scale, resample)
     services = _services(args.device, args.threads)
     try:
         from studio.core.engine import JobState
@@ -390,6 +398,12 @@ def _readouts(extras: Mapping[str, Any]) -> str:
         elif isinstance(value, (int, str)):
             parts.append(f"{key}: {value}")
     return " · ".join(parts)
+
+
+def cmd_animate(argv: Sequence[str]) -> int:
+    from studio.cli_animate import cmd_animate as animate
+
+    return animate(argv)
 
 
 # -- train / eval / import --------------------------------------------------------------
