@@ -154,6 +154,9 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.models_dock, self.params_dock], [260, 320], Qt.Orientation.Horizontal)
         self.resizeDocks([self.history_dock], [118], Qt.Orientation.Vertical)
+        from studio.ui.animator import install as install_animator  # issue 16
+
+        self.animator_dock = install_animator(self)  # tabbed with Parameters
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()

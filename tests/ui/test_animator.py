@@ -1,0 +1,113 @@
+"""The Animator dock: keyframes from a seed and from the canvas, reorder, a three-keyframe
+loop played live and exported (with progress) to MP4, then decoded; a cancelled export
+leaves nothing; a family without a latent says so."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from studio.core import video
+from tests.ui.conftest import generate, make_window
+
+
+def wait_keys(qtbot, panel, count: int) -> None:
+    qtbot.waitUntil(lambda: len(panel.keyframes()) == count, timeout=10000)
+
+
+def test_build_a_three_keyframe_loop_play_it_and_export_it(qtbot, services, settings, tmp_path):
+    window = make_window(qtbot, services, settings)
+    panel = window.animator
+    assert panel.render_op == "decode" and panel.add_seed_button.isEnabled()
+    # two keyframes from seeds (the button, then the seed box)
+    panel.seed_box.setValue(3)
+    QTest.mouseClick(panel.add_seed_button, Qt.MouseButton.LeftButton)
+    wait_keys(qtbot, panel, 1)
+    panel.add_seed(8)
+    wait_keys(qtbot, panel, 2)
+    # the third from the canvas: a sampled grid's picked cell
+    result = generate(qtbot, window)
+    window.explorer.samples.pick(2)
+    QTest.mouseClick(panel.add_pick_button, Qt.MouseButton.LeftButton)
+    wait_keys(qtbot, panel, 3)
+    assert np.array_equal(panel.keyframes()[2].latent, result.latents[2])
+    labels = [k.label for k in panel.keyframes()]
+    assert labels[:2] == ["seed 3", "seed 8"]
+    # reorder: the last keyframe first (the strip's model moves rows, as a drag does)
+    panel.strip.model().moveRow(panel.strip.rootIndex(), 2, panel.strip.rootIndex(), 0)
+    assert [k.label for k in panel.keyframes()] == [labels[2], *labels[:2]]
+
+    panel.frames_box.setValue(4)
+    panel.loop_box.setChecked(True)
+    panel.path_box.setCurrentText("spline")
+    assert len(panel.frame_latents) == 3 * 4  # a loop: keyframes × frames per keyframe
+    # the scrubber shows the frame under it
+    panel.scrubber.setValue(5)
+    qtbot.waitUntil(lambda: panel.shown_frame == 5, timeout=10000)
+    # play: the frames move on by themselves
+    panel.fps_box.setValue(60)
+    panel.set_playing(True)
+    qtbot.waitUntil(lambda: panel.shown_frame not in (None, 5), timeout=10000)
+    panel.set_playing(False)
+    assert not panel.play_button.isChecked()
+
+    progress = []
+    window.bridge.job_progressed.connect(lambda job, fraction, message: progress.append(message))
+    out = tmp_path / "loop.mp4"
+    panel.scale_box.setCurrentIndex(2)  # 4×
+    with qtbot.waitSignal(panel.exported, timeout=30000):
+        panel.export_to(out)
+    frames, fps, comment = video.read_video(out)
+    assert frames.shape == (12, 32, 32, 3) and fps == 60  # 8-px fake at 4×, the fps set
+    assert any("ETA" in message for message in progress)
+    recipe = json.loads((tmp_path / "loop.mp4.recipe.json").read_text())
+    assert json.loads(comment) == recipe and recipe["params"]["loop"] is True
+    assert recipe["params"]["labels"] == [labels[2], *labels[:2]]
+    assert not panel.progress.isVisible() and panel.export_button.isEnabled()
+    window.close()
+
+
+def test_a_cancelled_export_writes_nothing(qtbot, services, settings, tmp_path):
+    from tests.fakes import FakeModel
+
+    window = make_window(qtbot, services, settings)
+    panel = window.animator
+    for seed in (1, 2):
+        panel.add_seed(seed)
+    wait_keys(qtbot, panel, 2)
+    panel.frames_box.setValue(60)
+    FakeModel.step_delay = 0.0  # decode has no delay: cancel from the first progress report
+    started = []
+
+    def on_progress(job, fraction, message):
+        if job is panel._export_job and not started:
+            started.append(fraction)
+            panel.cancel_export()
+
+    window.bridge.job_progressed.connect(on_progress)
+    out = tmp_path / "exports"
+    out.mkdir()
+    panel.export_to(out / "never.mp4")
+    qtbot.waitUntil(lambda: panel._export_job is None, timeout=20000)
+    if started:  # cancelled mid-way (a fast machine may finish first: then it is complete)
+        assert sorted(p.name for p in out.iterdir()) == []  # no video, temp or sidecar
+        assert "nothing was written" in panel.eta_label.text()
+    window.close()
+
+
+def test_a_family_without_latents_offers_nothing(qtbot, services, settings):
+    from dataclasses import replace
+
+    from studio.families.catalog import AUTOREGRESSIVE
+
+    window = make_window(qtbot, services, settings)
+    panel = window.animator
+    # the fake family, declared as a family whose ops take no latent
+    services.registry.register(replace(AUTOREGRESSIVE, name="fake", _cache={}))
+    panel._on_session_model_changed(window.session.model_id)
+    assert "no latent space" in panel.status.text()
+    assert not panel.add_seed_button.isEnabled() and not panel.export_button.isEnabled()
+    window.close()
