@@ -122,6 +122,15 @@ class ModelPanel(QWidget):
         for entry in self.library.entries():
             by_family.setdefault(entry.card.family, []).append(entry)
         for family, entries in by_family.items():
+            # a pipeline's own VAE (<pipeline-id>-vae) is listed under its pipeline
+            nested = [e for e in entries if (e.card.config or {}).get("parent") in self._items]
+            for entry in nested:
+                parent = self._items[entry.card.config["parent"]]
+                self._items[entry.id] = self._make_item(parent, entry)
+                parent.setExpanded(True)
+            entries = [e for e in entries if e not in nested]
+            if not entries:
+                continue
             label = self.registry.get(family).label if family in self.registry else family
             group = QTreeWidgetItem(self.tree, [label])
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)

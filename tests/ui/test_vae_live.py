@@ -105,3 +105,22 @@ def test_drop_two_photos_scrub_and_see_the_preview_then_the_decode(qtbot, studio
         previews[0], autoencoder.preview(strip.latents, explorer.preview_map()))
     np.testing.assert_array_equal(previews[-1], strip.images)
     window.close()
+
+
+def test_a_pipelines_vae_is_listed_under_it_and_opens_in_the_vae_explorer(qtbot, studio, tmp_path):
+    from tests.families.diffusers_tiny import make_pipeline_folder
+
+    folder = make_pipeline_folder("sd", tmp_path / "Tiny SD")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(studio.engine, studio.library, studio.registry, studio.history,
+                        settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.start(sample=False)
+    assert window.import_folder(str(folder)) == "tiny-sd"
+    items = window.models._items
+    assert items["tiny-sd-vae"].parent() is items["tiny-sd"]
+    window.models.select("tiny-sd-vae")
+    qtbot.waitUntil(lambda: window.session.model_id == "tiny-sd-vae")
+    assert window.explorer.has_view("map") and window.explorer.has_view("interpolate")
+    window.close()
