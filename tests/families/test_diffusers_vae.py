@@ -71,13 +71,20 @@ def run(model, op: str, params: dict, inputs: dict, ctx: JobContext | None = Non
 # -- import -------------------------------------------------------------------------------
 
 
-def test_import_prints_the_id_and_the_card_records_the_scaling_factor(vae_folder, capsys):
+def test_import_prints_the_id_and_the_card_records_the_scaling_factor(vae_folder, tmp_path,
+                                                                      capsys):
     assert main(["import", str(vae_folder)]) == 0
     assert capsys.readouterr().out.strip() == "my-tiny-vae"
     entry = Library().get("my-tiny-vae")
     assert entry.family == "diffusers_vae"
     assert entry.card.config["scaling_factor"] == 0.5
     assert entry.card.latent_shape == [4, 32, 32]
+    source = tmp_path / "photo.png"
+    Image.fromarray(photo(9)).save(source)
+    out = tmp_path / "recon.png"
+    assert main(["generate", "--model", "my-tiny-vae", "--op", "reconstruct", "--image",
+                 str(source), "--working-size", str(SIZE), "-o", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
 
 
 def test_the_vae_of_a_pipeline_is_listed_under_it_and_reconstructs(tmp_path):
