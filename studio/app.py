@@ -16,6 +16,7 @@ from collections.abc import Sequence
 HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc")
 XCB_LIBRARIES = ("xcb-cursor", "xcb-icccm", "xcb-keysyms")
 XCB_PACKAGES = "libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1"
+SETTINGS_FILE = "settings.ini"  # in the user data folder (studio_home)
 
 
 def preflight(environ: os._Environ | dict | None = None, platform: str | None = None,
@@ -87,6 +88,24 @@ def _alert(message: str) -> None:
         QMessageBox.critical(None, "Latent Studio", message)
 
 
+def launch_files(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split the GUI's arguments into Qt's own options and the files to open at launch
+    (`studio PATH`, a desktop entry's %F): an argument that names an existing file."""
+    from pathlib import Path
+
+    files = [arg for arg in argv if not arg.startswith("-") and Path(arg).is_file()]
+    return [arg for arg in argv if arg not in files], files
+
+
+def start_window(window, files: Sequence[str]) -> None:
+    """Select and load the first model; then open `files` as a drop would: a recipe
+    restores its model and settings and renders, a plain image goes to the current
+    model's explorer. With files, no first grid of the default model is made."""
+    window.start(sample=not files)
+    if files:
+        window.open_files(list(files))
+
+
 def _run(argv: list[str], home, log_path) -> int:
     from PySide6.QtWidgets import QApplication
 
@@ -95,7 +114,8 @@ def _run(argv: list[str], home, log_path) -> int:
     from studio.wiring import build_services
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl+C in the terminal quits
-    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    qt_args, files = launch_files(argv)
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setOrganizationName("LatentStudio")
     app.setApplicationName(APP_NAME)
     app.setDesktopFileName(APP_ID)  # the .desktop entry's id
@@ -106,15 +126,15 @@ def _run(argv: list[str], home, log_path) -> int:
     try:
         # the engine's worker imports torch when it starts: only once the window is up
         services = build_services(start_engine=False)
-        return _show(app, services, reporter, home)
+        return _show(app, services, reporter, home, files)
     finally:
         reporter.uninstall()
         if services is not None:
             services.close()
 
 
-def _show(app, services, reporter, home) -> int:
-    from PySide6.QtCore import QSettings, QTimer
+def _show(app, services, reporter, home, files: Sequence[str] = ()) -> int:
+    from PySide6.QtCore import QTimer
 
     from studio import APP_NAME
     from studio.core.logs import take_fatal_report
@@ -122,7 +142,7 @@ def _show(app, services, reporter, home) -> int:
     from studio.wiring import explorer_table
 
     window = MainWindow(services.engine, services.library, services.registry, services.history,
-                        settings=QSettings(), explorers=explorer_table())
+                        settings=user_settings(home), explorers=explorer_table())
     reporter.watch(window.bridge)
     window.show()
     for problem in services.library.problems:  # a skipped model is named, not fatal
@@ -136,9 +156,20 @@ def _show(app, services, reporter, home) -> int:
     _quit_on_sigterm(app, window)
     # after the first paint: the engine's thread imports torch and loads the model
     QTimer.singleShot(0, services.engine.start)
-    QTimer.singleShot(0, window.start)
+    QTimer.singleShot(0, lambda: start_window(window, files))
     QTimer.singleShot(0, window.show_welcome_on_first_run)
     return app.exec()
+
+
+def user_settings(home):
+    """The window's layout and first-run state, in the user data folder beside the
+    library and history: a fresh LATENT_STUDIO_HOME is a first run, with the welcome and
+    the default layout, whatever another home left in ~/.config."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(Path(home) / SETTINGS_FILE), QSettings.Format.IniFormat)
 
 
 def _quit_on_sigterm(app, window) -> None:

@@ -11,6 +11,8 @@
     studio eval --model ID
     studio compare [--json] [--no-timing] [--images N] [--model ID ...]
     studio import FOLDER | FILE.pkl   (a StyleGAN2/3 network pickle, read as data only)
+    studio [PATH ...]             (the window, opening the files: a recipe restores its
+                                  model and settings, an image goes to the current model)
     studio --version
     studio --self-check          (the install's self-check: the window offscreen, every
                                   built-in model generates, exports and re-renders a PNG)
@@ -50,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from studio.app import main as gui_main
 
         return gui_main(argv[1:] if argv else [])
+    if Path(argv[0]).is_file():  # `studio PATH`: an existing file wins over a command's name
+        from studio.app import main as gui_main
+
+        return gui_main(argv)
     if argv[0] in ("-V", "--version"):
         print(f"{APP_NAME} {__version__}")
         return 0

@@ -187,6 +187,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.models.load_requested.connect(self.load_model)
         self.models.unload_requested.connect(self.unload_model)
         self.models.import_requested.connect(self.import_model_dialog)
+        self.models.import_file_requested.connect(self.import_model_file_dialog)
         self.models.model_imported.connect(self._on_models_model_imported)
         self.models.error_raised.connect(self.show_error)
         self.params.value_changed.connect(self._on_params_value_changed)

@@ -1,4 +1,9 @@
-"""The Models dock: the library grouped by family, load/unload/import, device and memory."""
+"""The Models dock: the library grouped by family, load/unload/import, device and memory.
+
+Long names are elided in the middle (the start and the end tell models apart) and the
+full name is in the tooltip; the loaded dots have a legend; a family with no model yet is
+listed last with an Import row, so every family is found here.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ ID_ROLE = Qt.ItemDataRole.UserRole
 THUMBNAIL = "thumbnail.png"
 COL_NAME, COL_RES, COL_SIZE, COL_LOADED = range(4)
 LOADED_COLOR = QColor("#5fd068")
+IMPORT_ROLE = Qt.ItemDataRole.UserRole + 1  # on an empty family's Import row: "file" / "folder"
+LEGEND = "● loaded  ○ not loaded"
 
 
 def human_size(size: int) -> str:
@@ -53,6 +60,7 @@ class ModelPanel(QWidget):
     load_requested = Signal(str)
     unload_requested = Signal(str)
     import_requested = Signal()  # the window asks the user for a folder
+    import_file_requested = Signal()  # ... for a model file (a family with importers)
     model_imported = Signal(str)
     error_raised = Signal(str)
 
@@ -71,6 +79,8 @@ class ModelPanel(QWidget):
         self.tree.setIndentation(10)
         self.tree.setIconSize(QSize(28, 28))
         self.tree.setUniformRowHeights(False)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.tree.headerItem().setToolTip(COL_LOADED, LEGEND)
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
@@ -99,6 +109,9 @@ class ModelPanel(QWidget):
         self.problems_label = QLabel()
         self.problems_label.setWordWrap(True)
         self.problems_label.setStyleSheet("color: #ffb84d;")
+        self.legend_label = QLabel(LEGEND)
+        self.legend_label.setObjectName("caption")
+        self.legend_label.setToolTip("The dot beside each model: whether its weights are in memory")
         self.device_label = QLabel("Device: starting…")
         self.device_label.setObjectName("caption")
         self.device_label.setToolTip("Where models run, and the memory their weights use")
@@ -109,6 +122,7 @@ class ModelPanel(QWidget):
         layout.addWidget(self.tree, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.problems_label)
+        layout.addWidget(self.legend_label)
         layout.addWidget(self.device_label)
         self.refresh()
 
@@ -143,12 +157,39 @@ class ModelPanel(QWidget):
             for entry in sorted(entries, key=lambda e: e.card.name.lower()):
                 self._items[entry.id] = self._make_item(group, entry)
             group.setExpanded(True)
+        for info in self.registry:  # the families with no model yet, last
+            if info.name not in by_family:
+                self._make_empty_family(info)
         problems = list(getattr(self.library, "problems", []))
         self.problems_label.setText("\n".join(f"⚠ {p}" for p in problems))
         self.problems_label.setVisible(bool(problems))
         if current in self._items:
             self.select(current)
         self._update_buttons()
+
+    def _make_empty_family(self, info: Any) -> None:
+        group = QTreeWidgetItem(self.tree, [info.label])
+        group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        group.setFirstColumnSpanned(True)
+        group.setToolTip(0, info.description)
+        kind = "file" if getattr(info, "importers", ()) else "folder"
+        row = QTreeWidgetItem(group, [f"No model yet: double-click to import a {kind}"])
+        row.setFirstColumnSpanned(True)
+        row.setData(COL_NAME, IMPORT_ROLE, kind)
+        row.setForeground(COL_NAME, QBrush(QColor("#8a8a8a")))
+        row.setIcon(COL_NAME, self.style().standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon))
+        row.setToolTip(COL_NAME, f"Add a {info.label} model from this computer")
+        group.setExpanded(True)
+
+    def import_rows(self) -> dict[str, QTreeWidgetItem]:
+        """The Import rows of the families with no model, by family label."""
+        rows = {}
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            child = group.child(0)
+            if child is not None and child.data(COL_NAME, IMPORT_ROLE):
+                rows[group.text(0)] = child
+        return rows
 
     def _make_item(self, group: QTreeWidgetItem, entry: Any) -> QTreeWidgetItem:
         card = entry.card
@@ -237,6 +278,10 @@ class ModelPanel(QWidget):
             self.model_selected.emit(model_id)
 
     def _on_tree_double_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        kind = item.data(COL_NAME, IMPORT_ROLE)
+        if kind:
+            (self.import_file_requested if kind == "file" else self.import_requested).emit()
+            return
         model_id = item.data(COL_NAME, ID_ROLE)
         if model_id and model_id not in self._loaded:
             self.load_requested.emit(model_id)

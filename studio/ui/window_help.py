@@ -56,6 +56,9 @@ class HelpMixin:
         if self.welcome_dialog is None:
             self.welcome_dialog = WelcomeDialog(self.registry, self.library, self.user_home(), self)
             self.welcome_dialog.model_chosen.connect(self.open_model)
+            self.welcome_dialog.import_requested.connect(
+                lambda kind: (self.import_model_file_dialog if kind == "file"
+                              else self.import_model_dialog)())
             self.welcome_dialog.finished.connect(self._on_welcome_dialog_finished)
         self.settings.setValue(WELCOME_SETTING, True)
         self.welcome_dialog.show()
@@ -80,6 +83,10 @@ class HelpMixin:
         self.select_model(model_id)
         self.load_model(model_id, then_sample=True)
 
+    def family_names(self) -> str:
+        """Every family the registry holds (plug-ins' too), as About names them."""
+        return ", ".join(info.label for info in self.registry)
+
     def show_about(self) -> QMessageBox:
         rows = "".join(f"<tr><td style='padding:2px 14px 2px 0'><b>{escape(name)}</b></td>"
                        f"<td>{escape(value)}</td></tr>"
@@ -89,6 +96,7 @@ class HelpMixin:
                 "interpolate, traverse and map latent spaces; steer GANs with truncation, "
                 "directions, walks and style mixing. Every exported PNG carries its full "
                 "recipe.</p>"
+                f"<p><b>Families:</b> {escape(self.family_names())}.</p>"
                 f"<p>{OFFLINE_NOTE}</p><table>{rows}</table>")
         if self.about_box is None:
             self.about_box = QMessageBox(QMessageBox.Icon.NoIcon, f"About {APP_NAME}", "",

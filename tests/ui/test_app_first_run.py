@@ -90,8 +90,9 @@ def test_sigterm_closes_the_window_and_logs_it(tmp_path):
     log = (tmp_path / "home" / "logs" / "studio.log").read_text(encoding="utf-8")
     assert f"signal {int(signal.SIGTERM)} received: closing" in log
     assert "quit with exit code 0" in log
-    settings = list((tmp_path / "config").rglob("*.conf"))
-    assert settings and "geometry" in settings[0].read_text()  # saved as on a normal close
+    # saved as on a normal close, in the user data folder (issue 13: not ~/.config)
+    assert "geometry" in (tmp_path / "home" / "settings.ini").read_text()
+    assert not list((tmp_path / "config").rglob("*.conf"))
 
 
 def test_the_window_starts_past_a_bad_card_in_the_library_and_names_it(tmp_path):
@@ -112,3 +113,15 @@ def test_the_window_starts_past_a_bad_card_in_the_library_and_names_it(tmp_path)
     assert "Latent Studio" in launch(tmp_path)  # it used to die sorting the names
     log = (home / "logs" / "studio.log").read_text(encoding="utf-8")
     assert f"{folder / 'card.json'}: name must be a string" in log
+
+
+def test_a_fresh_home_is_a_first_run_whatever_the_user_config_holds(tmp_path):
+    """Layout and first-run state live under LATENT_STUDIO_HOME: another home's state in
+    ~/.config (the welcome seen, a squeezed panel) is not inherited."""
+    stale = tmp_path / "config" / "LatentStudio"
+    stale.mkdir(parents=True)
+    (stale / "Latent Studio.conf").write_text("[welcome]\nshown=true\n")
+    first = launch(tmp_path)
+    assert "Welcome to Latent Studio" in first
+    saved = (tmp_path / "home" / "settings.ini").read_text()
+    assert "shown=true" in saved and "geometry" in saved
