@@ -234,3 +234,18 @@ def test_other_shapes_are_centre_cropped_to_the_working_aspect():
     grey = ae.fit_to_size(np.full((64, 64), 9, np.uint8), 64, 64)
     assert grey.shape == (64, 64, 3) and (grey == 9).all()
     assert image_tensor(exact, 64)[1].shape == (1, 3, 64, 64)
+
+
+def test_above_512_px_the_autoencoder_works_in_tiles_as_diffusers_tiling_does(vae_folder):
+    model = DiffusersVAEFamily.load(vae_folder, diffusers_vae_folder.make_card(vae_folder), "cpu")
+    image = photo(12, 528, 528)
+    out = model.run("reconstruct", {"working_size": 528}, {"image": image}, JobContext())
+    assert model.vae.use_tiling and out.images.shape == (2, 528, 528, 3)
+    vae = tiny_autoencoder().eval()
+    vae.enable_tiling()
+    with torch.no_grad():
+        x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0 * 2 - 1
+        expected = to_uint8(vae.decode(vae.encode(x).latent_dist.mean).sample)[0]
+    assert np.abs(out.images[1].astype(int) - expected).max() <= 1
+    run(model, "reconstruct", {}, {"image": image})  # back at 64 px: whole again
+    assert not model.vae.use_tiling
