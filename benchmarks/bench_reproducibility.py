@@ -31,15 +31,16 @@ RECIPES = [
     ("gan-glyphs", "mix", {"layers": "middle"}),
     ("flow-glyphs", "sample", {"seed": 1, "count": 16}),
     ("flow-glyphs", "interpolate", {"seed": 2, "frames": 8}),
-    ("diffusion-glyphs", "sample", {"seed": 1, "count": 4, "steps": 20}),
+    ("diffusion-glyphs", "sample", {"seed": 1, "count": 2, "steps": 20}),
     ("latent-diffusion-glyphs", "sample", {"seed": 1, "count": 8, "steps": 20}),
     ("pixelcnn-glyphs", "sample", {"seed": 1, "count": 4}),
 ]
-# The worst difference each family may show across CPUs and thread counts, in /255, with
-# the reason in the README. Continuous decoders stay within a rounding step; sampling from
-# a 256-way softmax (PixelCNN) turns a flipped draw into any difference at all.
-BOUNDS = {"vae": 1, "gan": 1, "flow": 1, "diffusion": 1, "latent-diffusion": 1,
-          "autoregressive": 255}
+# The worst difference each family may show across CPUs and thread counts, in /255 (the
+# README's promise). Continuous decoders stay within one rounding step. The PixelCNN
+# draws from a 256-way softmax: a float difference that flips one draw could change any
+# value (and the pixels after it), so its bound is the one that would catch that.
+BOUNDS = {"vae": 1, "gan": 1, "flow": 1, "diffusion": 1, "latent_diffusion": 1,
+          "autoregressive": 1}
 # The CPU kinds a user may have, as torch's three kernel pickers see them: ATen's own
 # (ATEN_CPU_CAPABILITY), MKL's GEMMs and oneDNN's convolutions. The reference is this
 # machine's best, unrestricted.
@@ -96,12 +97,14 @@ def run(smoke: bool = False) -> list[Report]:
             name = f"{setting['kernels']}/{setting['threads']}t"
             checked = _worker(setting, "check", folder)
             per_setting[name] = checked["by_family"]
+            print(f"  {name}: {checked['by_family']}", file=sys.stderr, flush=True)  # a long run
             for family, diff in checked["by_family"].items():
                 worst[family] = max(worst.get(family, 0), diff)
         report.data["by_setting"] = per_setting
     for family, diff in sorted(worst.items()):
         report.add(f"{family}: worst difference", diff, "/255")
-        report.target(f"{family} within {BOUNDS[family]}/255", diff, BOUNDS[family], "/255")
+        bound = BOUNDS.get(family, 1)
+        report.target(f"{family} within {bound}/255", diff, bound, "/255")
     for name, by_family in per_setting.items():
         report.add(f"  {name}", " ".join(f"{f} {d}" for f, d in sorted(by_family.items())))
     return [report]
