@@ -124,3 +124,57 @@ def test_a_pipelines_vae_is_listed_under_it_and_opens_in_the_vae_explorer(qtbot,
     qtbot.waitUntil(lambda: window.session.model_id == "tiny-sd-vae")
     assert window.explorer.has_view("map") and window.explorer.has_view("interpolate")
     window.close()
+
+
+def test_a_map_shows_its_previews_and_moving_on_cancels_the_rest(qtbot, studio, tmp_path,
+                                                                 monkeypatch):
+    import threading
+
+    from studio.families.diffusers_vae import LoadedDiffusersVAE
+
+    folder = save_tiny_vae(tmp_path / "My VAE")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(studio.engine, studio.library, studio.registry, studio.history,
+                        settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.start(sample=False)
+    assert window.import_folder(str(folder)) == "my-vae"
+    for op in ("encode", "map"):
+        window.session.set_values({"working_size": SIZE}, op)
+    for seed in (1, 2, 3):
+        window.session.set_input("image", np.array(Image.open(write_photo(tmp_path / f"{seed}.png", seed))))
+        window.run_request(window.session.request("encode"))
+        qtbot.waitUntil(lambda: not window.busy(), timeout=20000)
+    kept = len(window.history)
+
+    # every decode after the first waits for the gate: the map is still filling in
+    gate, decodes = threading.Event(), []
+    decode = LoadedDiffusersVAE._decode_tensor
+
+    def gated(self, z):
+        decodes.append(z)
+        if len(decodes) > 1:
+            gate.wait(20)
+        return decode(self, z)
+
+    monkeypatch.setattr(LoadedDiffusersVAE, "_decode_tensor", gated)
+    explorer = window.explorer
+    shown: list[tuple[str, str]] = []
+    explorer.live_shown.connect(lambda what, kind: shown.append((what, kind)))
+    explorer.set_view("map")
+    window.session.set_values({"size": 3}, "map")
+    QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(decodes) >= 2 and shown.count(("map", "preview")) >= 2,
+                    timeout=20000)
+    assert explorer.map.canvas.count == 9  # the whole map at once: previews, a decoded cell
+    running = studio.engine.running_job
+    assert running is not None and running.request.op == "map"
+
+    explorer.set_view("interpolate")  # moving on
+    gate.set()
+    qtbot.waitUntil(lambda: not window.busy(), timeout=20000)
+    assert running.state.value == "cancelled" and len(decodes) == 2
+    assert explorer.map.result is None and explorer.map.canvas.count == 0  # nothing half-made
+    assert len(window.history) == kept
+    window.close()
