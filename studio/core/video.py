@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from studio.core import atomic, media
-from studio.core.export_scale import ExportScale
+from studio.core.export_scale import NEAREST, ExportScale
 
 DEFAULT_QUALITY = 75  # 0..100; 75 keeps every frame above 38 dB PSNR at a scale of 4
 VIDEO_SUFFIXES = {".mp4": "mp4", ".webm": "webm"}
@@ -102,20 +102,32 @@ def yuv420(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Done here rather than by FFmpeg's scaler, whose default chroma filter reaches across
     the 2×2 blocks: with a nearest-neighbour enlargement (×2, ×4) the exact block average
     keeps each model pixel's colour, which is what holds the PSNR up (38 dB and more)."""
-    x = rgb.astype(np.float32)
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    y = 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
-    cb = 128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0
-    cr = 128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0
+    y, cb, cr = _yuv_float(rgb)
     h, w = y.shape
 
     def half(plane: np.ndarray) -> np.ndarray:
         return plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
 
-    def byte(plane: np.ndarray) -> np.ndarray:
-        return np.clip(np.rint(plane), 0, 255).astype(np.uint8)
+    return _byte(y), _byte(half(cb)), _byte(half(cr))
 
-    return byte(y), byte(half(cb)), byte(half(cr))
+
+def _yuv_float(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = rgb.astype(np.float32)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
+    cb = 128.0 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255.0
+    cr = 128.0 + (112.0 * r - 93.786 * g - 18.214 * b) / 255.0
+    return y, cb, cr
+
+
+def _yuv_full(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Y, Cb, Cr at full resolution, as bytes (the chroma of one pixel, not averaged)."""
+    y, cb, cr = _yuv_float(rgb)
+    return _byte(y), _byte(cb), _byte(cr)
+
+
+def _byte(plane: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(plane), 0, 255).astype(np.uint8)
 
 
 class AnimationWriter:
@@ -192,6 +204,8 @@ class AnimationWriter:
     def _encode(self, batch: np.ndarray) -> None:
         for frame in batch:
             frame = to_rgb(frame)
+            if self._planes_first(frame):
+                continue
             if self.scale is not None and not self.scale.identity:
                 frame = self.scale.apply(frame, self.resample)
             if self.kind in VIDEO_SUFFIXES.values():
@@ -205,6 +219,33 @@ class AnimationWriter:
             self.written += 1
             if self.on_frame is not None:
                 self.on_frame(self.written)
+
+    def _planes_first(self, frame: np.ndarray) -> bool:
+        """A video enlarged by an even whole factor with nearest-neighbour: convert to YUV
+        at the model's size, then enlarge the planes. The same bytes as converting the
+        enlarged frame (every 2×2 chroma block holds one colour), for 1/factor² the work."""
+        scale = self.scale
+        if self.kind not in VIDEO_SUFFIXES.values() or scale is None or scale.pixels is not None:
+            return False
+        method = self.resample or scale.resample_for(*frame.shape[:2])
+        if scale.factor % 2 or method != NEAREST:
+            return False
+        factor = scale.factor
+        y, cb, cr = _yuv_full(frame)
+        planes = (y.repeat(factor, 0).repeat(factor, 1),
+                  cb.repeat(factor // 2, 0).repeat(factor // 2, 1),
+                  cr.repeat(factor // 2, 0).repeat(factor // 2, 1))
+        size = (y.shape[0] * factor, y.shape[1] * factor)
+        if self.size is None:
+            self.size = size
+            self._open(*size)
+        elif size != self.size:
+            raise VideoError(f"{self.path}: frames differ in size")
+        self._write_planes(planes)
+        self.written += 1
+        if self.on_frame is not None:
+            self.on_frame(self.written)
+        return True
 
     def _open(self, height: int, width: int) -> None:
         if self.kind == FOLDER:
@@ -230,7 +271,8 @@ class AnimationWriter:
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         crf = str(constant_quality(self.kind, self.quality))
         # VP9 needs b=0 for pure constant quality
-        stream.options = {"crf": crf, **({"b": "0", "row-mt": "1"} if self.kind == "webm" else {})}
+        stream.options = {"crf": crf, **({"b": "0", "row-mt": "1", "deadline": "realtime", "cpu-used": "8"}
+                                         if self.kind == "webm" else {"preset": "veryfast"})}
         self._stream = stream
 
     def _write(self, frame: np.ndarray) -> None:
@@ -239,17 +281,23 @@ class AnimationWriter:
             Image.fromarray(frame, "RGB").save(self._folder / FRAME_NAME.format(self.written),
                                                format="PNG")
         elif self._stream is not None:
-            import av
 
-            video = av.VideoFrame(frame.shape[1], frame.shape[0], "yuv420p")
-            for plane, data in zip(video.planes, yuv420(frame)):
-                padded = np.zeros((data.shape[0], plane.line_size), np.uint8)
-                padded[:, : data.shape[1]] = data
-                plane.update(padded)
-            for packet in self._stream.encode(video):
-                self._container.mux(packet)
+            self._write_planes(yuv420(frame))
         else:
             self._frames.append(frame)
+
+    def _write_planes(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        import av
+
+        video = av.VideoFrame(planes[0].shape[1], planes[0].shape[0], "yuv420p")
+        for plane, data in zip(video.planes, planes):
+            if plane.line_size != data.shape[1]:  # FFmpeg's rows are padded for alignment
+                padded = np.zeros((data.shape[0], plane.line_size), np.uint8)
+                padded[:, : data.shape[1]] = data
+                data = padded
+            plane.update(np.ascontiguousarray(data))
+        for packet in self._stream.encode(video):
+            self._container.mux(packet)
 
     # -- landing -----------------------------------------------------------------------------
     def _stop_thread(self) -> None:
@@ -362,7 +410,8 @@ def read_video(path: str | os.PathLike[str]) -> tuple[np.ndarray, float, str]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 0)
-        comment = str(container.metadata.get("comment", ""))
+        # MP4 keeps the key as written; Matroska (WebM) tags read back in capitals
+        comment = str(container.metadata.get("comment") or container.metadata.get("COMMENT", ""))
         frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
     return np.stack(frames), fps, comment
 
