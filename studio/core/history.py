@@ -193,6 +193,22 @@ class History:
     def entries(self) -> list[HistoryEntry]:
         return list(self._entries)
 
+    def find(self, request: Request) -> HistoryEntry | None:
+        """The newest entry made by the same recipe (an identical re-run), if any. The
+        model, op and parameters are compared first; inputs are decoded only on a match."""
+        params = dict(request.params)
+        with self._lock:
+            candidates = [e for e in reversed(self._entries)
+                          if (e.model_id, e.op) == (request.model_id, request.op)
+                          and e.recipe.get("params") == params]
+        for entry in candidates:
+            try:
+                if entry.request().same_recipe(request):
+                    return entry
+            except RecipeError:
+                continue
+        return None
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -1,7 +1,9 @@
-"""The History dock: a strip of thumbnails of every result, oldest on the left.
+"""The History dock: a gallery strip of every result, oldest on the left.
 
 It reads the persisted History at start, so results survive a restart. A click emits
-`entry_activated(entry)`; the window restores that entry's parameters and image.
+`entry_activated(entry)`; the window restores that entry's parameters and image. Each
+item is a square thumbnail (the picture centred in it, so every item lines up) over a
+caption: the model, the op and the seed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,25 @@ from PySide6.QtWidgets import (
 from studio.ui.images import to_pixmap
 
 THUMB = 72
+CELL_WIDTH = THUMB + 44  # room for a caption line such as "vae-glyphs"
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
+
+
+def caption(entry: Any) -> str:
+    """Model, op and seed, in two short lines under the thumbnail."""
+    seed = entry.recipe.get("params", {}).get("seed")
+    return f"{entry.model_id}\n{entry.op}" + ("" if seed is None else f" · seed {seed}")
+
+
+def _square(pixmap: QPixmap) -> QPixmap:
+    """The picture centred on a transparent THUMB × THUMB square: items of any shape
+    line up in the strip."""
+    square = QPixmap(THUMB, THUMB)
+    square.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(square)
+    painter.drawPixmap((THUMB - pixmap.width()) // 2, (THUMB - pixmap.height()) // 2, pixmap)
+    painter.end()
+    return square
 
 
 def _thumbnail(entry: Any) -> QIcon:
@@ -45,14 +65,8 @@ def _thumbnail(entry: Any) -> QIcon:
             else Qt.TransformationMode.SmoothTransformation)
     if pixmap.width() > 2 * pixmap.height():
         # a strip of frames: show its start at a readable height, not a sliver
-        strip = pixmap.scaledToHeight(THUMB // 2, mode).copy(0, 0, THUMB, THUMB // 2)
-        square = QPixmap(THUMB, THUMB)
-        square.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(square)
-        painter.drawPixmap(0, THUMB // 4, strip)
-        painter.end()
-        return QIcon(square)
-    return QIcon(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, mode))
+        return QIcon(_square(pixmap.scaledToHeight(THUMB // 2, mode).copy(0, 0, THUMB, THUMB // 2)))
+    return QIcon(_square(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, mode)))
 
 
 def describe(entry: Any) -> str:
@@ -83,11 +97,15 @@ class HistoryStrip(QWidget):
         self.list.setMovement(QListView.Movement.Static)
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setIconSize(QSize(THUMB, THUMB))
-        self.list.setGridSize(QSize(THUMB + 14, THUMB + 12))
+        line = self.list.fontMetrics().height()
+        self.cell = QSize(CELL_WIDTH, THUMB + 2 * line + 10)  # the thumbnail, two caption lines
+        self.list.setGridSize(self.cell)
         self.list.setUniformItemSizes(True)
+        self.list.setWordWrap(True)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.list.setMinimumHeight(THUMB + 28)
+        self.list.setMinimumHeight(self.cell.height() + self.list.horizontalScrollBar().sizeHint().height() + 4)
         self.list.itemClicked.connect(self._on_list_item_clicked)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._on_list_context_menu_requested)
@@ -118,11 +136,20 @@ class HistoryStrip(QWidget):
         self.list.scrollToItem(self.list.item(self.list.count() - 1))
 
     def _append(self, entry: Any) -> None:
-        item = QListWidgetItem(_thumbnail(entry), "")
+        item = QListWidgetItem(_thumbnail(entry), caption(entry))
         item.setData(ENTRY_ROLE, entry)
         item.setToolTip(describe(entry))
-        item.setSizeHint(QSize(THUMB + 10, THUMB + 8))
+        item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        item.setSizeHint(QSize(self.cell.width() - 4, self.cell.height() - 4))
         self.list.addItem(item)
+
+    def show_entry(self, entry: Any) -> None:
+        """Point at an entry already in the strip (an identical re-run adds none)."""
+        for row in range(self.list.count()):
+            if self.entry(row).id == entry.id:
+                self.list.setCurrentRow(row)
+                self.list.scrollToItem(self.list.item(row))
+                return
 
     def count(self) -> int:
         return self.list.count()

@@ -153,7 +153,8 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([self.models_dock, self.params_dock], [260, 320], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.history_dock], [118], Qt.Orientation.Vertical)
+        self.resizeDocks([self.history_dock], [self.history_strip.minimumSizeHint().height() + 8],
+                         Qt.Orientation.Vertical)
         from studio.ui.animator import install as install_animator  # issue 16
 
         self.animator_dock = install_animator(self)  # tabbed with Parameters
@@ -299,7 +300,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             self._show_cache_state(state)
             self.job_label.setText(f"Loaded {model_id}")
             if then_sample and self.explorer.samples.result is None and model_id == self.session.model_id:
-                self.generate()
+                self.generate(to_history=False)  # a first look, not something the user made
 
         def failed(_job: Any, message: str) -> None:
             self._show_loading(False)
@@ -471,8 +472,9 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.session.redo()
 
     # -- running ----------------------------------------------------------------------------
-    def generate(self) -> None:
-        """Run the current op with the panel's settings (Ctrl+Enter)."""
+    def generate(self, *, to_history: bool = True) -> None:
+        """Run the current op with the panel's settings (Ctrl+Enter). Keyword-only
+        `to_history`: a QAction's `checked` must not land in it."""
         if self.session.model_id is None:
             self.show_error("Pick a model first (Models dock on the left).")
             return
@@ -488,7 +490,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
                            "(click it) or drop an image file on the canvas first.")
             return
         self.session.next_seed()  # the panel follows
-        self.run_request(self.session.request())
+        self.run_request(self.session.request(), to_history=to_history)
 
     def run_request(self, request: Request, *, to_history: bool = True, pick: str = "",
                     endpoint: str = "") -> Any:
@@ -531,7 +533,10 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         if per_image is not None:
             ms = per_image * 1000
             self.time_label.setText(f"{ms:.1f} ms/image" if ms < 10 else f"{ms:.0f} ms/image")
-        if to_history:
+        same = self.history.find(result.request) if to_history else None
+        if same is not None:  # an identical re-run: the entry it would add is there already
+            self.history_strip.show_entry(same)
+        elif to_history:
             try:
                 self.history_strip.add(self.history.add(result, family=self.session.family or ""))
             except OSError as exc:

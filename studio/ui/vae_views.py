@@ -140,6 +140,12 @@ class InterpolateView(QWidget):
         self.strip.set_images(result.images, result.count)
         self.slider.setEnabled(True)
         self._show_nearest_frame()
+        # a restored interpolation (history, a recipe) shows its ends: its first and last
+        # frames are A and B decoded; ends the user set are kept
+        if result.count >= 2:
+            for side, index in (("a", 0), ("b", result.count - 1)):
+                if not self.wells[side].has_image():
+                    self.wells[side].set_image(result.images[index])
 
     def _show_nearest_frame(self) -> None:
         if self.result is not None:

@@ -221,3 +221,14 @@ def test_history_keeps_the_pngs_of_an_index_set_aside(tmp_path):
     _age(first.image_path)
     History(tmp_path)
     assert first.image_path.exists()  # still named by index.json.bak, which the user may restore
+
+
+def test_history_finds_the_entry_of_an_identical_recipe(tmp_path):
+    history = History(tmp_path)
+    result = make_result()
+    entry = history.add(result)
+    history.add(Result(result.request.with_params(seed=99), result.images))
+    assert history.find(result.request) == entry
+    assert history.find(result.request.with_params(seed=5)) is None
+    other_inputs = result.request.with_inputs(latent=np.zeros((1, 2), np.float32))
+    assert history.find(other_inputs) is None
