@@ -145,10 +145,10 @@ def _run(animation: Animation, info: Any, output: Path, scale: Any, resample: st
          device: str | None, threads: int | None, seeds: Sequence[int]) -> int:
     from studio.cli import Bug, UsageError, _services
     from studio.core.engine import JobState
-    from studio.core.video import VideoError, output_kind
+    from studio.core.video import VideoError, check_encoder
 
     try:
-        output_kind(output)
+        check_encoder(output)
     except VideoError as exc:
         raise UsageError(str(exc)) from None
     services = _services(device, threads)

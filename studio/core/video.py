@@ -57,6 +57,15 @@ def output_kind(path: str | os.PathLike[str]) -> str:
                      ".webp, or a folder name for numbered PNGs")
 
 
+def check_encoder(path: str | os.PathLike[str]) -> str:
+    """The kind of `path`; a VideoError now, before any rendering, when this installation
+    cannot write it (an FFmpeg without H.264, as the desktop bundle may be)."""
+    kind = output_kind(path)
+    if kind in VIDEO_SUFFIXES.values():
+        _codec(kind)
+    return kind
+
+
 def h264_available() -> bool:
     import av
 

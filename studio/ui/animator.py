@@ -42,7 +42,7 @@ from studio.core import animation as anim
 from studio.core.animate import Animation, export_task, render_op_for
 from studio.core.export_scale import ExportScale
 from studio.core.requests import Request, Result
-from studio.core.video import DEFAULT_QUALITY
+from studio.core.video import DEFAULT_QUALITY, VideoError, check_encoder
 from studio.ui import images as imgs
 from studio.ui.canvas import Canvas
 
@@ -216,8 +216,9 @@ class AnimatorPanel(QWidget):
             self.status.setText("Choose a model to animate.")
         elif not usable:
             label = self.registry.get(self.session.family).label
-            self.status.setText(f"{label} models have no latent space: there is nothing to "
-                                "animate.")
+            # PixelCNN has no latent; pixel and latent diffusion render no given latent yet
+            self.status.setText(f"{label} models have no latent the Animator can render: "
+                                "there is nothing to animate.")
         else:
             self.status.setText("Add keyframes: a seed, or the image the canvas shows.")
         self._changed()
@@ -375,6 +376,11 @@ class AnimatorPanel(QWidget):
         made = self.animation()
         if made is None:
             self.message_raised.emit("Add two keyframes or more to export an animation.")
+            return None
+        try:
+            check_encoder(path)  # before any rendering: an FFmpeg without H.264, say
+        except VideoError as exc:
+            self.message_raised.emit(str(exc))
             return None
         info = self.registry.get(self.session.family)
         factor = (1, 2, 4, 8)[self.scale_box.currentIndex()]

@@ -181,3 +181,17 @@ def test_an_animation_recipe_round_trips():
     assert (back.render_op, dict(back.render_params), back.fps, back.quality, back.measure,
             back.batch, back.labels, back.positions) == (
         "sample", {"truncation": 0.5}, 30.0, 90, "latent", 4, ("a", "b", "c"), made.positions)
+
+
+def test_without_an_h264_encoder_mp4_is_refused_before_rendering(tmp_path, monkeypatch, capsys):
+    """What the desktop bundle does when its FFmpeg carries no x264 (README, licences)."""
+    import av
+
+    monkeypatch.setattr(av, "codecs_available",
+                        set(av.codecs_available) - {"libx264", "libopenh264"})
+    assert animate("--model", VAE, "--keyframes", "1,2", "-o", str(tmp_path / "x.mp4")) == 2
+    err = capsys.readouterr().err
+    assert "no mp4 encoder" in err and ".webm" in err
+    assert listing(tmp_path) == []
+    assert animate("--model", VAE, "--keyframes", "1,2", "--frames-per-keyframe", "2",
+                   "-o", str(tmp_path / "x.webm")) == 0

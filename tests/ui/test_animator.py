@@ -108,6 +108,6 @@ def test_a_family_without_latents_offers_nothing(qtbot, services, settings):
     # the fake family, declared as a family whose ops take no latent
     services.registry.register(replace(AUTOREGRESSIVE, name="fake", _cache={}))
     panel._on_session_model_changed(window.session.model_id)
-    assert "no latent space" in panel.status.text()
+    assert "no latent the Animator can render" in panel.status.text()
     assert not panel.add_seed_button.isEnabled() and not panel.export_button.isEnabled()
     window.close()
