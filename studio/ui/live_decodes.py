@@ -58,13 +58,15 @@ class LiveDecodesExplorer(LatentWalkExplorer):
             canvas.set_image(autoencoder.preview(latent, found)[0])
             self.live_shown.emit(lane, "preview")
             self._cancel_running_grid()  # moving on: the decode must not wait behind a grid
-        old = self._lane_jobs.get(lane)
+        old = self._lane_jobs.pop(lane, None)
         if found is not None and old is not None and not old.state.finished:
             self.jobs.cancel(old)  # seconds of decoding nobody will look at
         request = self.session.request("decode", latent=latent)
         job = self.jobs.submit(request, lane=lane, latest_wins=True, label="decode",
                                on_result=lambda j, r: self._on_live_decoded(lane, on_result, j, r))
-        if job is not None and not job.state.finished:
+        # with a preview on screen, only the newest decode may replace it; without one
+        # (the built-in VAE, a millisecond per decode) every decode that lands is shown
+        if found is not None and job is not None and not job.state.finished:
             self._lane_jobs[lane] = job
 
     def _on_live_decoded(self, lane: str, on_result: Any, job: Any, result: Result) -> None:
