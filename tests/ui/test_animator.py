@@ -111,3 +111,42 @@ def test_a_family_without_latents_offers_nothing(qtbot, services, settings):
     assert "no latent the Animator can render" in panel.status.text()
     assert not panel.add_seed_button.isEnabled() and not panel.export_button.isEnabled()
     window.close()
+
+
+def test_keyframes_from_an_encoded_image_and_from_gan_direction_edits(qtbot, gan_services,
+                                                                      settings, tmp_path):
+    from studio.core.requests import Request
+
+    window = make_window(qtbot, gan_services, settings, model_id="fake-model")
+    panel = window.animator
+    # an encoded image: the encode op's latent
+    image = (np.arange(8 * 8 * 3) % 255).astype(np.uint8).reshape(8, 8, 3)
+    window.run_request(Request("fake-model", "encode", {}, {"image": image}))
+    qtbot.waitUntil(lambda: window.last_result is not None
+                    and window.last_result.request.op == "encode" and not window.busy(),
+                    timeout=10000)
+    assert panel.add_shown()
+    assert np.array_equal(panel.keyframes()[0].latent, window.last_result.latents[0])
+
+    # the GAN renders w+ codes through its sample op; an edited sample gives edited codes
+    window.select_model("fake-gan")
+    qtbot.waitUntil(lambda: window.session.model_id == "fake-gan", timeout=10000)
+    assert panel.keyframes() == [] and panel.render_op == "sample"
+    edits = '[{"direction": 0, "amount": 2.0}]'
+    window.session.set_values({"count": 2, "edits": edits}, "sample")
+    window.params.set_values(window.session.values())
+    plain = generate(qtbot, window)
+    assert plain.request.params["edits"] == edits
+    window.explorer.samples.pick(1)
+    assert panel.add_shown()
+    panel.add_seed(4)
+    wait_keys(qtbot, panel, 2)
+    assert np.array_equal(panel.keyframes()[0].latent, plain.latents[1])
+    panel.frames_box.setValue(3)
+    panel.loop_box.setChecked(False)
+    out = tmp_path / "gan.webp"
+    with qtbot.waitSignal(panel.exported, timeout=30000):
+        panel.export_to(out)
+    frames = video.read_frames(out)
+    assert len(frames) == (2 - 1) * 3 + 1
+    window.close()
