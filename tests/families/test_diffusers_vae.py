@@ -249,3 +249,23 @@ def test_above_512_px_the_autoencoder_works_in_tiles_as_diffusers_tiling_does(va
     assert np.abs(out.images[1].astype(int) - expected).max() <= 1
     run(model, "reconstruct", {}, {"image": image})  # back at 64 px: whole again
     assert not model.vae.use_tiling
+
+
+def test_a_vqmodel_folder_imports_and_reconstructs_as_diffusers_does(tmp_path):
+    from tests.families.diffusers_tiny import _vq_model
+
+    folder = tmp_path / "tiny-vq"
+    _vq_model().save_pretrained(folder, safe_serialization=True)
+    entry = Library(home=tmp_path / "home", builtin_dir=tmp_path / "none").import_folder(folder)
+    assert (entry.id, entry.family, entry.card.config["class"]) == ("tiny-vq", "diffusers_vae",
+                                                                     "VQModel")
+    model = DiffusersVAEFamily.load(entry.folder, entry.card, "cpu")
+    image = photo(13, SIZE, SIZE)
+    out = run(model, "reconstruct", {}, {"image": image})
+    vq = _vq_model().eval()
+    with torch.no_grad():
+        x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0 * 2 - 1
+        latents = vq.encode(x).latents  # before quantisation; decode quantises
+        expected = to_uint8(vq.decode(latents).sample)[0]
+    np.testing.assert_allclose(out.latents[0], latents[0].numpy(), rtol=1e-5, atol=1e-5)
+    assert np.abs(out.images[1].astype(int) - expected).max() <= 1
