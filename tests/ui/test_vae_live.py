@@ -178,3 +178,54 @@ def test_a_map_shows_its_previews_and_moving_on_cancels_the_rest(qtbot, studio, 
     assert explorer.map.result is None and explorer.map.canvas.count == 0  # nothing half-made
     assert len(window.history) == kept
     window.close()
+
+
+def test_a_newer_scrub_cancels_the_decode_still_running_for_an_older_one(qtbot, studio, tmp_path,
+                                                                         monkeypatch):
+    import threading
+
+    from studio.families.diffusers_vae import LoadedDiffusersVAE
+
+    folder = save_tiny_vae(tmp_path / "My VAE")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(studio.engine, studio.library, studio.registry, studio.history,
+                        settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    window.start(sample=False)
+    assert window.import_folder(str(folder)) == "my-vae"
+    window.session.set_values({"working_size": SIZE}, "encode")
+    explorer = window.explorer
+    explorer.set_view("interpolate")
+    for side, seed in (("a", 1), ("b", 2)):
+        window.session.set_input("image", np.array(Image.open(write_photo(tmp_path / f"{seed}.png", seed))))
+        window.run_request(window.session.request("encode"), endpoint=side)
+        qtbot.waitUntil(lambda: not window.busy(), timeout=20000)
+
+    gate, started = threading.Event(), threading.Event()
+    decode = LoadedDiffusersVAE._decode_tensor
+
+    def gated(self, z):
+        started.set()
+        gate.wait(20)
+        return decode(self, z)
+
+    monkeypatch.setattr(LoadedDiffusersVAE, "_decode_tensor", gated)
+    shown: list[tuple[str, str]] = []
+    explorer.live_shown.connect(lambda what, kind: shown.append((what, kind)))
+    slider = explorer.interpolate.slider
+    slider.setValue(250)
+    first = explorer._lane_jobs["scrub"]
+    qtbot.waitUntil(started.is_set, timeout=20000)  # the first decode is running
+    slider.setValue(750)
+    second = explorer._lane_jobs["scrub"]
+    assert second is not first and first.cancel_event.is_set()
+    assert shown == [("scrub", "preview"), ("scrub", "preview")]
+    gate.set()
+    qtbot.waitUntil(lambda: ("scrub", "decode") in shown and studio.engine.idle(), timeout=20000)
+    assert first.state.value == "cancelled" and second.state.value == "done"
+    assert shown.count(("scrub", "decode")) == 1
+    latent = latent_math.interpolate(*(np.asarray(window.session.inputs[f"latent_{s}"])
+                                       for s in "ab"), 0.75, "slerp")
+    np.testing.assert_allclose(explorer.scrub_result.request.inputs["latent"], latent, atol=1e-6)
+    window.close()
