@@ -28,6 +28,7 @@ from studio.core.requests import Result
 from studio.ui import images as imgs
 from studio.ui.canvas import Canvas
 from studio.ui.explorer import button, caption, counter_label
+from studio.ui.flow_layout import FlowLayout
 from studio.ui.live_runs import LiveSamplesView
 from studio.ui.mask_canvas import MaskPaintView
 
@@ -151,15 +152,18 @@ class TimelineView(QWidget):
         controls.addWidget(self.show_xt)
         controls.addWidget(self.slider, 1)
         controls.addWidget(self.step_text)
-        controls.addWidget(self.fork_button)
-        controls.addWidget(self.export_button)
-        controls.addWidget(self.clear_button)
+        # the branch buttons on a line of their own that wraps: beside the slider they
+        # held the window wider than a 1024-px screen
+        branching = FlowLayout(spacing=6)
+        for widget in (self.fork_button, self.export_button, self.clear_button):
+            branching.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(top)
         layout.addWidget(split, 1)
         layout.addWidget(self.strip)
         layout.addLayout(controls)
+        layout.addLayout(branching)
 
         self.x0: np.ndarray | None = None  # (n, H, W, C) frames of the subject
         self.xt: np.ndarray | None = None

@@ -47,6 +47,7 @@ from studio.ui.window_help import HelpMixin
 __all__ = ["APP_TITLE", "SHORTCUTS", "MainWindow"]
 
 PREFERRED_MODEL = "vae-glyphs"
+MODELS_MIN_WIDTH, PARAMS_MIN_WIDTH = 180, 250  # px: names and values stay readable
 
 
 class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
@@ -149,6 +150,11 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
                                       Qt.DockWidgetArea.RightDockWidgetArea)
         self.history_dock = self._dock("History", "history", self.history_strip,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        # readable widths no drag and no saved layout can go below (an old layout had
+        # squeezed Parameters to ~200 px, cutting its values off); with the explorers'
+        # own minimums the window still fits 1024 px
+        self.models_dock.setMinimumWidth(MODELS_MIN_WIDTH)
+        self.params_dock.setMinimumWidth(PARAMS_MIN_WIDTH)
         # the side docks run the full height; History sits under the canvas only
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)

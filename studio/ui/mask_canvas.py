@@ -33,6 +33,7 @@ from studio.core.requests import Result
 from studio.ui import images as imgs
 from studio.ui.canvas import Canvas
 from studio.ui.explorer import button, caption, counter_label
+from studio.ui.flow_layout import FlowLayout
 
 OVERLAY_RGB = (255, 70, 90)
 UNDO_LIMIT = 50
@@ -321,8 +322,7 @@ class MaskPaintView(QWidget):
         self.show_mask.setToolTip("Show the mask over the image (semi-transparent red)")
         self.step = counter_label(counter_tip)
 
-        self.tools = QHBoxLayout()
-        self.tools.setSpacing(6)
+        self.tools = FlowLayout(spacing=6)  # wraps on a narrow window instead of widening it
         for widget in (self.erase, QLabel("Brush"), self.brush, self.brush_label, self.invert,
                        self.clear_button, self.undo, self.redo, self.show_mask):
             self.tools.addWidget(widget)

@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QStyle,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui import icons
+from studio.ui.flow_layout import FlowLayout
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 THUMBNAIL = "thumbnail.png"
@@ -99,8 +99,7 @@ class ModelPanel(QWidget):
         self.load_button.clicked.connect(lambda: self._request(self.load_requested))
         self.unload_button.clicked.connect(lambda: self._request(self.unload_requested))
         self.import_button.clicked.connect(self.import_requested)
-        buttons = QHBoxLayout()
-        buttons.setSpacing(4)
+        buttons = FlowLayout(spacing=4)  # wraps in a narrow dock instead of widening it
         for button in (self.load_button, self.unload_button):
             buttons.addWidget(button)
         buttons.addStretch(1)

@@ -219,7 +219,7 @@ class MapView(QWidget):
         self.canvas.point_pressed.connect(self._on_canvas_point_pressed)
         self.canvas.point_dragged.connect(self._on_canvas_point_pressed)
         self.preview = Canvas(placeholder="Click the map")
-        self.preview.setMinimumWidth(180)
+        self.preview.setMinimumWidth(170)
         self.point_label = _caption("")
         self.preview.setFixedHeight(220)
         side = QVBoxLayout()
@@ -230,7 +230,7 @@ class MapView(QWidget):
         side.addStretch(1)
         side_box = QWidget()
         side_box.setLayout(side)
-        side_box.setFixedWidth(230)
+        side_box.setFixedWidth(190)  # narrow enough that the window fits 1024 px with its docks
         self.caption = caption = _caption("Click a point to decode it; drag to scrub across "
                                           "the map. x and y are principal directions, in σ.")
         layout = QGridLayout(self)
