@@ -19,6 +19,8 @@ from studio.core.export_scale import LANCZOS, NEAREST, ExportScale, ScaleError
 from studio.core.requests import RecipeError, Request, Result
 
 SIDECAR_SUFFIX = ".recipe.json"
+# files whose recipe is read from their sidecar (videos: studio.core.video writes them)
+SIDECAR_KINDS = (".gif", ".webp", ".mp4", ".webm")
 # studio parameters that AUTOMATIC1111 writes under a key of its own
 A1111_KEYS = {"strength": "Denoising strength"}
 
@@ -157,7 +159,7 @@ def open_recipe(path: str | Path) -> Request:
     try:
         if path.suffix.lower() == ".json":
             return Request.from_json(path.read_text(encoding="utf-8"))
-        if path.suffix.lower() in (".gif", ".webp") and sidecar_path(path).exists():
+        if path.suffix.lower() in SIDECAR_KINDS and sidecar_path(path).exists():
             return Request.from_json(sidecar_path(path).read_text(encoding="utf-8"))
         recipe, _ = media.read_png_recipe(path)
     except RecipeError as exc:
@@ -179,7 +181,7 @@ def recipe_record(path: str | Path) -> dict[str, Any]:
     try:
         if path.suffix.lower() == ".json":
             record = json.loads(path.read_text(encoding="utf-8"))
-        elif path.suffix.lower() in (".gif", ".webp"):
+        elif path.suffix.lower() in SIDECAR_KINDS:
             record = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
         else:
             record, _ = media.read_png_recipe(path)

@@ -53,6 +53,10 @@ def test_mp4_loop_decodes_to_the_asked_count_fps_size_and_quality(tmp_path, caps
     again = tmp_path / "again.mp4"
     assert main(["generate", "--recipe", str(sidecar), "-o", str(again)]) == 0
     assert np.array_equal(video.read_video(again)[0], frames)
+    # the video itself names its recipe too (through the sidecar beside it)
+    third = tmp_path / "third.webm"
+    assert main(["generate", "--recipe", str(out), "-o", str(third)]) == 0
+    assert len(video.read_video(third)[0]) == len(frames)
 
 
 @pytest.mark.parametrize("name", ["walk.webm", "walk.gif", "walk.webp", "walk"])
