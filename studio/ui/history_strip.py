@@ -29,14 +29,15 @@ from PySide6.QtWidgets import (
 from studio.ui.images import to_pixmap
 
 THUMB = 72
-CELL_WIDTH = THUMB + 44  # room for a caption line such as "vae-glyphs"
+CELL_WIDTH = THUMB + 56  # room for a caption line such as "sample · vae-glyphs"
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
 
 def caption(entry: Any) -> str:
-    """Model, op and seed, in two short lines under the thumbnail."""
+    """Op and model, then the seed: two short lines under the thumbnail, each elided in
+    the middle when too long (the tooltip has everything)."""
     seed = entry.recipe.get("params", {}).get("seed")
-    return f"{entry.model_id}\n{entry.op}" + ("" if seed is None else f" · seed {seed}")
+    return f"{entry.op} · {entry.model_id}" + ("" if seed is None else f"\nseed {seed}")
 
 
 def _square(pixmap: QPixmap) -> QPixmap:
@@ -101,7 +102,7 @@ class HistoryStrip(QWidget):
         self.cell = QSize(CELL_WIDTH, THUMB + 2 * line + 10)  # the thumbnail, two caption lines
         self.list.setGridSize(self.cell)
         self.list.setUniformItemSizes(True)
-        self.list.setWordWrap(True)
+        self.list.setWordWrap(False)  # one line each: a wrapped seed would be cut off
         self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

@@ -33,6 +33,9 @@ COL_NAME, COL_RES, COL_SIZE, COL_LOADED = range(4)
 LOADED_COLOR = QColor("#5fd068")
 IMPORT_ROLE = Qt.ItemDataRole.UserRole + 1  # on an empty family's Import row: "file" / "folder"
 LEGEND = "● loaded  ○ not loaded"
+# below this tree width the Res and Size columns go (they are in each tooltip), so that
+# the names stay readable in a narrow dock
+NARROW_TREE = 280
 
 
 def human_size(size: int) -> str:
@@ -172,12 +175,13 @@ class ModelPanel(QWidget):
         group.setFirstColumnSpanned(True)
         group.setToolTip(0, info.description)
         kind = "file" if getattr(info, "importers", ()) else "folder"
-        row = QTreeWidgetItem(group, [f"No model yet: double-click to import a {kind}"])
+        row = QTreeWidgetItem(group, [f"Import a {kind}…"])
         row.setFirstColumnSpanned(True)
         row.setData(COL_NAME, IMPORT_ROLE, kind)
         row.setForeground(COL_NAME, QBrush(QColor("#8a8a8a")))
         row.setIcon(COL_NAME, self.style().standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon))
-        row.setToolTip(COL_NAME, f"Add a {info.label} model from this computer")
+        row.setToolTip(COL_NAME, f"No {info.label} model yet: double-click to add one "
+                                 f"from this computer (a {kind})")
         group.setExpanded(True)
 
     def import_rows(self) -> dict[str, QTreeWidgetItem]:
@@ -203,6 +207,7 @@ class ModelPanel(QWidget):
             tip.append(card.description)
         if card.dataset:
             tip.append(f"Trained on: {card.dataset}")
+        tip.append(human_size(entry.size_bytes))
         tip.append("Built-in" if getattr(entry, "builtin", False) else f"Folder: {entry.folder}")
         for col in range(4):
             item.setToolTip(col, "<br>".join(tip))
@@ -215,6 +220,12 @@ class ModelPanel(QWidget):
         item.setText(COL_LOADED, "●" if loaded else "○")
         item.setForeground(COL_LOADED, QBrush(LOADED_COLOR if loaded else QColor("#777777")))
         item.setToolTip(COL_LOADED, "Loaded" if loaded else "Not loaded")
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        narrow = self.tree.width() < NARROW_TREE
+        for column in (COL_RES, COL_SIZE):
+            self.tree.setColumnHidden(column, narrow)
 
     def model_ids(self) -> list[str]:
         return list(self._items)

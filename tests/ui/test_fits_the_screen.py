@@ -39,6 +39,10 @@ def test_every_explorer_fits_a_1024_by_700_window(qtbot, services, settings):
     # the side panels keep their readable widths, and the parameters scroll vertically only
     assert window.models_dock.width() >= MODELS_MIN_WIDTH
     assert window.params_dock.width() >= PARAMS_MIN_WIDTH
+    # in a narrow Models dock the names keep the room (Res and Size are in the tooltips)
+    window.resizeDocks([window.models_dock], [MODELS_MIN_WIDTH], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: window.models.tree.isColumnHidden(1))
+    assert window.models.tree.columnWidth(0) >= 120
     scroll = window.params.findChild(QScrollArea)
     assert scroll.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
     window.close()
