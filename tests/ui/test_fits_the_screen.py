@@ -79,3 +79,27 @@ def test_the_compare_window_fits_the_screen(qtbot, services, settings):
     qtbot.waitUntil(lambda: not dialog.busy(), timeout=20000)
     dialog.close()
     window.close()
+
+
+def test_every_view_follows_fit_and_zoom_with_small_images_enlarged(qtbot, services, settings):
+    """The fake model's 8-px images: every view's canvas shows them enlarged by a whole
+    factor (nearest-neighbour, square pixels), and the explorer's − Fit + act on it."""
+    from PySide6.QtGui import QPainter
+    from PySide6.QtWidgets import QToolButton
+
+    from tests.ui.conftest import generate
+
+    window = make_window(qtbot, services, settings)
+    buttons = {b.text(): b for b in window.explorer.cornerWidget().findChildren(QToolButton)}
+    for view in window.explorer.views:
+        generate(qtbot, window, view=view)
+        canvas = window.explorer.canvas()
+        assert canvas.has_content(), view
+        fitted = canvas.zoom()
+        assert fitted >= 2 and fitted == int(fitted), (view, fitted)
+        assert not canvas.renderHints() & QPainter.RenderHint.SmoothPixmapTransform  # nearest
+        buttons["+"].click()
+        assert canvas.zoom() > fitted, view
+        buttons["Fit"].click()
+        assert canvas.zoom() == fitted, view
+    window.close()
