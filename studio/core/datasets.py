@@ -143,7 +143,8 @@ def build_dataset(spec: Mapping[str, Any]) -> dict[str, Split]:
 
     {"name": "glyphs", "train_per_class": 1000, "held_out_per_class": 100, "size": 32,
      "fonts": null | [paths]}  or
-    {"name": "folder", "path": "...", "size": 32, "channels": 1, "held_out_fraction": 0.1}
+    {"name": "folder", "path": "...", "size": 32, "channels": 1, "held_out_fraction": 0.1,
+     "classes": false, "flip": false, "seed": 0}  (studio.core.train_data)
     """
     name = spec.get("name", "glyphs")
     if name == "glyphs":
@@ -151,15 +152,10 @@ def build_dataset(spec: Mapping[str, Any]) -> dict[str, Split]:
                             int(spec.get("held_out_per_class", 100)),
                             spec.get("fonts"), int(spec.get("size", GLYPH_SIZE)),
                             bool(spec.get("cache", True)))
-    if name == "folder":
-        data = ImageFolderDataset(spec["path"], int(spec.get("size", 32)),
-                                  int(spec.get("channels", 3)))
-        if len(data) < 2:
-            raise ValueError(f"{spec['path']}: needs at least 2 readable images")
-        order = np.random.default_rng(int(spec.get("seed", 0))).permutation(len(data))
-        n_held = max(1, int(round(len(data) * float(spec.get("held_out_fraction", 0.1)))))
-        return {"train": Split(data.images[order[n_held:]], None),
-                "held_out": Split(data.images[order[:n_held]], None)}
+    if name == "folder":  # recursive, class subfolders, flips, a content-keyed cache
+        from studio.core.train_data import prepare_folder
+
+        return prepare_folder(spec, cache=bool(spec.get("cache", True))).splits
     raise ValueError(f"unknown dataset {name!r} (known: glyphs, folder)")
 
 
