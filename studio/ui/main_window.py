@@ -481,6 +481,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
     def generate(self, *, to_history: bool = True) -> None:
         """Run the current op with the panel's settings (Ctrl+Enter). Keyword-only
         `to_history`: a QAction's `checked` must not land in it."""
+        self.params.commit_editing()  # a number still being typed is part of this run
         if self.session.model_id is None:
             self.show_error("Pick a model first (Models dock on the left).")
             return

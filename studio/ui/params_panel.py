@@ -13,6 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -306,6 +308,8 @@ class ParamsPanel(QWidget):
         lock.setIcon(icons.lock_icon(False))
         lock.setToolTip("Lock the seed. Unlocked, every Generate draws a new one.")
         lock.toggled.connect(self._on_seed_lock_toggled)
+        # a seed the user types is the seed they want: it locks (what you type is what runs)
+        spin.lineEdit().textEdited.connect(lambda _text: lock.setChecked(True))
         self.seed_random, self.seed_lock = dice, lock
         return _hbox(spin, dice, lock, stretch_first=True), spin.value, lambda v: spin.setValue(int(v))
 
@@ -324,6 +328,14 @@ class ParamsPanel(QWidget):
 
     def values(self) -> dict[str, Any]:
         return {name: row.get() for name, row in self._rows.items()}
+
+    def commit_editing(self) -> None:
+        """Take the number being typed in a field now, as Enter or leaving the field
+        would: Ctrl+Enter must run what the field shows, not the value before the typing."""
+        focused = QApplication.focusWidget()
+        for box in self.findChildren(QAbstractSpinBox):
+            if box is focused or box.isAncestorOf(focused) or box.lineEdit() is focused:
+                box.interpretText()  # emits valueChanged: the session takes the value
 
     def value(self, name: str) -> Any:
         return self._rows[name].get()
