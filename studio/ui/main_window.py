@@ -211,7 +211,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         events.op_changed.connect(self._on_session_op_changed)
         self.history_strip.entry_activated.connect(self._on_history_entry_activated)
         self.history_strip.problem_raised.connect(self.show_error)
-        self.jobs.error_raised.connect(self.show_error)
+        self.jobs.error_raised.connect(self._on_jobs_error_raised)
         self.bridge.job_started.connect(self._on_bridge_job_started)
         self.bridge.job_progressed.connect(self._on_bridge_job_progressed)
         self.bridge.job_previewed.connect(self._on_bridge_job_previewed)
@@ -523,8 +523,16 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             self._update_busy()
         return job
 
+    def _on_jobs_error_raised(self, text: str) -> None:
+        self.show_error(text)
+        self._run_error = text  # a later success takes this banner down: it no longer holds
+
     def _on_result_ready(self, result: Result, to_history: bool, pick: str, endpoint: str) -> None:
         self.last_result = result
+        run_error = getattr(self, "_run_error", "")
+        if run_error and self.message_bar.level() == "error" and self.message_bar.text() == run_error:
+            self.message_bar.dismiss()  # an error banner never outlives a success
+        self._run_error = ""
         view = self.explorer.view_of(result.request)
         self.session.add_result(result, view)  # the explorer on screen shows it
         samples = self.explorer.samples

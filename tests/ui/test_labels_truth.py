@@ -1,0 +1,33 @@
+"""Labels never lie (issue 13, point 3), through the real window: an error banner from a
+failed run goes once a run succeeds; a banner about something else stays."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from tests.fakes import FakeModel
+from tests.ui.conftest import generate, make_window
+
+
+def test_a_run_error_banner_goes_after_a_success(qtbot, services, settings):
+    window = make_window(qtbot, services, settings)
+    FakeModel.fail_with = RuntimeError("the model broke")
+    try:
+        QTest.mouseClick(window.params.generate_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "the model broke" in window.message_bar.text())
+        qtbot.waitUntil(lambda: not window.busy())
+    finally:
+        FakeModel.fail_with = None
+    assert window.message_bar.level() == "error"
+    generate(qtbot, window)
+    assert window.message_bar.text() == ""  # the failure no longer holds
+    window.close()
+
+
+def test_another_error_stays_after_a_success(qtbot, services, settings):
+    window = make_window(qtbot, services, settings)
+    window.show_error("history: could not write 0001.png")
+    generate(qtbot, window)
+    assert "0001.png" in window.message_bar.text()
+    window.close()
