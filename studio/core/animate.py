@@ -41,8 +41,11 @@ class NotAnimatable(ValueError):
 
 
 def render_op_for(info: Any) -> OpSpec | None:
-    """The op of family `info` that renders given latents (input `latent`), or None."""
-    for name in ("decode", "sample"):
+    """The op of family `info` that renders given latents (input `latent`), or None.
+
+    decode, else sample (the GAN's w+ codes), else interpolate (diffusion denoises given
+    initial noise, with the sampler settings fixed)."""
+    for name in ("decode", "sample", "interpolate"):
         try:
             op = info.op(name)
         except KeyError:
@@ -50,6 +53,19 @@ def render_op_for(info: Any) -> OpSpec | None:
         if any(p.name == "latent" and p.kind == "latent" for p in op.params):
             return op
     return None
+
+
+def keyframe_latent(render_op: OpSpec, latents: np.ndarray | None, extras: Mapping[str, Any],
+                    index: int) -> np.ndarray | None:
+    """The keyframe of image `index` of a result: what the render op takes back to draw it.
+
+    Usually the result's latent; a render op that declares `extra["keyframe_latent"]` names
+    the result extra that holds it instead (diffusion: each image's initial noise)."""
+    key = render_op.extra.get("keyframe_latent")
+    source = extras.get(key) if key else latents
+    if source is None or index >= len(source):
+        return None
+    return np.asarray(source[index], np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,14 +144,18 @@ def seed_keyframes(model: Any, info: Any, seeds: Sequence[int], ctx: JobContext,
                    params: Mapping[str, Any] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """Each seed's latent as the family's `sample` op draws it alone (count 1)."""
     op = info.op("sample")
+    render = render_op_for(info)
+    if render is None:
+        raise NotAnimatable(f"{info.label}: the family has no latent to animate")
     latents, labels = [], []
     for seed in seeds:
         ctx.check_cancelled()
         values = op.validate({**(params or {}), "seed": int(seed), "count": 1}, {})
         out = model.run("sample", values, {}, ctx)
-        if out.latents is None:
+        latent = keyframe_latent(render, out.latents, out.extras, 0)
+        if latent is None:
             raise NotAnimatable(f"{info.label}: its samples carry no latent to animate")
-        latents.append(np.asarray(out.latents[0], np.float32))
+        latents.append(latent)
         labels.append(f"seed {seed}")
     return np.stack(latents), tuple(labels)
 

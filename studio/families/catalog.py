@@ -389,10 +389,16 @@ def _diffusion_ops(unit: str) -> tuple[OpSpec, ...]:
                           help="The seed whose initial noise the path ends at."),
                 ParamSpec("frames", "int", default=9, minimum=2, maximum=64, label="Frames",
                           help="Images along the path, ends included."),
-            ) + D_SAMPLER + D_CONDITION,
+            ) + D_SAMPLER + D_CONDITION + (
+                ParamSpec("latent", "latent", label="Noise frames",
+                          help="Initial noises to denoise, one per frame, instead of the slerp "
+                               "between the two seeds (the Animator's frames)."),
+            ),
             label="Interpolate", animated=True,
             help="Slerp between the initial noises of two seeds and denoise every frame "
                  "(one class, the same step noise for all frames).",
+            # the Animator renders given noise here; a seed's keyframe is its initial noise
+            extra={"keyframe_latent": "noise"},
         ),
         OpSpec("fork", D_SAMPLE_PARAMS + D_FORK, label="Fork",
                help="Run sample's settings to step k (reusing its stored timeline), then "

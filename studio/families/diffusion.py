@@ -411,9 +411,12 @@ class LoadedDiffusion(OpDispatch):
         stored, final, run = self._sample(values, ctx, capture=True)
         images, latents = self._finish(final.latents, ctx)
         self._remember(self._key(values), stored)
+        # each image's initial noise (drawn first from its seed's generator): the Animator's
+        # keyframe of that seed
+        noise = dl.initial_noise(dl.generators(run.seeds), self.space.shape).numpy()
         return Output(images=images, latents=latents, labels=tuple(str(k) for k in run.labels),
                       extras={"timeline": self._timeline_extra(stored, run.steps, self._image_shape()),
-                              "classes": list(run.labels)})
+                              "classes": list(run.labels), "noise": noise})
 
     def _op_img2img(self, values, inputs, ctx) -> Output:
         run = self._settings(values)
@@ -461,11 +464,21 @@ class LoadedDiffusion(OpDispatch):
         return images
 
     def _op_interpolate(self, values, inputs, ctx) -> Output:
-        frames = values["frames"]
         seed = values["seed"]
-        a = dl.initial_noise(dl.generators([seed]), self.space.shape)[0].numpy()
-        b = dl.initial_noise(dl.generators([values["seed_b"]]), self.space.shape)[0].numpy()
-        noise = torch.from_numpy(latent_math.path([a, b], frames, "slerp")).to(self.device)
+        if inputs.get("latent") is not None:  # given noises, one per frame (the Animator's)
+            given = np.asarray(inputs["latent"], dtype=np.float32)
+            shape = tuple(self.space.shape)
+            if given.ndim != len(shape) + 1 or given.shape[1:] != shape or not len(given):
+                raise ParamError(f"latent: expected noise of shape (N, {', '.join(map(str, shape))}), "
+                                 f"got {given.shape}")
+            if not np.isfinite(given).all():
+                raise ParamError("latent: the noise holds NaN or infinite values")
+            noise = torch.from_numpy(np.ascontiguousarray(given)).to(self.device)
+        else:
+            a = dl.initial_noise(dl.generators([seed]), self.space.shape)[0].numpy()
+            b = dl.initial_noise(dl.generators([values["seed_b"]]), self.space.shape)[0].numpy()
+            noise = torch.from_numpy(latent_math.path([a, b], values["frames"], "slerp")).to(self.device)
+        frames = len(noise)
         label = self._labels(values["class_index"], [seed])[0]
         self._class("negative_class_index", values["negative_class_index"])
         run = _Run([seed] * frames, [label] * frames, values["steps"], values["scheduler"],

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import animation as anim
-from studio.core.animate import Animation, export_task, render_op_for
+from studio.core.animate import Animation, export_task, keyframe_latent, render_op_for
 from studio.core.export_scale import ExportScale
 from studio.core.requests import Request, Result
 from studio.core.video import DEFAULT_QUALITY, VideoError, check_encoder
@@ -197,12 +197,13 @@ class AnimatorPanel(QWidget):
         outer.addWidget(scroll)
 
     # -- the model -----------------------------------------------------------------------------
+    def _render_spec(self) -> Any:
+        family = self.session.family
+        return None if family is None else render_op_for(self.registry.get(family))
+
     @property
     def render_op(self) -> str | None:
-        family = self.session.family
-        if family is None:
-            return None
-        op = render_op_for(self.registry.get(family))
+        op = self._render_spec()
         return None if op is None else op.name
 
     def _on_session_model_changed(self, _model_id: Any) -> None:
@@ -248,24 +249,27 @@ class AnimatorPanel(QWidget):
         request = Request(model_id, "sample", {"seed": int(seed), "count": 1})
 
         def done(_job: Any, result: Result) -> None:
-            if result.latents is not None and self.session.model_id == model_id:
-                self.add_keyframe(result.latents[0], result.images[0], f"seed {seed}")
+            latent = keyframe_latent(self._render_spec(), result.latents, result.extras, 0)
+            if latent is not None and self.session.model_id == model_id:
+                self.add_keyframe(latent, result.images[0], f"seed {seed}")
 
         return self.jobs.submit(request, lane="animator-keys", label=f"keyframe · seed {seed}",
                                 on_result=done)
 
     def add_shown(self) -> bool:
         picked = self._pick()
-        if picked is None or picked[0].latents is None:
+        spec = self._render_spec()
+        result, index = picked if picked is not None else (None, None)
+        index = 0 if index is None else index
+        latent = None
+        if result is not None and spec is not None and result.request.model_id == self.session.model_id:
+            latent = keyframe_latent(spec, result.latents, result.extras, index)
+        if latent is None or result is None:
             self.message_raised.emit("The canvas shows nothing with a latent to add: "
                                      "sample, encode or project first.")
             return False
-        result, index = picked
-        index = 0 if index is None else index
-        if result.request.model_id != self.session.model_id or index >= len(result.latents):
-            return False
         label = result.labels[index] if index < len(result.labels) else f"{result.request.op} {index + 1}"
-        self.add_keyframe(result.latents[index], result.images[min(index, result.count - 1)], label)
+        self.add_keyframe(latent, result.images[min(index, result.count - 1)], label)
         return True
 
     def remove_selected(self) -> None:
