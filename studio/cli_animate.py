@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="studio animate", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="model id (see `studio models`); any family "
-                   "with a latent: VAE, GAN, imported StyleGAN, flow")
+                   "with a latent: VAE, GAN, imported StyleGAN, flow, pixel and latent "
+                   "diffusion (a seed's keyframe is its initial noise)")
     p.add_argument("--keyframes", required=True, metavar="SEEDS",
                    help="comma-separated seeds, one keyframe each (at least 2), e.g. 3,17,42")
     p.add_argument("--frames-per-keyframe", type=int, default=24, metavar="N",
