@@ -150,3 +150,19 @@ def test_keyframes_from_an_encoded_image_and_from_gan_direction_edits(qtbot, gan
     frames = video.read_frames(out)
     assert len(frames) == (2 - 1) * 3 + 1
     window.close()
+
+
+def test_a_keyframe_from_a_history_item(qtbot, services, settings):
+    window = make_window(qtbot, services, settings)
+    panel = window.animator
+    first = generate(qtbot, window)
+    second = generate(qtbot, window)
+    assert not np.array_equal(first.latents, second.latents)
+    row = next(r for r in range(window.history_strip.count())
+               if window.history_strip.entry(r).request().same_recipe(first.request))
+    before = window.last_result
+    window.history_strip.entry_activated.emit(window.history_strip.entry(row))  # a click
+    qtbot.waitUntil(lambda: window.last_result is not before and not window.busy(), timeout=10000)
+    assert panel.add_shown()
+    assert np.array_equal(panel.keyframes()[0].latent, first.latents[0])
+    window.close()
