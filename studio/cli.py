@@ -8,6 +8,8 @@
                    [--path slerp|lerp|spline] [--constant-speed] [--loop] [--fps 24]
                    [--scale 4] -o walk.mp4   (see `studio animate --help`)
     studio train --recipe FILE [--out DIR] [--steps N] [--threads N]
+    studio train --data FOLDER --family vae --size small --resolution 64 --steps N
+                 [--grey] [--classes] [--flip] [--no-resume]   (see `studio train --data . --help`)
     studio eval --model ID
     studio compare [--json] [--no-timing] [--images N] [--model ID ...]
     studio import FOLDER | FILE.pkl   (a StyleGAN2/3 network pickle, read as data only)
@@ -414,6 +416,10 @@ def cmd_animate(argv: Sequence[str]) -> int:
 
 # -- train / eval / import --------------------------------------------------------------
 def cmd_train(argv: Sequence[str]) -> int:
+    if any(a == "--data" or a.startswith("--data=") for a in argv):  # your own images
+        from studio.cli_train import cmd_train_data
+
+        return cmd_train_data(argv)
     parser = argparse.ArgumentParser(prog="studio train", description="Train a model from a recipe.")
     parser.add_argument("--recipe", type=Path, required=True, help="a recipe JSON (resources/recipes/)")
     parser.add_argument("--out", type=Path, help="output model folder (default: the user library)")
@@ -480,6 +486,7 @@ def cmd_train(argv: Sequence[str]) -> int:
     if args.out is None:
         Library().import_folder(folder)
     print(f"trained {model_id} → {folder}")
+    print(model_id)  # the last line: the new model's id, for scripts
     return 0
 
 

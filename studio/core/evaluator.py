@@ -271,12 +271,15 @@ def _run(model: Any, op: str, params: Mapping[str, Any], inputs: Mapping[str, np
 
 def evaluate_model(model: Any, family: Any, samples: int = 256, seed: int = 0,
                    data: Mapping[str, Split] | None = None,
-                   evaluator: Evaluator | None = None) -> dict[str, float]:
+                   evaluator: Evaluator | None = None, glyphs: bool = True) -> dict[str, float]:
     """The evaluator's figures for a loaded model (studio.core.family.LoadedModel).
 
     `family` is its FamilyInfo (which ops it has); `data` the {"train", "held_out"} splits
-    it was trained on (default: the glyph splits its card names)."""
-    evaluator = evaluator or Evaluator.load()
+    it was trained on (default: the glyph splits its card names). `glyphs=False` (a model
+    of the user's own images) leaves out the glyph classifier's figures, which would mean
+    nothing there; the distances, reconstruction and bits/dim remain."""
+    if glyphs:
+        evaluator = evaluator or Evaluator.load()
     ops = {op.name: op for op in family.ops}
     if data is None:
         spec = model.card.training.get("dataset", {})
@@ -298,10 +301,12 @@ def evaluate_model(model: Any, family: Any, samples: int = 256, seed: int = 0,
             made += len(images)
             call += 1
         gen_images = np.concatenate(chunks)[:samples]
-        out["recognisability"] = evaluator.recognisability(gen_images)
+        if evaluator is not None and glyphs:
+            out["recognisability"] = evaluator.recognisability(gen_images)
         class_param = next((name for name in CLASS_PARAMS if name in spec.defaults()), None)
         conditional = getattr(model, "class_conditional", True)  # a model may ignore its class
-        if class_param is not None and conditional and train.labels is not None:
+        if (class_param is not None and conditional and train.labels is not None
+                and evaluator is not None and glyphs):
             out["class_accuracy"] = _class_accuracy(model, spec, class_param, evaluator, samples, seed)
 
     if len(gen_images) and gen_images.shape[1:] == train.images.shape[1:]:

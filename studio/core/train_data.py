@@ -42,6 +42,7 @@ class FolderSettings:
     held_out_fraction: float = 0.1
     flip: bool = False  # add horizontally flipped copies to the training split
     seed: int = 0
+    single_label: bool = False  # every image is class 0 (families that need a class)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> FolderSettings:
@@ -147,6 +148,8 @@ def _prepare(settings: FolderSettings, root: Path, files: list[Path]) -> Prepare
         raise ValueError(f"{root}: class labels need at least 2 subfolders with images")
     label_array = (np.array([class_names.index(name) for name in labels], np.int64)
                    if settings.classes else None)
+    if settings.single_label and not settings.classes:
+        label_array = np.zeros(len(array), np.int64)
     order = np.random.default_rng(settings.seed).permutation(len(array))
     n_held = min(len(array) - 1, max(1, int(round(len(array) * settings.held_out_fraction))))
     held, train = order[:n_held], np.sort(order[n_held:])

@@ -301,7 +301,9 @@ def train_from_recipe(recipe_path: str | Path, registry: Any, out_dir: str | Pat
                       ctx: JobContext | None = None, resume: bool = True,
                       max_steps: int | None = None, checkpoint_dir: str | Path | None = None,
                       on_log: LogFn | None = None, evaluate: bool = True,
-                      device: str = "cpu") -> Path:
+                      device: str = "cpu",
+                      on_samples: Callable[[int, np.ndarray], None] | None = None,
+                      on_checkpoint: Callable[[int, Path], None] | None = None) -> Path:
     """Train the model a recipe describes, export weights + card to `out_dir`, run the
     evaluator and record its figures and thresholds in the card. Returns `out_dir`.
 
@@ -324,7 +326,8 @@ def train_from_recipe(recipe_path: str | Path, registry: Any, out_dir: str | Pat
     data = build_dataset(recipe["dataset"])
     trainable = impl.make_trainable(recipe, data)
     stats: dict[str, float] = {}
-    steps = train_loop(trainable, data["train"], config, ctx, ckpt, resume, on_log, stats=stats)
+    steps = train_loop(trainable, data["train"], config, ctx, ckpt, resume, on_log,
+                       on_samples=on_samples, on_checkpoint=on_checkpoint, stats=stats)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     card = trainable.export(out_dir, {})
@@ -333,18 +336,21 @@ def train_from_recipe(recipe_path: str | Path, registry: Any, out_dir: str | Pat
                      "threads": torch.get_num_threads(),
                      "seed": config.seed, "batch_size": config.batch_size,
                      "torch": torch.__version__, "apt": list(recipe.get("apt", []))}
+    # the glyph classifier's figures only mean something on the built-in glyphs
+    glyphs = recipe["dataset"].get("name", "glyphs") == "glyphs"
     if evaluate:
         from studio.core.evaluator import Evaluator, dataset_ceiling, evaluate_model
 
-        evaluator = Evaluator.load()
+        evaluator = Evaluator.load() if glyphs else None
         model = impl.load(out_dir, card, device)
         samples = int(recipe.get("evaluate", {}).get("samples", 256))
         metrics = evaluate_model(model, info, samples=samples, seed=0, data=data,
-                                 evaluator=evaluator)
-        metrics["dataset_ceiling"] = round(dataset_ceiling(data["train"], evaluator, samples), 5)
+                                 evaluator=evaluator, glyphs=glyphs)
+        if glyphs:
+            metrics["dataset_ceiling"] = round(dataset_ceiling(data["train"], evaluator, samples), 5)
         card.thresholds = quality_thresholds(metrics)
         extra = getattr(trainable, "extra_metrics", None)  # optional: family-specific figures
-        if extra is not None:
+        if extra is not None and glyphs:
             metrics.update(extra(evaluator))
         card.metrics = {**card.metrics, **metrics}
     write_card(card, out_dir)
