@@ -129,6 +129,10 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             self.explorer = explorer
             self.explorer_stack.setCurrentWidget(explorer)
             self._update_view_actions()
+        # the model's own tab (a model opened first shows its first tab), not the one the
+        # explorer last showed for another model of its kind: latent diffusion opened on
+        # pixel diffusion's Timeline, where Generate had nothing to work on
+        explorer.set_view(self.session.view)
         self.session.set_view(explorer.current_view())
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -421,6 +425,8 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             self._rebuilding = False
         self.params.set_ops(ops, self.session.op)
         self.params.set_seed_locked(self.session.seed_locked)
+        card = self.library.get(self.session.model_id).card if self.session.model_id else None
+        self.params.set_class_names(getattr(card, "classes", None) or ())
         self.params.set_spec(self.session.op_spec(), self.session.values())
 
     def _on_session_view_changed(self, view: str) -> None:

@@ -105,7 +105,8 @@ class ParamsPanel(QWidget):
         self._sections: dict[str, Section] = {}
         self._silent = False
         self._spec: OpSpec | None = None
-        self._forms: dict[int, _Form] = {}  # id(spec) → its form
+        self._forms: dict[tuple[int, tuple[str, ...]], _Form] = {}  # (id(spec), classes) → form
+        self._class_names: tuple[str, ...] = ()  # the model's classes, for class pickers
         self._shown: _Form | None = None
         self.seed_lock: QToolButton | None = None
         self.seed_random: QToolButton | None = None
@@ -168,9 +169,10 @@ class ParamsPanel(QWidget):
         self.op_help.setText(spec.help)
         self.op_help.setVisible(bool(spec.help))
         locked = self.seed_lock.isChecked() if self.seed_lock is not None else False
-        form = self._forms.get(id(spec))
+        key = (id(spec), self._class_names)  # a form per op and per list of classes
+        form = self._forms.get(key)
         if form is None or form.spec is not spec:
-            form = self._forms[id(spec)] = self._build_form(spec)
+            form = self._forms[key] = self._build_form(spec)
         if self._shown is not form:
             if self._shown is not None:
                 self._shown.widget.hide()
@@ -222,9 +224,17 @@ class ParamsPanel(QWidget):
         section.grid.addWidget(reset, row, 2)
         self._rows[spec.name] = _Row(spec, get, put, reset, editor)
 
+    def set_class_names(self, names: Sequence[str]) -> None:
+        """The current model's class names: its class parameters become lists of them
+        (set before `set_spec`)."""
+        self._class_names = tuple(str(n) for n in names)
+
     def _make_editor(self, spec: ParamSpec) -> tuple[QWidget, Callable[[], Any], Callable[[Any], None]]:
         rows = self._rows  # the form being built: only its own editors speak for it
         emit = lambda value, name=spec.name: self._emit(name, value, rows)  # noqa: E731
+        if (spec.kind == "int" and spec.name.endswith("class_index") and spec.minimum == -1
+                and self._class_names):
+            return self._class_editor(spec, emit)
         if spec.kind == "float":
             return self._float_editor(spec, emit)
         if spec.kind in ("int", "seed"):
@@ -298,6 +308,22 @@ class ParamsPanel(QWidget):
             _set_quietly(slider, int(value))
 
         return _hbox(slider, spin), spin.value, put
+
+    def _class_editor(self, spec: ParamSpec, emit: Callable[[Any], None]):
+        """A class from a list of the model's classes; −1 first: "Random" (a class per
+        image, from the seed) or, for a negative class, "None" (the unconditional model)."""
+        combo = QComboBox()
+        combo.addItem("None" if "negative" in spec.name else "Random", -1)
+        for index, name in enumerate(self._class_names):
+            if spec.maximum is None or index <= spec.maximum:
+                combo.addItem(name, index)
+        combo.setToolTip(spec.help)
+        combo.currentIndexChanged.connect(lambda _i: emit(combo.currentData()))
+
+        def put(value: Any) -> None:
+            combo.setCurrentIndex(max(0, combo.findData(int(value))))
+
+        return combo, combo.currentData, put
 
     def _seed_editor(self, spec: ParamSpec, spin: QSpinBox):
         dice = QToolButton()
