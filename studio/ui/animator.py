@@ -115,6 +115,7 @@ class AnimatorPanel(QWidget):
         self.strip.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.strip.model().rowsMoved.connect(self._changed)
         self.strip.currentRowChanged.connect(self._on_strip_current_row_changed)
+        self.strip.itemChanged.connect(self._on_strip_item_changed)
         layout.addWidget(self.strip)
 
         form = QFormLayout()
@@ -238,7 +239,8 @@ class AnimatorPanel(QWidget):
         item = QListWidgetItem(label)
         item.setData(Qt.ItemDataRole.UserRole, key)
         item.setIcon(QIcon(imgs.to_pixmap(key.image)))
-        item.setToolTip(label)
+        item.setToolTip(f"{label} (double-click to rename; drag to reorder)")
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
         self.strip.addItem(item)
         self._changed()
 
@@ -283,6 +285,11 @@ class AnimatorPanel(QWidget):
             self.hold_box.blockSignals(True)
             self.hold_box.setValue(self.keyframes()[row].hold)
             self.hold_box.blockSignals(False)
+
+    def _on_strip_item_changed(self, item: QListWidgetItem) -> None:
+        key = item.data(Qt.ItemDataRole.UserRole)
+        if key is not None and item.text() != key.label:  # renamed: the recipe's label too
+            key.label = item.text()
 
     def _on_hold_box_value_changed(self, value: int) -> None:
         row = self.strip.currentRow()

@@ -40,6 +40,9 @@ def test_build_a_three_keyframe_loop_play_it_and_export_it(qtbot, services, sett
     panel.strip.model().moveRow(panel.strip.rootIndex(), 2, panel.strip.rootIndex(), 0)
     assert [k.label for k in panel.keyframes()] == [labels[2], *labels[:2]]
 
+    # a label is renamed in place (double-click), and the recipe keeps the new one
+    panel.strip.item(1).setText("start")
+    labels[0] = "start"  # item 1 is the first seed now
     panel.frames_box.setValue(4)
     panel.loop_box.setChecked(True)
     panel.path_box.setCurrentText("spline")
