@@ -281,7 +281,7 @@ class AnimationWriter:
         crf = str(constant_quality(self.kind, self.quality))
         # VP9 needs b=0 for pure constant quality
         stream.options = {"crf": crf, **({"b": "0", "row-mt": "1", "deadline": "realtime", "cpu-used": "8"}
-                                         if self.kind == "webm" else {"preset": "veryfast"})}
+                                         if self.kind == "webm" else {"preset": "veryfast", "tune": "zerolatency"})}
         self._stream = stream
 
     def _write(self, frame: np.ndarray) -> None:
