@@ -104,6 +104,8 @@ class ActionsMixin:
         self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.about_action = self._action("&About Latent Studio", self.show_about)
         self.welcome_action = self._action("&Welcome", self.show_welcome)
+        self.train_action = self._action("&Train New Model…", self.show_train, None, None,
+                                         "Train a model on a folder of your own images")
         self.compare_action = self._action(
             "&Compare Families…", self.show_compare, "Ctrl+Shift+C", None,
             "The built-in models of every family side by side: samples, figures, speed")
@@ -160,6 +162,8 @@ class ActionsMixin:
         model.addSeparator()
         model.addAction(self.import_action)
         model.addAction(self.import_file_action)
+        model.addSeparator()
+        model.addAction(self.train_action)
         devices = model.addMenu("&Device")
         devices.addActions(list(self.device_actions.values()))
         help_menu = menu.addMenu("&Help")
@@ -183,6 +187,24 @@ class ActionsMixin:
             dialog.show()
         dialog.raise_()
         dialog.activateWindow()
+
+    def show_train(self) -> Any:
+        """Model ▸ Train New Model…: one Train view, made on first use. A model it lands
+        opens in its explorer; quitting pauses a run at a checkpoint."""
+        from PySide6.QtWidgets import QApplication
+
+        from studio.ui.train_view import TrainDialog
+
+        dialog = getattr(self, "train_dialog", None)
+        if dialog is None:
+            dialog = TrainDialog(parent=self)
+            dialog.model_ready.connect(lambda _id, folder: self.import_folder(folder))
+            QApplication.instance().aboutToQuit.connect(dialog.shutdown)
+            self.train_dialog = dialog
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td style='padding:2px 14px 2px 0'><b>{keys}</b></td><td>{what}</td></tr>"

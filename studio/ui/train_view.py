@@ -1,0 +1,539 @@
+"""Model ▸ Train New Model…: train a model on a folder of your own images, and watch it learn.
+
+Data (a folder: its contact sheet, the count, what was skipped and why; resolution, grey
+or colour, subfolders as classes, held-out fraction, flips), a family and a size preset
+(with its parameter count and time per step measured here before the run), and Advanced
+(steps, batch, learning rate, seed, threads). The recipe is the one `studio train --data`
+writes (studio.core.train_runs.make_recipe).
+
+Training runs in a spawned process (train_runs.TrainProcess), never in the window: a
+QTimer drains its messages, so the window and its engine stay live and a crash in
+training is a message, not a crash. Loss curves per term (pyqtgraph), a sample grid from
+fixed seeds every N steps, steps per second and ETA stream back. Pause checkpoints and
+ends the process; Resume starts it again from that checkpoint (bit for bit); Cancel
+checkpoints too, so the next start offers to resume. When the run ends the model is in
+the library and `model_ready` opens it in its explorer.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.train_data import FolderSettings, PreparedFolder, contact_sheet, prepare_folder
+from studio.core.train_runs import (
+    SIZES,
+    RunSettings,
+    TrainProcess,
+    has_checkpoint,
+    make_recipe,
+    presets,
+    write_recipe,
+)
+from studio.ui.images import to_pixmap
+
+POLL_MS = 100  # how often the window drains the training process's messages
+PREVIEW_SCALE = 3  # small sample grids are shown enlarged, nearest neighbour
+
+
+def _fmt_seconds(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    minutes, s = divmod(seconds, 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}:{m:02d}:{s:02d}" if hours else f"{m}:{s:02d}"
+
+
+class TrainDialog(QDialog):
+    """The Train view. `model_ready(model_id, folder)` when a run has landed its model."""
+
+    model_ready = Signal(str, str)
+    state_changed = Signal(str)  # idle, running, pausing, paused, cancelling, cancelled, done, failed
+    samples_shown = Signal(int)  # the step of the sample grid now shown
+    estimate_shown = Signal(dict)
+    _prepared = Signal(object, str)  # from the scanning thread: (PreparedFolder | None, error)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Train New Model")
+        self.resize(980, 680)
+        self._presets = presets()
+        self.prepared: PreparedFolder | None = None
+        self.process: TrainProcess | None = None
+        self.estimator: TrainProcess | None = None
+        self.recipe: dict[str, Any] | None = None
+        self.state = "idle"
+        self._stopping_for = ""  # "pause" or "cancel" while the child winds down
+        self.curves: dict[str, Any] = {}
+        self.losses: dict[str, list[tuple[int, float]]] = {}
+        self.last_step = 0
+        self._rate_mark: tuple[float, int] | None = None
+        self.steps_per_s = 0.0
+        self.metrics: dict[str, float] = {}
+        self._prepared.connect(self._on_scan_finished)
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+
+    # -- layout --------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = QHBoxLayout(self)
+        left = QWidget()
+        form_col = QVBoxLayout(left)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(left)
+        scroll.setMinimumWidth(340)
+        outer.addWidget(scroll, 0)
+
+        data = QGroupBox("Data")
+        f = QFormLayout(data)
+        row = QHBoxLayout()
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("a folder of your images")
+        self.folder_edit.editingFinished.connect(self.scan)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._on_browse_clicked)
+        row.addWidget(self.folder_edit, 1)
+        row.addWidget(browse)
+        f.addRow("Folder", row)
+        self.resolution_combo = QComboBox()
+        self.grey_check = QCheckBox("Grey (otherwise colour)")
+        self.classes_check = QCheckBox("Subfolders are classes")
+        self.flip_check = QCheckBox("Horizontal flips")
+        self.held_spin = QDoubleSpinBox()
+        self.held_spin.setRange(0.01, 0.5)
+        self.held_spin.setSingleStep(0.05)
+        self.held_spin.setValue(0.1)
+        f.addRow("Resolution", self.resolution_combo)
+        f.addRow("", self.grey_check)
+        f.addRow("", self.classes_check)
+        f.addRow("", self.flip_check)
+        f.addRow("Held out", self.held_spin)
+        self.count_label = QLabel("No folder yet.")
+        self.count_label.setWordWrap(True)
+        f.addRow(self.count_label)
+        self.sheet_label = QLabel()
+        self.sheet_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        f.addRow(self.sheet_label)
+        self.skipped_text = QPlainTextEdit()
+        self.skipped_text.setReadOnly(True)
+        self.skipped_text.setMaximumHeight(70)
+        self.skipped_text.setPlaceholderText("Skipped files, with the reason, show here.")
+        f.addRow(self.skipped_text)
+        form_col.addWidget(data)
+
+        model = QGroupBox("Model")
+        m = QFormLayout(model)
+        self.family_combo = QComboBox()
+        for name, preset in self._presets.items():
+            self.family_combo.addItem(preset["name"], name)
+        self.size_combo = QComboBox()
+        self.size_combo.addItems(list(SIZES))
+        self.size_combo.setCurrentText("small")
+        self.vae_edit = QLineEdit()
+        self.vae_edit.setPlaceholderText("VAE model id (latent diffusion)")
+        m.addRow("Family", self.family_combo)
+        m.addRow("Size", self.size_combo)
+        m.addRow("VAE", self.vae_edit)
+        self.estimate_button = QPushButton("Measure time per step")
+        self.estimate_button.clicked.connect(self.measure)
+        self.estimate_label = QLabel("")
+        self.estimate_label.setWordWrap(True)
+        m.addRow(self.estimate_button)
+        m.addRow(self.estimate_label)
+        form_col.addWidget(model)
+
+        adv = QGroupBox("Advanced")
+        a = QFormLayout(adv)
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setRange(1, 10_000_000)
+        self.steps_spin.setValue(2000)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(0, 4096)
+        self.batch_spin.setSpecialValueText("preset")
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(5)
+        self.lr_spin.setRange(0.0, 1.0)
+        self.lr_spin.setSingleStep(0.0001)
+        self.lr_spin.setSpecialValueText("preset")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.sample_spin = QSpinBox()
+        self.sample_spin.setRange(0, 1_000_000)
+        self.sample_spin.setValue(100)
+        self.checkpoint_spin = QSpinBox()
+        self.checkpoint_spin.setRange(1, 1_000_000)
+        self.checkpoint_spin.setValue(200)
+        self.threads_spin = QSpinBox()
+        self.threads_spin.setRange(1, max(1, os.cpu_count() or 1))
+        # leave the window a core, as the engine does
+        self.threads_spin.setValue(max(1, (os.cpu_count() or 2) - 1))
+        a.addRow("Steps", self.steps_spin)
+        a.addRow("Batch", self.batch_spin)
+        a.addRow("Learning rate", self.lr_spin)
+        a.addRow("Seed", self.seed_spin)
+        a.addRow("Samples every", self.sample_spin)
+        a.addRow("Checkpoint every", self.checkpoint_spin)
+        a.addRow("Threads", self.threads_spin)
+        form_col.addWidget(adv)
+        form_col.addStretch(1)
+
+        right = QVBoxLayout()
+        buttons = QHBoxLayout()
+        self.resume_check = QCheckBox("Resume from its checkpoint")
+        self.start_button = QPushButton("Start")
+        self.pause_button = QPushButton("Pause")
+        self.resume_button = QPushButton("Resume")
+        self.cancel_button = QPushButton("Cancel")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.pause)
+        self.resume_button.clicked.connect(self.resume)
+        self.cancel_button.clicked.connect(self.cancel)
+        for w in (self.start_button, self.resume_check, self.pause_button, self.resume_button,
+                  self.cancel_button):
+            buttons.addWidget(w)
+        buttons.addStretch(1)
+        right.addLayout(buttons)
+        self.status_label = QLabel("Choose a folder of images.")
+        right.addWidget(self.status_label)
+        import pyqtgraph as pg  # here, not at import: the window starts without it
+
+        self.plot = pg.PlotWidget()
+        self.plot.addLegend()
+        self.plot.setLabel("bottom", "step")
+        self.plot.setMinimumHeight(200)
+        right.addWidget(self.plot, 1)
+        self.samples_label = QLabel("Samples appear here as it trains.")
+        self.samples_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.samples_label.setMinimumHeight(200)
+        right.addWidget(self.samples_label, 1)
+        self.metrics_label = QLabel("")
+        self.metrics_label.setWordWrap(True)
+        right.addWidget(self.metrics_label)
+        outer.addLayout(right, 1)
+
+        self.family_combo.currentIndexChanged.connect(self._on_family_changed)
+        for w in (self.size_combo, self.resolution_combo):
+            w.currentIndexChanged.connect(self._refresh_resume)
+        for w in (self.grey_check, self.classes_check, self.flip_check):
+            w.toggled.connect(self.scan)
+        self._on_family_changed()
+        self._set_state("idle")
+
+    # -- data ----------------------------------------------------------------------
+    def folder_settings(self) -> FolderSettings:
+        return FolderSettings(self.folder_edit.text().strip(),
+                              size=int(self.resolution_combo.currentData() or 32),
+                              channels=1 if self.grey_check.isChecked() else 3,
+                              classes=self.classes_check.isChecked(),
+                              held_out_fraction=round(self.held_spin.value(), 4),
+                              flip=self.flip_check.isChecked(), seed=self.seed_spin.value())
+
+    def set_folder(self, path: str) -> None:
+        self.folder_edit.setText(path)
+        self.scan()
+
+    def _on_browse_clicked(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "A folder of your images", str(Path.home()))
+        if path:
+            self.set_folder(path)
+
+    def scan(self) -> None:
+        """Prepare the folder on a thread (numpy + Pillow; cached by content)."""
+        if not self.folder_edit.text().strip():
+            return
+        settings = self.folder_settings()
+        self.count_label.setText("Reading the folder…")
+
+        def work() -> None:
+            try:
+                self._prepared.emit(prepare_folder(settings), "")
+            except (ValueError, OSError) as exc:
+                self._prepared.emit(None, str(exc))
+
+        threading.Thread(target=work, name="studio-train-scan", daemon=True).start()
+
+    def _on_scan_finished(self, prepared: PreparedFolder | None, error: str) -> None:
+        self.prepared = prepared
+        if prepared is None:
+            self.count_label.setText(error)
+            self.sheet_label.clear()
+            self.skipped_text.setPlainText("")
+            self._refresh_resume()
+            return
+        held = len(prepared.splits["held_out"])
+        classes = f", {len(prepared.class_names)} classes" if prepared.class_names else ""
+        self.count_label.setText(f"{prepared.count} images ({prepared.count - held} for training, "
+                                 f"{held} held out{classes}); {len(prepared.skipped)} skipped")
+        sheet = contact_sheet(prepared, 48)
+        scale = max(1, 320 // max(1, sheet.shape[1]))
+        self.sheet_label.setPixmap(to_pixmap(np.ascontiguousarray(
+            sheet.repeat(scale, 0).repeat(scale, 1))))
+        self.skipped_text.setPlainText("\n".join(f"{p}: {why}" for p, why in prepared.skipped))
+        self._refresh_resume()
+
+    def _on_family_changed(self) -> None:
+        preset = self._presets[self.family_combo.currentData()]
+        current = self.resolution_combo.currentData()
+        self.resolution_combo.blockSignals(True)
+        self.resolution_combo.clear()
+        for r in preset["resolutions"]:
+            self.resolution_combo.addItem(f"{r} px", r)
+        index = self.resolution_combo.findData(current)
+        self.resolution_combo.setCurrentIndex(max(0, index))
+        self.resolution_combo.blockSignals(False)
+        grey_only = preset.get("channels", [1, 3]) == [1]
+        if grey_only:
+            self.grey_check.setChecked(True)
+        self.grey_check.setEnabled(not grey_only)
+        self.vae_edit.setEnabled(bool(preset.get("needs_vae")))
+        self._refresh_resume()
+
+    # -- the recipe ----------------------------------------------------------------
+    def run_settings(self) -> RunSettings:
+        return RunSettings(self.folder_settings(), family=self.family_combo.currentData(),
+                           size=self.size_combo.currentText(), steps=self.steps_spin.value(),
+                           batch_size=self.batch_spin.value() or None,
+                           lr=self.lr_spin.value() or None, seed=self.seed_spin.value(),
+                           vae=self.vae_edit.text().strip() or None,
+                           log_every=max(1, min(10, self.steps_spin.value() // 50 or 1)),
+                           sample_every=self.sample_spin.value(),
+                           checkpoint_every=self.checkpoint_spin.value())
+
+    def _make_recipe(self) -> dict[str, Any] | None:
+        if self.prepared is None:
+            self.status_label.setText("Choose a folder with at least 2 readable images first.")
+            return None
+        try:
+            return make_recipe(self.run_settings())
+        except ValueError as exc:
+            self.status_label.setText(str(exc))
+            return None
+
+    def _refresh_resume(self) -> None:
+        step = 0
+        if self.prepared is not None:
+            try:
+                step = has_checkpoint(make_recipe(self.run_settings())["id"])
+            except ValueError:
+                step = 0
+        self.resume_check.setEnabled(step > 0 and self.state in ("idle", "cancelled", "done", "failed"))
+        self.resume_check.setChecked(step > 0)
+        self.resume_check.setText(f"Resume from step {step}" if step else "Resume from its checkpoint")
+
+    def measure(self) -> None:
+        """Parameters and time per step of the chosen preset, measured for a few steps in
+        a spawned process (the window never imports torch)."""
+        recipe = self._make_recipe()
+        if recipe is None or self.estimator is not None:
+            return
+        self.estimate_label.setText("Measuring a few steps…")
+        self.estimator = TrainProcess("estimate", recipe=recipe, steps=3,
+                                      threads=self.threads_spin.value())
+        self.estimator.start()
+        self._timer.start()
+
+    def _show_estimate(self, figures: dict[str, float]) -> None:
+        per = figures["seconds_per_step"]
+        self.estimate_label.setText(
+            f"{int(figures['parameters']):,} parameters · {per * 1000:.0f} ms per step "
+            f"({int(figures['threads'])} threads) · about {_fmt_seconds(figures['estimate_seconds'])} "
+            f"for {self.steps_spin.value()} steps")
+        self.estimate_shown.emit(dict(figures))
+
+    # -- the run -------------------------------------------------------------------
+    def start(self) -> None:
+        recipe = self._make_recipe()
+        if recipe is None or self.process is not None:
+            return
+        self.recipe = recipe
+        resume = self.resume_check.isChecked() and has_checkpoint(recipe["id"]) > 0
+        if not resume:
+            self._clear_curves()
+        self._launch(resume)
+
+    def _launch(self, resume: bool) -> None:
+        assert self.recipe is not None
+        path = write_recipe(self.recipe)
+        self.process = TrainProcess("run", recipe_path=str(path), resume=resume,
+                                    threads=self.threads_spin.value())
+        self.process.start()
+        self._rate_mark = None
+        self._timer.start()
+        self._set_state("running")
+        self.status_label.setText(("Resuming " if resume else "Starting ") + self.recipe["id"] + "…")
+
+    def pause(self) -> None:
+        if self.process is not None and self.state == "running":
+            self._stopping_for = "pause"
+            self.process.stop()
+            self._set_state("pausing")
+
+    def resume(self) -> None:
+        if self.state == "paused" and self.process is None:
+            self._launch(resume=True)
+
+    def cancel(self) -> None:
+        if self.process is not None and self.state in ("running", "pausing"):
+            self._stopping_for = "cancel"
+            self.process.stop()
+            self._set_state("cancelling")
+        elif self.state == "paused":
+            self._set_state("cancelled")
+            self.status_label.setText(f"Cancelled at step {self.last_step}; the checkpoint is kept.")
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        running = state == "running"
+        self.start_button.setEnabled(state in ("idle", "cancelled", "done", "failed"))
+        self.pause_button.setEnabled(running)
+        self.resume_button.setEnabled(state == "paused")
+        self.cancel_button.setEnabled(state in ("running", "pausing", "paused"))
+        self._refresh_resume()
+        self.state_changed.emit(state)
+
+    def _on_timer_timeout(self) -> None:
+        if self.estimator is not None:
+            for message in self.estimator.poll():
+                if message[0] == "estimate":
+                    self._show_estimate(message[1])
+                elif message[0] == "error":
+                    self.estimate_label.setText(message[1])
+            if self.estimator.finished or not self.estimator.alive:
+                self.estimator.join(1)
+                self.estimator = None
+        if self.process is not None:
+            for message in self.process.poll():
+                self._on_message(message)
+            if self.process is not None and self.process.finished:
+                self.process.join(2)
+                self.process = None
+        if self.process is None and self.estimator is None:
+            self._timer.stop()
+
+    def _on_message(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "log":
+            self._on_log(int(message[1]), message[2])
+        elif kind == "samples":
+            self._show_samples(int(message[1]), message[2])
+        elif kind == "checkpoint":
+            self.last_step = max(self.last_step, int(message[1]))
+        elif kind == "stopped":
+            self.last_step = int(message[1])
+            if self._stopping_for == "cancel":
+                self._set_state("cancelled")
+                self.status_label.setText(f"Cancelled at step {self.last_step}; "
+                                          "the checkpoint is kept, Start offers to resume.")
+            else:
+                self._set_state("paused")
+                self.status_label.setText(f"Paused at step {self.last_step} (checkpoint written).")
+            self._stopping_for = ""
+        elif kind == "done":
+            result = message[1]
+            self.metrics = dict(result["metrics"])
+            self._set_state("done")
+            self.status_label.setText(f"Done: {result['model_id']} is in the library.")
+            self.metrics_label.setText(self._metrics_text(self.metrics))
+            self.model_ready.emit(result["model_id"], result["folder"])
+        elif kind == "error":
+            self._set_state("failed")
+            self.status_label.setText(f"Training stopped: {message[1]}")
+
+    @staticmethod
+    def _metrics_text(metrics: dict[str, float]) -> str:
+        parts = []
+        if "nn_distance_samples" in metrics:
+            parts.append(f"nearest training image: samples {metrics['nn_distance_samples']:.3f} "
+                         f"vs held-out {metrics.get('nn_distance_held_out', float('nan')):.3f} "
+                         "(samples far below held-out would mean copying)")
+        for key, label in (("reconstruction_mse", "reconstruction MSE"),
+                           ("bits_per_dim", "bits/dim (held out)")):
+            if key in metrics:
+                parts.append(f"{label} {metrics[key]:.4f}")
+        return " · ".join(parts)
+
+    def _on_log(self, step: int, logs: dict[str, float]) -> None:
+        import pyqtgraph as pg
+
+        self.last_step = step
+        now = time.monotonic()
+        if self._rate_mark is None:
+            self._rate_mark = (now, step)
+        else:
+            t0, s0 = self._rate_mark
+            if now > t0 and step > s0:
+                self.steps_per_s = (step - s0) / (now - t0)
+        total = self.recipe["train"]["steps"] if self.recipe else step
+        eta = (total - step) / self.steps_per_s if self.steps_per_s > 0 else 0.0
+        self.status_label.setText(f"step {step}/{total} · {self.steps_per_s:.2f} steps/s · "
+                                  f"ETA {_fmt_seconds(eta)}")
+        for key, value in logs.items():
+            if key in ("steps_per_s", "beta", "lr") or not np.isfinite(value):
+                continue
+            points = self.losses.setdefault(key, [])
+            points.append((step, float(value)))
+            curve = self.curves.get(key)
+            if curve is None:
+                pen = pg.intColor(len(self.curves), hues=9)
+                curve = self.curves[key] = self.plot.plot(name=key, pen=pen)
+            xs, ys = zip(*points)
+            curve.setData(np.asarray(xs, float), np.asarray(ys, float))
+
+    def _clear_curves(self) -> None:
+        self.plot.clear()
+        self.curves.clear()
+        self.losses.clear()
+        self.last_step = 0
+
+    def _show_samples(self, step: int, images: np.ndarray) -> None:
+        from studio.ui.images import grid_image
+
+        grid = grid_image(np.asarray(images), columns=4)
+        grid = np.ascontiguousarray(grid.repeat(PREVIEW_SCALE, 0).repeat(PREVIEW_SCALE, 1))
+        self.samples_label.setPixmap(to_pixmap(grid))
+        self.samples_label.setToolTip(f"samples at step {step}")
+        self.samples_shown.emit(step)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        # closing the view pauses a run: the checkpoint keeps it for the next start
+        if self.process is not None and self.state == "running":
+            self.pause()
+        super().closeEvent(event)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop any child (checkpointing a run) and wait for it: the window is quitting."""
+        for proc in (self.process, self.estimator):
+            if proc is not None:
+                proc.stop()
+                proc.join(timeout)
+                proc.kill()
+        self.process = self.estimator = None
+        self._timer.stop()

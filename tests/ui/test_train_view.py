@@ -1,0 +1,102 @@
+"""Model ▸ Train New Model…: a tiny VAE trained on a folder from the window, in a spawned
+process: start, a preview, pause, resume, cancel, resume again to the end, and the model
+opens in its explorer. Tiny seeded model, a few dozen steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.core.train_runs import has_checkpoint
+from studio.ui.main_window import MainWindow
+from studio.wiring import build_services
+
+WAIT = 120_000  # ms: a guard against a hang (a spawned child imports torch), not a timing claim
+
+
+@pytest.fixture
+def real_window(qtbot, tmp_path, settings):
+    empty = tmp_path / "no-builtins"
+    empty.mkdir()
+    services = build_services(builtin_dir=empty, threads=1, device="cpu")
+    window = MainWindow(services.engine, services.library, services.registry, services.history,
+                        settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    dialog = getattr(window, "train_dialog", None)
+    if dialog is not None:
+        dialog.shutdown()
+    window.close()
+    services.engine.shutdown()
+
+
+def image_folder(root: Path) -> Path:
+    root.mkdir(parents=True)
+    for i in range(12):
+        a = np.zeros((24, 24, 3), np.uint8)
+        a[..., i % 3] = 190
+        a[3:3 + i, 4:14] = 255
+        Image.fromarray(a).save(root / f"{i}.png")
+    (root / "readme.txt").write_text("not an image")
+    return root
+
+
+def test_train_a_model_in_the_window(qtbot, real_window, tmp_path: Path) -> None:
+    window = real_window
+    assert window.train_action.text() == "&Train New Model…"
+    window.train_action.trigger()
+    dialog = window.train_dialog
+    qtbot.waitExposed(dialog)
+
+    dialog.family_combo.setCurrentIndex(dialog.family_combo.findData("vae"))
+    dialog.size_combo.setCurrentText("tiny")
+    dialog.steps_spin.setValue(60)
+    dialog.batch_spin.setValue(4)
+    dialog.sample_spin.setValue(2)
+    dialog.checkpoint_spin.setValue(2)
+    dialog.threads_spin.setValue(1)
+    with qtbot.waitSignal(dialog._prepared, timeout=WAIT):
+        dialog.set_folder(str(image_folder(tmp_path / "shapes")))
+    assert dialog.count_label.text().startswith("12 images (11 for training, 1 held out)")
+    assert "readme.txt: not an image (.txt)" in dialog.skipped_text.toPlainText()
+    assert not dialog.sheet_label.pixmap().isNull()
+
+    # start, and see a sample grid arrive from the training process
+    with qtbot.waitSignal(dialog.samples_shown, timeout=WAIT):
+        dialog.start_button.click()
+    assert dialog.state == "running" and not dialog.samples_label.pixmap().isNull()
+    assert "loss" in dialog.curves and "steps/s" in dialog.status_label.text()
+
+    # pause: a checkpoint is written and the process ends
+    with qtbot.waitSignal(dialog.state_changed, timeout=WAIT,
+                          check_params_cb=lambda s: s == "paused"):
+        dialog.pause_button.click()
+    run_id = dialog.recipe["id"]
+    paused_at = dialog.last_step
+    assert 2 <= paused_at < 60 and has_checkpoint(run_id) == paused_at
+    assert dialog.resume_button.isEnabled() and not dialog.pause_button.isEnabled()
+
+    # resume continues from the checkpoint; cancel keeps a checkpoint too
+    with qtbot.waitSignal(dialog.samples_shown, timeout=WAIT):
+        dialog.resume_button.click()
+    assert dialog.state == "running"
+    with qtbot.waitSignal(dialog.state_changed, timeout=WAIT,
+                          check_params_cb=lambda s: s == "cancelled"):
+        dialog.cancel_button.click()
+    assert has_checkpoint(run_id) >= paused_at
+    # the next start offers to resume, and runs to the end
+    assert dialog.resume_check.isChecked() and dialog.resume_check.isEnabled()
+    with qtbot.waitSignal(dialog.model_ready, timeout=WAIT) as ready:
+        dialog.start_button.click()
+    model_id = ready.args[0]
+    assert model_id == run_id and dialog.state == "done"
+    assert "nearest training image" in dialog.metrics_label.text()
+    # the trained model is in the library and opens in its explorer
+    qtbot.waitUntil(lambda: window.session.model_id == model_id, timeout=WAIT)
+    assert window.library.get(model_id).card.family == "vae"
