@@ -54,6 +54,10 @@ class _Edit:
     after: dict[str, Any]
 
 
+# settings that mean the same across a model's ops; a user's edit of one is shared
+SHARED_PARAMS = ("seed", "count", "class_index")
+
+
 @dataclass
 class ModelState:
     """Everything the window shows for one model."""
@@ -218,7 +222,24 @@ class Session:
             top.after = after  # a drag or typing: one undo step
         else:
             self._push(_Edit(op, name, before, after))
+        if source is not None and name in SHARED_PARAMS:  # a user's edit (the panel's)
+            self._share(op, name, value)
         self.events.values_changed.emit(op, "edit", source)
+
+    def _share(self, op: str, name: str, value: Any) -> None:
+        """A setting that means the same in every op of the model (the seed, the image
+        count, the class) follows the user's edit in the model's other ops: switching
+        Inpaint to Image to image keeps them. Explorers' own writes (a fork's count of 1,
+        an interpolation's seeds) stay in their op."""
+        for other in self.ops():
+            if other.name == op or name not in {p.name for p in other.scalar_params}:
+                continue
+            values = self.values(other.name)
+            try:
+                values[name] = other.param(name).coerce(value) if value is not None else None
+            except ValueError:  # out of that op's range: it keeps its own
+                continue
+            self._state.params[other.name] = values
 
     def set_values(self, values: Mapping[str, Any], op: str | None = None, *,
                    cause: str = "batch", source: object = None) -> None:

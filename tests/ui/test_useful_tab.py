@@ -50,3 +50,23 @@ def test_a_class_is_chosen_from_a_list_whose_first_entry_is_random(qtbot, tmp_pa
         window.close()
     finally:
         services.engine.shutdown()
+
+
+def test_switching_inpaint_to_image_to_image_keeps_count_and_seed(qtbot, tmp_path, settings):
+    services = Services(tmp_path / "home", cards=(fake_diffusion_card("pixels", name="Pixels"),))
+    try:
+        window = make_window(qtbot, services, settings, model_id="pixels")
+        explorer = window.explorer
+        paint = next(view for view in explorer.VIEWS if "inpaint" in explorer.OPS_OF_VIEW.get(view, ()))
+        explorer.set_view(paint)
+        window.session.set_op("inpaint")
+        window.params.set_value("count", 3)  # as the user sets them in the panel
+        window.params.set_value("seed", 4321)
+        index = window.params.op_combo.findData("img2img")
+        window.params.op_combo.setCurrentIndex(index)
+        window.params.op_combo.activated.emit(index)
+        assert window.session.op == "img2img"
+        assert window.params.value("count") == 3 and window.params.value("seed") == 4321
+        window.close()
+    finally:
+        services.engine.shutdown()
