@@ -32,7 +32,7 @@ from studio.ui.explorer import SAMPLES, button, caption
 from studio.ui.jobs import JobRouter
 from studio.ui.likelihood_views import ReadoutView, pixelcnn_likelihood
 from studio.ui.live_runs import LiveRunExplorer, LiveSamplesView
-from studio.ui.mask_canvas import MaskPaintView
+from studio.ui.mask_canvas import BRUSH_HINT, MaskPaintView
 
 COMPLETE, LIKELIHOOD = "complete", "likelihood"
 VIEWS = (SAMPLES, COMPLETE, LIKELIHOOD)
@@ -71,9 +71,7 @@ class CompleteView(MaskPaintView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(
             parent,
-            hint="Left drag erases a region (shown red), right drag restores · [ ] brush size "
-                 "· Ctrl+Z / Ctrl+Shift+Z undo/redo strokes · Generate paints the region in "
-                 "several ways, the most likely first",
+            hint=f"{BRUSH_HINT} · Generate repaints it in several ways, the most likely first",
             source_placeholder="Pick an image in Paint (click it), or drop an image file "
                                "here, then brush over the part to repaint",
             results_placeholder="The completions appear here, the most likely first",

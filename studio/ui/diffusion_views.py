@@ -30,7 +30,7 @@ from studio.ui.canvas import Canvas
 from studio.ui.explorer import button, caption, counter_label
 from studio.ui.flow_layout import FlowLayout
 from studio.ui.live_runs import LiveSamplesView
-from studio.ui.mask_canvas import MaskPaintView
+from studio.ui.mask_canvas import BRUSH_HINT, MaskPaintView
 
 MAX_STRIP = 60
 FORK_TIP = ("Run the branch (Fork group in Parameters: branch seed, guidance, class or prompt) "
@@ -68,9 +68,7 @@ class PaintView(MaskPaintView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(
             parent,
-            hint="Left drag paints the mask (white = repaint), right drag erases · [ ] brush "
-                 "size · Ctrl+Z / Ctrl+Shift+Z undo/redo strokes · choose Inpaint or Image to "
-                 "image in Parameters",
+            hint=f"{BRUSH_HINT} · choose Inpaint or Image to image in Parameters",
             source_placeholder="Pick a sample in Generate (click it), or drop an image here, "
                                "then paint the part to repaint",
             results_placeholder="Inpaint or img2img results appear here",

@@ -281,6 +281,12 @@ class MaskCanvas(Canvas):
 
 
 # -- the view around it ------------------------------------------------------------------------
+# What the brush does, said the same way wherever the mask is painted (the diffusion's
+# Inpaint and the PixelCNN's Complete use the same brush on the same kind of mask)
+BRUSH_HINT = ("Left drag marks the part to repaint (shown red), right drag unmarks · [ ] brush "
+              "size · Ctrl+Z / Ctrl+Shift+Z undo/redo strokes")
+
+
 class MaskPaintView(QWidget):
     """The source with its mask (left), the results made from them (right), and the mask's
     tools above: Erase, Brush, Invert, Clear, Undo, Redo, Overlay, then the view's own

@@ -31,3 +31,22 @@ def test_another_error_stays_after_a_success(qtbot, services, settings):
     generate(qtbot, window)
     assert "0001.png" in window.message_bar.text()
     window.close()
+
+
+def test_the_brush_says_the_same_thing_in_diffusion_and_pixelcnn(qtbot, services, settings):
+    from studio.ui.mask_canvas import BRUSH_HINT, MaskPaintView
+    from studio.wiring import explorer_table, family_registry
+
+    class RealFamilies:
+        engine, library, history = services.engine, services.library, services.history
+        registry = family_registry()
+
+    window = make_window(qtbot, RealFamilies(), settings, start=False)
+    window.explorer_table = explorer_table()
+    hints = []
+    for kind in ("diffusion", "autoregressive"):
+        window._use_explorer(kind)
+        paint = next(v for v in window.explorer.views.values() if isinstance(v, MaskPaintView))
+        hints.append(paint.caption.text())
+    assert all(hint.startswith(BRUSH_HINT) for hint in hints), hints
+    window.close()
