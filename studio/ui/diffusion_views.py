@@ -196,7 +196,9 @@ class TimelineView(QWidget):
             self._marker.hide()
             self.slider.setEnabled(False)
             self.fork_button.setEnabled(False)
+            self.fork_button.setText("Fork from step –")  # no step of another model's run
             self.step_text.setText("step –")
+            self.step.setText("")  # nor its run's counter
             self.subject_label.setText(subject)
             return
         xt = np.asarray(timeline.get("xt"))

@@ -50,3 +50,25 @@ def test_the_brush_says_the_same_thing_in_diffusion_and_pixelcnn(qtbot, services
         hints.append(paint.caption.text())
     assert all(hint.startswith(BRUSH_HINT) for hint in hints), hints
     window.close()
+
+
+def test_fork_from_step_k_does_not_carry_over_to_another_model(qtbot, tmp_path, settings):
+    from tests.fakes import fake_diffusion_card
+    from tests.ui.conftest import Services, sampling_window
+
+    services = Services(tmp_path / "home", cards=(fake_diffusion_card("one", name="One"),
+                                                  fake_diffusion_card("two", name="Two")))
+    try:
+        window = sampling_window(qtbot, services, settings, "one", steps=6, count=2)
+        generate(qtbot, window)
+        window.explorer.set_view("timeline")
+        timeline = window.explorer.timeline
+        timeline.slider.setValue(3)
+        assert timeline.fork_button.text() == "Fork from step 3"
+        window.models.select("two")
+        assert window.session.model_id == "two"
+        assert "3" not in timeline.fork_button.text() and not timeline.fork_button.isEnabled()
+        assert timeline.step.text() == "" and timeline.step_text.text() == "step –"
+        window.close()
+    finally:
+        services.engine.shutdown()
