@@ -56,6 +56,7 @@ class Keyframe:
     image: np.ndarray
     label: str
     hold: int = 0
+    easing: str = "linear"  # of the segment that leaves this keyframe
 
 
 class AnimatorPanel(QWidget):
@@ -130,6 +131,8 @@ class AnimatorPanel(QWidget):
                                  "lines; spline: a smooth Catmull-Rom curve through the keyframes")
         self.easing_box = QComboBox()
         self.easing_box.addItems(list(anim.EASINGS))
+        self.easing_box.setToolTip("Easing of the segment that leaves the selected keyframe")
+        self.easing_box.currentTextChanged.connect(self._on_easing_box_current_text_changed)
         self.frames_box = QSpinBox()
         self.frames_box.setRange(1, 600)
         self.frames_box.setValue(24)
@@ -148,12 +151,12 @@ class AnimatorPanel(QWidget):
         self.quality_box = QSpinBox()
         self.quality_box.setRange(0, 100)
         self.quality_box.setValue(DEFAULT_QUALITY)
-        for label, widget in (("Path", self.path_box), ("Easing", self.easing_box),
+        for label, widget in (("Path", self.path_box), ("Easing (selected)", self.easing_box),
                               ("Frames per keyframe", self.frames_box), ("FPS", self.fps_box),
                               ("", self.loop_box), ("", self.speed_box),
                               ("Export scale", self.scale_box), ("Quality", self.quality_box)):
             form.addRow(label, widget)
-        for signal in (self.path_box.currentIndexChanged, self.easing_box.currentIndexChanged,
+        for signal in (self.path_box.currentIndexChanged,
                        self.frames_box.valueChanged, self.loop_box.toggled, self.speed_box.toggled):
             signal.connect(self._changed)
         self.fps_box.valueChanged.connect(self._on_fps_box_value_changed)
@@ -282,14 +285,31 @@ class AnimatorPanel(QWidget):
 
     def _on_strip_current_row_changed(self, row: int) -> None:
         if row >= 0:
-            self.hold_box.blockSignals(True)
-            self.hold_box.setValue(self.keyframes()[row].hold)
-            self.hold_box.blockSignals(False)
+            key = self.keyframes()[row]
+            for box in (self.hold_box, self.easing_box):
+                box.blockSignals(True)
+            self.hold_box.setValue(key.hold)
+            self.easing_box.setCurrentText(key.easing)
+            for box in (self.hold_box, self.easing_box):
+                box.blockSignals(False)
 
     def _on_strip_item_changed(self, item: QListWidgetItem) -> None:
         key = item.data(Qt.ItemDataRole.UserRole)
         if key is not None and item.text() != key.label:  # renamed: the recipe's label too
             key.label = item.text()
+
+    def _on_easing_box_current_text_changed(self, name: str) -> None:
+        row = self.strip.currentRow()
+        if row >= 0 and name in anim.EASINGS:
+            self.keyframes()[row].easing = name
+            self._changed()
+
+    def _easings(self) -> tuple[str, ...]:
+        """One easing per segment: each keyframe's outgoing one (a loop's last returns)."""
+        keys = self.keyframes()
+        segments = anim.segment_count(len(keys), self.loop_box.isChecked()) if len(keys) > 1 else 0
+        names = tuple(k.easing for k in keys[:segments])
+        return () if all(n == "linear" for n in names) else names
 
     def _on_hold_box_value_changed(self, value: int) -> None:
         row = self.strip.currentRow()
@@ -302,7 +322,7 @@ class AnimatorPanel(QWidget):
         return anim.PathSettings(
             method=self.path_box.currentText(), frames_per_keyframe=self.frames_box.value(),
             loop=self.loop_box.isChecked(), constant_speed=self.speed_box.isChecked(),
-            easing=(self.easing_box.currentText(),),
+            easing=self._easings(),
             holds=tuple(k.hold for k in self.keyframes()))
 
     def animation(self) -> Animation | None:

@@ -47,6 +47,13 @@ def test_build_a_three_keyframe_loop_play_it_and_export_it(qtbot, services, sett
     panel.loop_box.setChecked(True)
     panel.path_box.setCurrentText("spline")
     assert len(panel.frame_latents) == 3 * 4  # a loop: keyframes × frames per keyframe
+    # easing per segment: the selected keyframe's outgoing one; a hold adds frames
+    panel.strip.setCurrentRow(1)
+    panel.easing_box.setCurrentText("ease-in-out")
+    assert panel.settings().easing == ("linear", "ease-in-out", "linear")
+    panel.hold_box.setValue(2)
+    assert len(panel.frame_latents) == 3 * 4 + 2
+    panel.hold_box.setValue(0)
     # the scrubber shows the frame under it
     panel.scrubber.setValue(5)
     qtbot.waitUntil(lambda: panel.shown_frame == 5, timeout=10000)
@@ -68,6 +75,7 @@ def test_build_a_three_keyframe_loop_play_it_and_export_it(qtbot, services, sett
     assert any("ETA" in message for message in progress)
     recipe = json.loads((tmp_path / "loop.mp4.recipe.json").read_text())
     assert json.loads(comment) == recipe and recipe["params"]["loop"] is True
+    assert recipe["params"]["easing"] == ["linear", "ease-in-out", "linear"]
     assert recipe["params"]["labels"] == [labels[2], *labels[:2]]
     assert not panel.progress.isVisible() and panel.export_button.isEnabled()
     window.close()
