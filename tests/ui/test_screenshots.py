@@ -131,7 +131,7 @@ def gan_studio(qtbot, tmp_path):
     FakeGANModel.step_delay, FakeGANModel.gate = 0.0, None
 
 
-def test_screenshots_of_the_gan_explorer(gan_studio, qtbot, tmp_path):
+def test_screenshots_of_the_gan_explorer(gan_studio, qtbot, tmp_path, monkeypatch):
     window = gan_studio
     explorer = window.explorer
     explorer.samples.pick(0)
@@ -162,7 +162,10 @@ def test_screenshots_of_the_gan_explorer(gan_studio, qtbot, tmp_path):
 
     dialog = explorer.open_projection()
     target = write_png(tmp_path / "mine.png", size=32, rgb=True)
-    dialog.set_image(explorer._load_image(str(target)))
+    # chosen as a user does; the image is read on the loader's thread
+    monkeypatch.setattr(explorer, "_ask_open_path", lambda *a: str(target))
+    QTest.mouseClick(dialog.choose_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(dialog.target.has_content, timeout=20_000)
     qtbot.waitExposed(dialog)
     SHOTS.mkdir(parents=True, exist_ok=True)
     assert dialog.grab().save(str(SHOTS / "gan-project.png"))
