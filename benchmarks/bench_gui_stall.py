@@ -33,8 +33,9 @@ def run(smoke: bool = False) -> list[Report]:
     finally:
         studio.close()
     from benchmarks.bench_animation import stall_reports  # an export, live playback
+    from benchmarks.bench_train_studio import stall_reports as training_stall  # the Train view
 
-    return reports + [_pixelcnn_live(smoke)] + stall_reports(smoke)
+    return reports + [_pixelcnn_live(smoke)] + stall_reports(smoke) + training_stall(smoke)
 
 
 PIXELCNN = "pixelcnn-glyphs"

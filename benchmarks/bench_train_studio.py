@@ -1,0 +1,134 @@
+"""Training in the window (issue 17).
+
+Throughput: a small colour VAE at 32 px on script-made shapes (benchmarks.shapes), the
+same recipe (the Train view writes it) trained once from the window's Train view (a
+spawned process, with the live loss curves and sample grids drawn in the window) and
+once by `studio train --recipe` in-process, at the same torch thread count (the
+engine's, cores − 1). Steps per second are the steps over the training seconds each run
+records in its card. Target: window ≥ 0.95 × CLI.
+
+GUI stall (`stall_reports`, run by bench_gui_stall too): the real window, its VAE loaded,
+while the Train view trains with live previews. Target: max stall ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import Report
+from benchmarks.shapes import make_shapes
+
+RATIO = 0.95
+MAX_STALL_MS = 50.0
+
+
+def _home() -> Path:
+    # the runs, their checkpoints and models go to a temporary user data folder
+    home = Path(tempfile.mkdtemp(prefix="studio-bench-train-"))
+    os.environ["LATENT_STUDIO_HOME"] = str(home)
+    return home
+
+
+def _gui_run(home: Path, steps: int, images: int) -> tuple[dict, float, object]:
+    """Train from the Train view of the real window; returns (recipe, steps/s, probe)."""
+    from benchmarks.qt_harness import StallProbe, process_until
+    from benchmarks.window import open_studio
+    from studio.core.cards import ModelCard
+    from studio.core.engine import default_thread_count
+    from studio.core.train_runs import model_dir
+
+    folder = make_shapes(home / "shapes", count=images, size=32)
+    studio = open_studio()
+    try:
+        dialog = studio.window.show_train()
+        dialog.family_combo.setCurrentIndex(dialog.family_combo.findData("vae"))
+        dialog.size_combo.setCurrentText("small")
+        dialog.steps_spin.setValue(steps)
+        dialog.sample_spin.setValue(max(2, steps // 10))
+        dialog.checkpoint_spin.setValue(max(2, steps // 3))
+        dialog.threads_spin.setValue(default_thread_count())
+        dialog.set_folder(str(folder))
+        process_until(lambda: dialog.prepared is not None, timeout=300)
+        probe = StallProbe()
+        # the stall while it trains: the probe stops before the model opens in its explorer
+        dialog.state_changed.connect(lambda state: probe.stop() if state == "done" else None)
+        probe.start()
+        dialog.start()
+        process_until(lambda: dialog.state in ("done", "failed"), timeout=3600)
+        probe.stop()
+        assert dialog.state == "done", dialog.status_label.text()
+        recipe = dict(dialog.recipe)
+        dialog.shutdown()
+    finally:
+        studio.close()
+    card = ModelCard.read(model_dir(recipe["id"]))
+    return recipe, steps / card.training["seconds"], probe
+
+
+def _cli_run(recipe: dict, threads: int) -> float:
+    import contextlib
+    import io
+
+    from studio.cli import main
+    from studio.core.cards import ModelCard
+    from studio.core.train_runs import model_dir, run_dir
+
+    path = run_dir(recipe["id"]) / "recipe.json"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["train", "--recipe", str(path), "--no-resume", "--threads", str(threads)]) == 0
+    card = ModelCard.read(model_dir(recipe["id"]))
+    return recipe["train"]["steps"] / card.training["seconds"]
+
+
+def run(smoke: bool = False) -> list[Report]:
+    from studio.core.engine import default_thread_count
+
+    threads = default_thread_count()
+    steps, images = (12, 80) if smoke else (400, 1000)
+    before = os.environ.get("LATENT_STUDIO_HOME")
+    try:
+        home = _home()
+        recipe, gui_rate, probe = _gui_run(home, steps, images)
+        import torch
+
+        torch.set_num_threads(threads)
+        cli_rate = _cli_run(recipe, threads)
+    finally:
+        if before is None:
+            os.environ.pop("LATENT_STUDIO_HOME", None)
+        else:
+            os.environ["LATENT_STUDIO_HOME"] = before
+    report = Report("train_throughput")
+    report.add("recipe", f"{recipe['id']} (vae small, 32 px colour, batch {recipe['train']['batch_size']})")
+    report.add("steps", steps)
+    report.add("threads", threads)
+    report.add("window steps/s", gui_rate)
+    report.add("cli steps/s", cli_rate)
+    report.add("window / cli", gui_rate / cli_rate)
+    report.add("max GUI stall meanwhile", probe.summary()["max_ms"], "ms")
+    report.target("window ≥ 0.95 × CLI steps/s", gui_rate / cli_rate, RATIO, at_least=True)
+    return [report]
+
+
+def stall_reports(smoke: bool = False) -> list[Report]:
+    from studio.core.engine import default_thread_count
+
+    before = os.environ.get("LATENT_STUDIO_HOME")
+    try:
+        _, rate, probe = _gui_run(_home(), 12 if smoke else 150, 80 if smoke else 400)
+    finally:
+        if before is None:
+            os.environ.pop("LATENT_STUDIO_HOME", None)
+        else:
+            os.environ["LATENT_STUDIO_HOME"] = before
+    report = Report("gui_stall_training")
+    summary = probe.summary()
+    report.add("threads", default_thread_count())
+    report.add("steps/s", rate)
+    for key in ("ticks", "median_ms", "p99_ms", "max_ms"):
+        report.add(key, summary[key])
+    report.target("max GUI stall while training with live previews", summary["max_ms"],
+                  MAX_STALL_MS, "ms")
+    return [report]
