@@ -496,7 +496,7 @@ class TrainDialog(QDialog):
         self.status_label.setText(f"step {step}/{total} · {self.steps_per_s:.2f} steps/s · "
                                   f"ETA {_fmt_seconds(eta)}")
         for key, value in logs.items():
-            if key in ("steps_per_s", "beta", "lr") or not np.isfinite(value):
+            if key in ("steps_per_s", "beta", "lr", "grad") or not np.isfinite(value):
                 continue
             points = self.losses.setdefault(key, [])
             points.append((step, float(value)))
