@@ -70,10 +70,10 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 class LoadedDiffusersVAE(OpDispatch):
     label = "autoencoder"
     inference = True
+    info = INFO  # the family base takes the ops from the spec
 
     def __init__(self, vae: Any, card: ModelCard, device: str) -> None:
         self.vae = vae.eval().requires_grad_(False)
-        self.ops = {op.name: op for op in INFO.ops}
         self.card, self.device = card, device
         self.dtype = next(vae.parameters()).dtype
         self.factor = int(card.config.get("vae_scale_factor", 8))

@@ -568,6 +568,7 @@ MAX_MIX_SEEDS = 16
 
 class LoadedGAN(OpDispatch):
     label = "GAN"
+    info = GAN_INFO  # the family base takes the ops from the spec
 
     def __init__(self, generator: Generator, vectors: torch.Tensor, directions: list[dict[str, Any]],
                  card: ModelCard, device: str, discriminator: Discriminator | None = None) -> None:
@@ -578,7 +579,6 @@ class LoadedGAN(OpDispatch):
         self.directions = directions  # [{"name", "layers", "sigma"}], from the card
         self.card = card
         self.device = device
-        self.ops = {op.name: op for op in GAN_INFO.ops}
         self._mapped: OrderedDict[tuple, tuple[torch.Tensor, list[int | None]]] = OrderedDict()
 
     @property

@@ -50,11 +50,11 @@ RENDER_CHUNK = 8
 
 class LoadedStyleGAN(LoadedGAN):
     label = "StyleGAN"
+    info = STYLEGAN_INFO  # the GAN's ops with NVIDIA's seed scheme and ranges
 
     def __init__(self, generator: Generator, vectors: torch.Tensor, directions: list[dict[str, Any]],
                  card: ModelCard, device: str, discriminator: Any = None) -> None:
         super().__init__(generator, vectors, directions, card, device, discriminator)  # type: ignore[arg-type]
-        self.ops = {op.name: op for op in STYLEGAN_INFO.ops}
         self._noise_mode = "const"
         self._noise_seed = 0
         self._preview_res = 0
