@@ -1,6 +1,6 @@
 """`studio train --data FOLDER ...`: train on a folder of your own images.
 
-    studio train --data FOLDER --family vae --size small --resolution 64 --steps N
+    studio train --data FOLDER|builtin:glyphs --family vae --size small --resolution 64 --steps N
                  [--grey] [--classes] [--flip] [--held-out 0.1] [--batch N] [--lr X]
                  [--seed N] [--vae ID] [--no-resume] [--threads N]
 
@@ -20,12 +20,13 @@ from pathlib import Path
 
 def cmd_train_data(argv: Sequence[str]) -> int:
     from studio.cli import UsageError, _parse, cmd_train
-    from studio.core.train_data import FolderSettings
+    from studio.core.train_data import BUILTIN_GLYPHS, FolderSettings
     from studio.core.train_runs import SIZES, RunSettings, families, make_recipe, write_recipe
 
     parser = argparse.ArgumentParser(prog="studio train",
                                      description="Train a model on a folder of your own images.")
-    parser.add_argument("--data", type=Path, required=True, help="a folder of images (recursive)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="a folder of images (recursive), or builtin:glyphs (32 px grey digits)")
     parser.add_argument("--family", default="vae", choices=families())
     parser.add_argument("--size", default="small", choices=SIZES, help="a size preset")
     parser.add_argument("--resolution", type=int, default=32, help="32, 64 or 128 (PixelCNN: 32 or 64)")
@@ -45,9 +46,11 @@ def cmd_train_data(argv: Sequence[str]) -> int:
     args = _parse(parser, argv)
     if args.steps < 1:
         raise UsageError("--steps must be at least 1")
-    if not args.data.is_dir():
+    builtin = str(args.data) == BUILTIN_GLYPHS
+    if not builtin and not args.data.is_dir():
         raise UsageError(f"{args.data}: not a folder")
-    data = FolderSettings(str(args.data.expanduser().resolve()), size=args.resolution,
+    path = BUILTIN_GLYPHS if builtin else str(args.data.expanduser().resolve())
+    data = FolderSettings(path, size=args.resolution,
                           channels=1 if args.grey else 3, classes=args.classes,
                           held_out_fraction=args.held_out, flip=args.flip, seed=args.seed)
     settings = RunSettings(data, family=args.family, size=args.size, steps=args.steps,

@@ -28,6 +28,9 @@ from studio.core.datasets import IMAGE_SUFFIXES, Split
 from studio.core.paths import studio_home
 
 RESOLUTIONS = (32, 64, 128)
+# the data path that names the built-in glyph digits (32 px grey, 10 classes) instead of a folder
+BUILTIN_GLYPHS = "builtin:glyphs"
+GLYPHS_SPEC = {"name": "glyphs", "train_per_class": 1000, "held_out_per_class": 100}
 _PREP_VERSION = 1  # bump when preparation changes, so old caches are not reused
 
 
@@ -98,6 +101,8 @@ def prepare_folder(settings: FolderSettings | Mapping[str, Any], cache: bool = T
     """Read, fit and split a folder of images (see the module docstring)."""
     if not isinstance(settings, FolderSettings):
         settings = FolderSettings.from_spec(settings)
+    if settings.path == BUILTIN_GLYPHS:
+        return prepare_glyphs(settings)
     root = Path(settings.path).expanduser()
     if not root.is_dir():
         raise ValueError(f"{root}: not a folder")
@@ -163,6 +168,18 @@ def _prepare(settings: FolderSettings, root: Path, files: list[Path]) -> Prepare
               "held_out": Split(array[np.sort(held)],
                                 label_array[np.sort(held)] if label_array is not None else None)}
     return PreparedFolder(splits, used, skipped, class_names)
+
+
+def prepare_glyphs(settings: FolderSettings) -> PreparedFolder:
+    """The built-in glyph digits as a prepared dataset (its own cache, in datasets.py)."""
+    from studio.core.datasets import GLYPH_CLASSES, GLYPH_SIZE, build_dataset
+
+    if settings.size != GLYPH_SIZE or settings.channels != 1:
+        raise ValueError(f"the built-in glyphs are {GLYPH_SIZE} px grey")
+    splits = build_dataset(GLYPHS_SPEC)
+    count = len(splits["train"]) + len(splits["held_out"])
+    return PreparedFolder(splits, [f"glyph {i}" for i in range(count)], [], list(GLYPH_CLASSES),
+                          key="glyphs")
 
 
 def contact_sheet(prepared: PreparedFolder, count: int = 64) -> np.ndarray:

@@ -25,13 +25,14 @@ import multiprocessing as mp
 import queue as queue_mod
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from studio.core import atomic
+from studio.core.datasets import GLYPH_CLASSES
 from studio.core.paths import confined, resources_dir, studio_home
-from studio.core.train_data import FolderSettings, prepare_folder
+from studio.core.train_data import BUILTIN_GLYPHS, GLYPHS_SPEC, FolderSettings, prepare_folder
 
 SIZES = ("tiny", "small", "medium")
 WORKER = "studio.train_worker"  # the child's entry points (run, estimate)
@@ -102,9 +103,17 @@ def make_recipe(settings: RunSettings) -> dict[str, Any]:
             widths = widths + [max(8, edge // 2)] if end == "end" else [max(8, edge // 2)] + widths
         config[key] = widths
     spec = data.to_spec()
+    builtin = data.path == BUILTIN_GLYPHS
+    if builtin:  # the evaluator's figures apply; the digits are always its classes
+        if data.size != 32 or data.channels != 1:
+            raise ValueError("the built-in glyphs are 32 px grey")
+        spec = dict(GLYPHS_SPEC)
+        data = replace(data, classes=True)
     class_key = preset.get("class_key")
     if class_key:
-        if data.classes:
+        if builtin:
+            config[class_key] = len(GLYPH_CLASSES)
+        elif data.classes:
             config[class_key] = len(prepare_folder(data).class_names)
         elif preset.get("needs_labels"):  # class-conditional only: all images are one class
             spec["single_label"] = True
@@ -121,17 +130,18 @@ def make_recipe(settings: RunSettings) -> dict[str, Any]:
     if settings.lr:
         train["lr"] = float(settings.lr)
     shaping = {"family": settings.family, "size": settings.size, "seed": settings.seed,
-               "dataset": {**spec, "path": str(Path(data.path).expanduser().resolve())},
+               "dataset": spec if builtin else {**spec, "path": str(Path(data.path).expanduser().resolve())},
                "config": config, "train": {k: v for k, v in train.items() if k not in _NOT_IN_ID}}
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:8]
-    folder_name = Path(data.path).expanduser().resolve().name
+    folder_name = "glyphs" if builtin else Path(data.path).expanduser().resolve().name
     run_id = f"{_slug(folder_name)}-{digest}"
     return {
         "id": run_id,
         "name": settings.name or f"{folder_name} {preset['name']} ({settings.size})",
         "family": settings.family,
-        "description": f"A {settings.size} {preset['name']} trained in the studio on the images "
-                       f"in {folder_name}/ at {data.size} px.",
+        "description": f"A {settings.size} {preset['name']} trained in the studio on "
+                       + ("the built-in glyph digits" if builtin else f"the images in {folder_name}/")
+                       + f" at {data.size} px.",
         "seed": int(settings.seed),
         "dataset": shaping["dataset"],
         "config": config,

@@ -45,7 +45,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.train_data import FolderSettings, PreparedFolder, contact_sheet, prepare_folder
+from studio.core.train_data import (
+    BUILTIN_GLYPHS,
+    FolderSettings,
+    PreparedFolder,
+    contact_sheet,
+    prepare_folder,
+)
 from studio.core.train_runs import (
     SIZES,
     RunSettings,
@@ -120,8 +126,12 @@ class TrainDialog(QDialog):
         self.folder_edit.editingFinished.connect(self.scan)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._on_browse_clicked)
+        glyphs = QPushButton("Glyphs")
+        glyphs.setToolTip("The built-in glyph digits (32 px grey, 10 classes)")
+        glyphs.clicked.connect(self.use_builtin_glyphs)
         row.addWidget(self.folder_edit, 1)
         row.addWidget(browse)
+        row.addWidget(glyphs)
         f.addRow("Folder", row)
         self.resolution_combo = QComboBox()
         self.grey_check = QCheckBox("Grey (otherwise colour)")
@@ -259,6 +269,12 @@ class TrainDialog(QDialog):
     def set_folder(self, path: str) -> None:
         self.folder_edit.setText(path)
         self.scan()
+
+    def use_builtin_glyphs(self) -> None:
+        """The built-in dataset: its evaluator's figures land in the card too."""
+        self.resolution_combo.setCurrentIndex(max(0, self.resolution_combo.findData(32)))
+        self.grey_check.setChecked(True)
+        self.set_folder(BUILTIN_GLYPHS)
 
     def _on_browse_clicked(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "A folder of your images", str(Path.home()))

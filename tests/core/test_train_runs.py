@@ -211,3 +211,16 @@ def test_every_family_trains_on_a_folder_and_is_evaluated(tmp_path: Path) -> Non
         if family == "flow":
             assert metrics["bits_per_dim"] > 0
     assert len(set(landed.values())) == 6
+
+
+def test_the_built_in_glyphs_are_a_data_source(tmp_path: Path) -> None:
+    """`--data builtin:glyphs`: the digits at 32 px grey, their 10 classes, and the
+    evaluator's figures in the card (the recipe names the glyph dataset)."""
+    from studio.core.train_data import BUILTIN_GLYPHS
+
+    glyphs = FolderSettings(BUILTIN_GLYPHS, size=32, channels=1)
+    recipe = make_recipe(RunSettings(glyphs, family="gan", size="tiny"))
+    assert recipe["id"].startswith("glyphs-") and recipe["dataset"]["name"] == "glyphs"
+    assert recipe["config"]["num_classes"] == 10 and recipe["config"]["channels"] == 1
+    with pytest.raises(ValueError, match="32 px grey"):
+        make_recipe(RunSettings(FolderSettings(BUILTIN_GLYPHS, size=32, channels=3)))
