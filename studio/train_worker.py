@@ -43,8 +43,10 @@ def train_and_land(recipe_path: str | Path, resume: bool = True, ctx: Any = None
 
 
 def run(emit: Emit, stop: Any, recipe_path: str, resume: bool = True,
-        threads: int | None = None) -> None:
-    """The child's training job: messages as studio.core.train_runs describes."""
+        threads: int | None = None, max_steps: int | None = None) -> None:
+    """The child's training job: messages as studio.core.train_runs describes.
+    `max_steps` stops early: with resume and the checkpoint's step, it saves the model
+    as it is at that checkpoint ("Save as model"), training nothing more."""
     _threads(threads)
     from studio.core.family import Cancelled, JobContext
     from studio.core.train_runs import has_checkpoint
@@ -54,7 +56,7 @@ def run(emit: Emit, stop: Any, recipe_path: str, resume: bool = True,
     ctx = JobContext(cancel_event=stop)
     try:
         model_id, folder, metrics = train_and_land(
-            recipe_path, resume, ctx,
+            recipe_path, resume, ctx, max_steps=max_steps,
             on_log=lambda step, logs: emit("log", step, dict(logs)),
             on_samples=lambda step, images: emit("samples", step, images),
             on_checkpoint=lambda step, path: emit("checkpoint", step, str(path)))

@@ -78,7 +78,8 @@ class TrainDialog(QDialog):
     """The Train view. `model_ready(model_id, folder)` when a run has landed its model."""
 
     model_ready = Signal(str, str)
-    state_changed = Signal(str)  # idle, running, pausing, paused, cancelling, cancelled, done, failed
+    # idle, running, pausing, paused, cancelling, cancelled, saving, done, failed
+    state_changed = Signal(str)
     samples_shown = Signal(int)  # the step of the sample grid now shown
     estimate_shown = Signal(dict)
     _prepared = Signal(object, str)  # from the scanning thread: (PreparedFolder | None, error)
@@ -222,12 +223,15 @@ class TrainDialog(QDialog):
         self.pause_button = QPushButton("Pause")
         self.resume_button = QPushButton("Resume")
         self.cancel_button = QPushButton("Cancel")
+        self.save_button = QPushButton("Save as model")
+        self.save_button.setToolTip("Evaluate the last checkpoint and add it to the library")
+        self.save_button.clicked.connect(self.save_checkpoint_as_model)
         self.start_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(self.pause)
         self.resume_button.clicked.connect(self.resume)
         self.cancel_button.clicked.connect(self.cancel)
         for w in (self.start_button, self.resume_check, self.pause_button, self.resume_button,
-                  self.cancel_button):
+                  self.cancel_button, self.save_button):
             buttons.addWidget(w)
         buttons.addStretch(1)
         right.addLayout(buttons)
@@ -406,6 +410,22 @@ class TrainDialog(QDialog):
         self._set_state("running")
         self.status_label.setText(("Resuming " if resume else "Starting ") + self.recipe["id"] + "…")
 
+    def save_checkpoint_as_model(self) -> None:
+        """The model as it is at the last checkpoint, evaluated and in the library; the
+        run can still be resumed from there."""
+        if self.recipe is None or self.process is not None:
+            return
+        step = has_checkpoint(self.recipe["id"])
+        if step <= 0:
+            return
+        path = write_recipe(self.recipe)
+        self.process = TrainProcess("run", recipe_path=str(path), resume=True, max_steps=step,
+                                    threads=self.threads_spin.value())
+        self.process.start()
+        self._timer.start()
+        self._set_state("saving")
+        self.status_label.setText(f"Evaluating the checkpoint at step {step}…")
+
     def pause(self) -> None:
         if self.process is not None and self.state == "running":
             self._stopping_for = "pause"
@@ -432,6 +452,7 @@ class TrainDialog(QDialog):
         self.pause_button.setEnabled(running)
         self.resume_button.setEnabled(state == "paused")
         self.cancel_button.setEnabled(state in ("running", "pausing", "paused"))
+        self.save_button.setEnabled(state in ("paused", "cancelled") and self.recipe is not None)
         self._refresh_resume()
         self.state_changed.emit(state)
 

@@ -1,6 +1,6 @@
 """Model ▸ Train New Model…: a tiny VAE trained on a folder from the window, in a spawned
-process: start, a preview, pause, resume, cancel, resume again to the end, and the model
-opens in its explorer. Tiny seeded model, a few dozen steps."""
+process: start, a preview, pause, resume, cancel, save the checkpoint as a model, resume
+again to the end, and the model opens in its explorer. Tiny seeded model, a few dozen steps."""
 
 from __future__ import annotations
 
@@ -89,13 +89,21 @@ def test_train_a_model_in_the_window(qtbot, real_window, tmp_path: Path) -> None
     with qtbot.waitSignal(dialog.state_changed, timeout=WAIT,
                           check_params_cb=lambda s: s == "cancelled"):
         dialog.cancel_button.click()
-    assert has_checkpoint(run_id) >= paused_at
+    cancelled_at = has_checkpoint(run_id)
+    assert cancelled_at >= paused_at
+    # Save as model: the checkpoint, evaluated, in the library, without training further
+    assert dialog.save_button.isEnabled()
+    with qtbot.waitSignal(dialog.model_ready, timeout=WAIT):
+        dialog.save_button.click()
+    assert window.library.get(run_id).card.training["steps"] == cancelled_at
+    assert has_checkpoint(run_id) == cancelled_at
     # the next start offers to resume, and runs to the end
     assert dialog.resume_check.isChecked() and dialog.resume_check.isEnabled()
     with qtbot.waitSignal(dialog.model_ready, timeout=WAIT) as ready:
         dialog.start_button.click()
     model_id = ready.args[0]
     assert model_id == run_id and dialog.state == "done"
+    assert window.library.get(run_id).card.training["steps"] == 60
     assert "nearest training image" in dialog.metrics_label.text()
     # the trained model is in the library and opens in its explorer
     qtbot.waitUntil(lambda: window.session.model_id == model_id, timeout=WAIT)
