@@ -183,9 +183,11 @@ def prepare_glyphs(settings: FolderSettings) -> PreparedFolder:
 
 
 def contact_sheet(prepared: PreparedFolder, count: int = 64) -> np.ndarray:
-    """The first `count` training images in a grid, (H, W, 3) uint8: what will be used."""
-    images = prepared.splits["train"].images[:count]
-    return media.grid(list(images))
+    """Up to `count` training images, spread evenly over the split (so every subfolder
+    shows), in a grid, (H, W, 3) uint8: what will be used."""
+    images = prepared.splits["train"].images
+    picks = np.unique(np.linspace(0, len(images) - 1, min(count, len(images))).astype(int))
+    return media.grid(list(images[picks]))
 
 
 # -----------------------------------------------------------------------------
