@@ -61,8 +61,8 @@ def run(smoke: bool = False) -> list[Report]:
     from studio.core.diffusers_folder import make_card
     from studio.core.engine import default_thread_count
     from studio.core.family import JobContext
-    from studio.families.diffusers_import import DiffusersFamily, float_to_uint8
-    from studio.families.diffusion_loop import make_scheduler
+    from studio.families.diffusers.model import DiffusersFamily, float_to_uint8
+    from studio.families.diffusion.loop import make_scheduler
 
     threads = default_thread_count()
     with tempfile.TemporaryDirectory() as scratch:

@@ -28,7 +28,7 @@ def run(smoke: bool = False) -> list[Report]:
 
     from studio.core.engine import default_thread_count
     from studio.core.family import JobContext
-    from studio.families.flow import split_latents, to_uint8
+    from studio.families.flow.model import split_latents, to_uint8
 
     threads = default_thread_count()
     loaded = load_builtin(MODEL, threads)

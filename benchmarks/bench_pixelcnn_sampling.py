@@ -25,7 +25,7 @@ def run(smoke: bool = False) -> list[Report]:
     import torch
 
     from studio.core.engine import default_thread_count
-    from studio.families.autoregressive import new_request, sample_cached, sample_plain
+    from studio.families.autoregressive.model import new_request, sample_cached, sample_plain
 
     threads = default_thread_count()
     loaded = load_builtin(MODEL, threads)

@@ -27,7 +27,9 @@ from studio.core.directions import Edit, parse_edits
 from studio.core.family import JobContext, Output
 from studio.core.latent import grid_point, path
 from studio.core.registry import Registry
-from studio.families.catalog import DIFFUSION, GAN, VAE
+from studio.families.diffusion.spec import DIFFUSION
+from studio.families.gan.spec import GAN
+from studio.families.vae.spec import VAE
 
 LATENT_SHAPE = (4, 2, 2)
 RES = 8

@@ -2,7 +2,7 @@
 photo to the working size, and the linear latent → RGB preview. No torch, no Qt.
 
 The preview is how the explorer stays live while a real decoder takes seconds per image:
-a (C, 3) map fitted when the model loads (studio/families/diffusers_vae.py) turns a
+a (C, 3) map fitted when the model loads (studio/families/diffusers_vae/model.py) turns a
 latent into a rough colour image in about a millisecond, so a scrub shows that at once
 and the decode replaces it when it lands.
 """

@@ -4,7 +4,7 @@ A diffusers folder has a model_index.json naming the pipeline class and its comp
 one subfolder each (unet/, vae/, scheduler/, text_encoder/, tokenizer/, ...). Everything
 here reads JSON and safetensors headers only, so the library can list and check such a
 folder without importing torch or diffusers. The family that runs it is "diffusers"
-(studio/families/diffusers_import.py); nothing is written into the user's folder: the
+(studio/families/diffusers/model.py); nothing is written into the user's folder: the
 card is made afresh each time the library reads the folder.
 """
 

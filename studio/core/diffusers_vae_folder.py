@@ -1,7 +1,7 @@
 """Recognise a diffusers autoencoder folder and make its model card. No torch.
 
 Two places an autoencoder comes from, both opened in the VAE explorer by the family
-"diffusers_vae" (studio/families/diffusers_vae.py):
+"diffusers_vae" (studio/families/diffusers_vae/model.py):
 - a standalone folder, as diffusers saves an `AutoencoderKL` (or `VQModel`): config.json
   with its `_class_name`, and diffusion_pytorch_model.safetensors;
 - the vae/ component of an imported Stable Diffusion or SDXL pipeline, listed as the

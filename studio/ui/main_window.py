@@ -31,8 +31,8 @@ from studio.core.params import ParamError
 from studio.core.requests import Request, Result
 from studio.core.session import Session
 from studio.ui.bridge import EngineBridge
-from studio.ui.explorer import Explorer
 from studio.ui.explorers import ExplorerContext, ExplorerTable, builtin_table
+from studio.ui.explorers.base import Explorer
 from studio.ui.file_loader import FileLoader
 from studio.ui.history_strip import HistoryStrip
 from studio.ui.jobs import JobRouter

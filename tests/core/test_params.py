@@ -7,7 +7,7 @@ import math
 import pytest
 
 from studio.core.params import SEED_MAX, OpSpec, ParamError, ParamSpec
-from studio.families.catalog import VAE
+from studio.families.vae.spec import VAE
 
 
 def test_float_and_int_are_coerced_and_range_checked():

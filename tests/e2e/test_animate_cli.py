@@ -214,7 +214,7 @@ def test_latent_diffusion_animates_seeds_by_their_noise(tmp_path):
     from studio.core.requests import decode_array
 
     keys = decode_array(recipe["inputs"]["keyframes"])
-    from studio.families import diffusion_loop as dl
+    from studio.families.diffusion import loop as dl
 
     expected = dl.initial_noise(dl.generators([3, 17]), keys.shape[1:]).numpy()
     assert np.array_equal(keys, expected)

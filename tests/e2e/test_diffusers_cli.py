@@ -11,7 +11,7 @@ import torch
 from studio.cli import main
 from studio.core import media
 from studio.core.export import open_recipe
-from studio.families.diffusers_import import float_to_uint8
+from studio.families.diffusers.model import float_to_uint8
 from tests.families.diffusers_tiny import make_pipeline_folder
 
 

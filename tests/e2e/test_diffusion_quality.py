@@ -11,7 +11,8 @@ from studio.core.cards import ModelCard
 from studio.core.evaluator import Evaluator
 from studio.core.family import JobContext
 from studio.core.paths import builtin_models_dir
-from studio.families.catalog import DIFFUSION, LATENT_DIFFUSION
+from studio.families.diffusion.spec import DIFFUSION
+from studio.families.latent_diffusion.spec import LATENT_DIFFUSION
 
 SHIPPED = {"diffusion-glyphs": DIFFUSION, "latent-diffusion-glyphs": LATENT_DIFFUSION}
 PER_CLASS = 10

@@ -11,8 +11,8 @@ from studio.core.directions import model_directions
 from studio.core.evaluator import Evaluator, evaluate_model
 from studio.core.family import JobContext
 from studio.core.paths import builtin_models_dir
-from studio.families.catalog import GAN
-from studio.families.gan import GANFamily
+from studio.families.gan.model import GANFamily
+from studio.families.gan.spec import GAN
 from tests.e2e.quality import assert_meets_thresholds, glyph_data
 
 FOLDER = builtin_models_dir() / "gan-glyphs"

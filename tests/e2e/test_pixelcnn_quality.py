@@ -10,8 +10,8 @@ from studio.core.datasets import HELD_OUT_SEED, default_fonts, make_glyphs
 from studio.core.evaluator import Evaluator, evaluate_model
 from studio.core.family import JobContext
 from studio.core.paths import builtin_models_dir
-from studio.families.autoregressive import AutoregressiveFamily
-from studio.families.catalog import AUTOREGRESSIVE
+from studio.families.autoregressive.model import AutoregressiveFamily
+from studio.families.autoregressive.spec import AUTOREGRESSIVE
 from tests.e2e.quality import assert_meets_thresholds, glyph_data
 
 FOLDER = builtin_models_dir() / "pixelcnn-glyphs"

@@ -17,8 +17,8 @@ from studio.core.datasets import (
 from studio.core.evaluator import WEIGHTS_NAME, Evaluator, evaluate_model, evaluator_dir
 from studio.core.family import JobContext
 from studio.core.paths import builtin_models_dir
-from studio.families.catalog import VAE
-from studio.families.vae import VAEFamily
+from studio.families.vae.model import VAEFamily
+from studio.families.vae.spec import VAE
 
 FOLDER = builtin_models_dir() / "vae-glyphs"
 

@@ -17,7 +17,7 @@ from studio.core.cards import ModelCard
 from studio.core.datasets import Split, make_glyphs
 from studio.core.family import Cancelled, JobContext
 from studio.core.params import ParamError
-from studio.families.autoregressive import (
+from studio.families.autoregressive.model import (
     UNDRAWN,
     AutoregressiveFamily,
     PixelCNN,
@@ -27,7 +27,7 @@ from studio.families.autoregressive import (
     sample_cached,
     sample_plain,
 )
-from studio.families.catalog import AUTOREGRESSIVE
+from studio.families.autoregressive.spec import AUTOREGRESSIVE
 from tests.families.contract import FamilyContract
 
 SIZE = 8

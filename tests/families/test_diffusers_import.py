@@ -24,9 +24,9 @@ from studio.core.params import ParamError
 from studio.core.registry import Registry
 from studio.core.requests import Request
 from studio.families import register_all
-from studio.families.catalog import DIFFUSERS
-from studio.families.diffusers_import import DiffusersFamily, fit_latent_rgb, float_to_uint8
-from studio.families.diffusion_loop import Timeline, make_scheduler
+from studio.families.diffusers.model import DiffusersFamily, fit_latent_rgb, float_to_uint8
+from studio.families.diffusers.spec import DIFFUSERS
+from studio.families.diffusion.loop import Timeline, make_scheduler
 from tests.families.contract import FamilyContract
 from tests.families.diffusers_tiny import KINDS, make_pipeline_folder
 

@@ -19,7 +19,7 @@ from studio.core import diffusers_vae_folder
 from studio.core.family import Cancelled, JobContext
 from studio.core.library import Library, LibraryError
 from studio.core.params import ParamError
-from studio.families.diffusers_vae import DiffusersVAEFamily, image_tensor, to_uint8
+from studio.families.diffusers_vae.model import DiffusersVAEFamily, image_tensor, to_uint8
 from tests.families.diffusers_tiny import make_pipeline_folder
 
 SIZE = 64  # the smallest working size: a tiny model, 32 × 32 latents

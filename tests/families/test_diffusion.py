@@ -16,8 +16,8 @@ from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.datasets import Split, make_glyphs
 from studio.core.family import Cancelled, JobContext, ModelLoadError
 from studio.core.params import ParamError
-from studio.families.catalog import DIFFUSION, SCHEDULERS
-from studio.families.diffusion import DiffusionFamily
+from studio.families.diffusion.model import DiffusionFamily
+from studio.families.diffusion.spec import DIFFUSION, SCHEDULERS
 from tests.families.contract import FamilyContract
 
 SIZE = 8

@@ -23,8 +23,8 @@ from studio.core.directions import (
 from studio.core.family import Cancelled, JobContext, ModelLoadError
 from studio.core.params import ParamError
 from studio.core.training import TrainConfig, train_loop
-from studio.families.catalog import GAN
-from studio.families.gan import DISCRIMINATOR_FILE, GANConfig, GANFamily, translate
+from studio.families.gan.model import DISCRIMINATOR_FILE, GANConfig, GANFamily, translate
+from studio.families.gan.spec import GAN
 from tests.families.contract import FamilyContract
 
 SIZE = 8  # tiny: 8 × 8 glyphs, two resolutions, so w+ codes are 3 × 8

@@ -16,8 +16,9 @@ import torch
 from studio.core.cards import WEIGHTS_FILE, ModelCard
 from studio.core.family import Cancelled, JobContext, ModelLoadError
 from studio.core.library import Library
-from studio.families.catalog import LATENT_DIFFUSION, SCHEDULERS
-from studio.families.latent_diffusion import LatentDiffusionFamily
+from studio.families.diffusion.spec import SCHEDULERS
+from studio.families.latent_diffusion.model import LatentDiffusionFamily
+from studio.families.latent_diffusion.spec import LATENT_DIFFUSION
 from tests.families.contract import FamilyContract
 from tests.families.test_diffusion import SIZE, a_glyph, count_calls, tiny_data, train_two_steps
 from tests.families.test_vae import make_tiny_vae
@@ -177,7 +178,7 @@ def test_a_vae_outside_the_studio_folders_is_never_read(folder: Path, tmp_path: 
     (bad / "card.json").write_text(json.dumps(card))
     (bad / WEIGHTS_FILE).write_bytes((folder / WEIGHTS_FILE).read_bytes())
     read = []
-    monkeypatch.setattr("studio.families.latent_diffusion.sha256_file", read.append)
+    monkeypatch.setattr("studio.families.latent_diffusion.model.sha256_file", read.append)
     with pytest.raises(ModelLoadError, match=r"card\.json: VAE '.*outside' leaves the folder"):
         load(bad)
     assert read == []
@@ -191,7 +192,7 @@ def test_a_recipe_names_its_vae_by_id_not_by_path(tmp_path: Path) -> None:
 
 
 def test_comparison_figures_are_measured(folder: Path) -> None:
-    from studio.families.latent_diffusion import compare_with_pixel, latent_note
+    from studio.families.latent_diffusion.model import compare_with_pixel, latent_note
 
     alone = compare_with_pixel(load(folder), pixel_id="no-such-model")
     assert set(alone) == {"seconds_per_image", "threads"} and alone["seconds_per_image"] > 0

@@ -16,13 +16,13 @@ from studio.core.paths import builtin_models_dir
 
 # model, config change (a network far bigger than the weights), where its network is built
 BIGGER = [
-    ("vae-glyphs", {"widths": [1536, 1536, 1536]}, "studio.families.vae.VAE"),
-    ("gan-glyphs", {"w_dim": 1536}, "studio.families.gan.Generator"),
-    ("diffusion-glyphs", {"widths": [1536, 1536, 1536]}, "studio.families.diffusion.build_unet"),
+    ("vae-glyphs", {"widths": [1536, 1536, 1536]}, "studio.families.vae.model.VAE"),
+    ("gan-glyphs", {"w_dim": 1536}, "studio.families.gan.model.Generator"),
+    ("diffusion-glyphs", {"widths": [1536, 1536, 1536]}, "studio.families.diffusion.model.build_unet"),
     ("latent-diffusion-glyphs", {"widths": [1536, 1536]},
-     "studio.families.latent_diffusion.build_unet"),
-    ("flow-glyphs", {"hidden": [1536, 1536, 1536]}, "studio.families.flow.Glow"),
-    ("pixelcnn-glyphs", {"hidden": 1536}, "studio.families.autoregressive.PixelCNN"),
+     "studio.families.latent_diffusion.model.build_unet"),
+    ("flow-glyphs", {"hidden": [1536, 1536, 1536]}, "studio.families.flow.model.Glow"),
+    ("pixelcnn-glyphs", {"hidden": 1536}, "studio.families.autoregressive.model.PixelCNN"),
 ]
 
 

@@ -20,7 +20,6 @@ from studio import cli
 from studio.core.cards import ModelCard
 from studio.core.family import JobContext
 from studio.core.library import Library
-from studio.families.catalog import STYLEGAN
 from studio.families.stylegan.family import StyleGANFamily
 from studio.families.stylegan.importer import import_network_pickle
 from studio.families.stylegan.networks import Generator, StyleGANConfig, to_uint8
@@ -30,6 +29,7 @@ from studio.families.stylegan.pickle_reader import (
     UnsafePickleError,
     read_network_pickle,
 )
+from studio.families.stylegan.spec import STYLEGAN
 from tests.families.contract import FamilyContract
 from tests.families.stylegan_pickles import network_pickle, nvidia_names, record_of, tiny_generator
 

@@ -14,8 +14,8 @@ from studio.core.datasets import make_glyphs
 from studio.core.family import JobContext, ModelLoadError
 from studio.core.latent import grid_point
 from studio.core.params import ParamError
-from studio.families.catalog import VAE
-from studio.families.vae import VAEConfig, VAEFamily
+from studio.families.vae.model import VAEConfig, VAEFamily
+from studio.families.vae.spec import VAE
 from tests.families.contract import FamilyContract
 
 SIZE = 8  # tiny: 8 × 8 glyphs, a 2 × 4 × 4 latent

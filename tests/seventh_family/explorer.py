@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QStyle
 
 from studio.ui.canvas import Canvas
-from studio.ui.explorer import SAMPLES, Explorer, SamplesView
+from studio.ui.explorers.base import SAMPLES, Explorer, SamplesView
 
 
 class FieldView(SamplesView):

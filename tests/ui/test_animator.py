@@ -112,7 +112,7 @@ def test_a_cancelled_export_writes_nothing(qtbot, services, settings, tmp_path):
 def test_a_family_without_latents_offers_nothing(qtbot, services, settings):
     from dataclasses import replace
 
-    from studio.families.catalog import AUTOREGRESSIVE
+    from studio.families.autoregressive.spec import AUTOREGRESSIVE
 
     window = make_window(qtbot, services, settings)
     panel = window.animator

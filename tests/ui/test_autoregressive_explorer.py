@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QAbstractButton, QSlider
 
 from studio.core import media
 from studio.core.family import JobContext
-from studio.ui.autoregressive_explorer import AutoregressiveExplorer
+from studio.ui.explorers.autoregressive.explorer import AutoregressiveExplorer
 from tests.ui.conftest import (
     cell_center,
     click,
@@ -49,7 +49,7 @@ def window(qtbot, tiny_services, settings):
 
 @pytest.fixture
 def model(tiny_folder):
-    from studio.families.autoregressive import AutoregressiveFamily
+    from studio.families.autoregressive.model import AutoregressiveFamily
 
     return load_tiny(AutoregressiveFamily, tiny_folder)
 
@@ -69,7 +69,7 @@ def test_the_window_opens_on_the_autoregressive_explorer(window):
 
 
 def test_the_painting_grows_row_by_row_and_esc_stops_it(window, qtbot, monkeypatch):
-    from studio.families import autoregressive as ar
+    from studio.families.autoregressive import model as ar
 
     first = generate(qtbot, window)  # a finished painting to come back to
     assert first.images.shape == (4, RES, RES, 1)
@@ -207,7 +207,7 @@ def test_drop_an_image_and_read_its_bits_per_dim(window, qtbot, tmp_path, model)
 
 
 def test_a_completion_grows_in_its_view_and_esc_takes_it_back(window, qtbot, monkeypatch):
-    from studio.families import autoregressive as ar
+    from studio.families.autoregressive import model as ar
 
     explorer = window.explorer
     explorer.set_view("complete")

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 from studio.core import compare
 from studio.core.cache import ModelCache
 from studio.core.engine import Engine, validator_for
-from studio.families.catalog import VAE
+from studio.families.vae.spec import VAE
 from studio.ui.bridge import EngineBridge
 from studio.ui.compare_view import CompareDialog
 from studio.ui.jobs import JobRouter

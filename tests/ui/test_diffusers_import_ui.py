@@ -9,7 +9,7 @@ import pytest
 import torch
 from PySide6.QtCore import QSettings
 
-from studio.families.diffusers_import import float_to_uint8
+from studio.families.diffusers.model import float_to_uint8
 from studio.ui.main_window import MainWindow
 from studio.wiring import build_services
 from tests.families.diffusers_tiny import make_pipeline_folder

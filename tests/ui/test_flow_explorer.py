@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QAbstractButton, QSlider
 
 from studio.core import media
 from studio.core.family import JobContext
-from studio.ui.flow_explorer import FlowExplorer
+from studio.ui.explorers.flow.explorer import FlowExplorer
 from tests.ui.conftest import cell_center, click, drop_files, generate, sampling_window, write_png
 from tests.ui.tiny_models import load_tiny, make_tiny_flow
 
@@ -35,7 +35,7 @@ def window(qtbot, tiny_services, settings):
 
 @pytest.fixture
 def model(tiny_folder):
-    from studio.families.flow import FlowFamily
+    from studio.families.flow.model import FlowFamily
 
     return load_tiny(FlowFamily, tiny_folder)
 

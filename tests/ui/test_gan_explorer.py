@@ -17,8 +17,8 @@ from safetensors.numpy import save_file
 
 from studio.core import directions as core_directions
 from studio.core import export, media
-from studio.ui import gan_explorer
-from studio.ui.gan_projection import ProjectionDialog
+from studio.ui.explorers.gan import explorer as gan_explorer
+from studio.ui.explorers.gan.projection import ProjectionDialog
 from tests.fakes import FakeGANModel, fake_gan_card
 from tests.ui.conftest import cell_center, drop_files, generate, make_window, write_png
 

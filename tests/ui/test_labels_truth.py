@@ -34,7 +34,7 @@ def test_another_error_stays_after_a_success(qtbot, services, settings):
 
 
 def test_the_brush_says_the_same_thing_in_diffusion_and_pixelcnn(qtbot, services, settings):
-    from studio.ui.mask_canvas import BRUSH_HINT, MaskPaintView
+    from studio.ui.views.mask_canvas import BRUSH_HINT, MaskPaintView
     from studio.wiring import explorer_table, family_registry
 
     class RealFamilies:

@@ -17,9 +17,9 @@ from studio.core.engine import Engine, validator_for
 from studio.core.family import JobContext
 from studio.core.history import History
 from studio.core.registry import Registry
-from studio.families.catalog import STYLEGAN
 from studio.families.stylegan.family import StyleGANFamily
 from studio.families.stylegan.importer import import_network_pickle
+from studio.families.stylegan.spec import STYLEGAN
 from tests.fakes import FakeLibrary
 from tests.families.stylegan_pickles import network_pickle, tiny_generator
 from tests.ui.conftest import cell_center, generate, make_window

@@ -130,7 +130,7 @@ def test_a_map_shows_its_previews_and_moving_on_cancels_the_rest(qtbot, studio, 
                                                                  monkeypatch):
     import threading
 
-    from studio.families.diffusers_vae import LoadedDiffusersVAE
+    from studio.families.diffusers_vae.model import LoadedDiffusersVAE
 
     folder = save_tiny_vae(tmp_path / "My VAE")
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
@@ -184,7 +184,7 @@ def test_a_newer_scrub_cancels_the_decode_still_running_for_an_older_one(qtbot, 
                                                                          monkeypatch):
     import threading
 
-    from studio.families.diffusers_vae import LoadedDiffusersVAE
+    from studio.families.diffusers_vae.model import LoadedDiffusersVAE
 
     folder = save_tiny_vae(tmp_path / "My VAE")
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)

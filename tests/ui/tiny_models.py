@@ -14,7 +14,8 @@ from studio.core.cards import ModelCard
 from studio.core.engine import Engine, validator_for
 from studio.core.history import History
 from studio.core.registry import Registry
-from studio.families.catalog import AUTOREGRESSIVE, FLOW
+from studio.families.autoregressive.spec import AUTOREGRESSIVE
+from studio.families.flow.spec import FLOW
 from tests.fakes import FakeLibrary
 
 CLASSES = [chr(ord("A") + k) for k in range(10)]
@@ -23,7 +24,8 @@ CLASSES = [chr(ord("A") + k) for k in range(10)]
 def make_tiny_flow(folder: Path, resolution: int = 8) -> ModelCard:
     import torch
 
-    from studio.families import flow, shared
+    from studio.families import shared
+    from studio.families.flow import model as flow
 
     torch.manual_seed(0)
     cfg = flow.FlowConfig(resolution=resolution, channels=1, levels=2, steps_per_level=2,
@@ -41,7 +43,8 @@ def make_tiny_flow(folder: Path, resolution: int = 8) -> ModelCard:
 def make_tiny_pixelcnn(folder: Path, resolution: int = 16) -> ModelCard:
     import torch
 
-    from studio.families import autoregressive, shared
+    from studio.families import shared
+    from studio.families.autoregressive import model as autoregressive
 
     torch.manual_seed(0)
     cfg = autoregressive.PixelCNNConfig(resolution=resolution, hidden=8, layers=3, head=16,

@@ -34,8 +34,7 @@ import torch.nn.functional as F
 from studio.core.cards import ModelCard
 from studio.core.directions import VECTORS_TENSOR, card_directions
 from studio.core.family import JobContext, ModelLoadError, Output
-from studio.families.catalog import STYLEGAN as STYLEGAN_INFO
-from studio.families.gan import LoadedGAN
+from studio.families.gan.model import LoadedGAN
 from studio.families.shared import (
     card_file,
     check_shapes_first,
@@ -44,6 +43,7 @@ from studio.families.shared import (
     load_tensors,
 )
 from studio.families.stylegan.networks import Generator, StyleGANConfig, to_uint8
+from studio.families.stylegan.spec import STYLEGAN as STYLEGAN_INFO
 
 RENDER_CHUNK = 8
 

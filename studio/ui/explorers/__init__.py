@@ -134,17 +134,17 @@ def _with_run(cls: type, ctx: ExplorerContext) -> Any:
 
 def register_explorers(table: ExplorerTable) -> ExplorerTable:
     """The built-in explorers (the plugin hook studio.wiring calls)."""
-    table.register(ExplorerEntry(SAMPLES_KIND, "Samples", "studio.ui.explorer:SamplesExplorer"))
-    table.register(ExplorerEntry("vae", "VAE", "studio.ui.vae_explorer:VAEExplorer"))
-    table.register(ExplorerEntry("gan", "GAN", "studio.ui.gan_explorer:GANExplorer", _gan,
+    table.register(ExplorerEntry(SAMPLES_KIND, "Samples", "studio.ui.explorers.base:SamplesExplorer"))
+    table.register(ExplorerEntry("vae", "VAE", "studio.ui.explorers.vae.explorer:VAEExplorer"))
+    table.register(ExplorerEntry("gan", "GAN", "studio.ui.explorers.gan.explorer:GANExplorer", _gan,
                                  (("Space (Walk tab)", "Play / stop the walk"),)))
     table.register(ExplorerEntry("diffusion", "diffusion",
-                                 "studio.ui.diffusion_explorer:DiffusionExplorer", _with_bridge,
+                                 "studio.ui.explorers.diffusion.explorer:DiffusionExplorer", _with_bridge,
                                  MASK_KEYS))
-    table.register(ExplorerEntry("flow", "flow", "studio.ui.flow_explorer:FlowExplorer",
+    table.register(ExplorerEntry("flow", "flow", "studio.ui.explorers.flow.explorer:FlowExplorer",
                                  _with_run))
     table.register(ExplorerEntry("autoregressive", "PixelCNN",
-                                 "studio.ui.autoregressive_explorer:AutoregressiveExplorer",
+                                 "studio.ui.explorers.autoregressive.explorer:AutoregressiveExplorer",
                                  _with_bridge, MASK_KEYS))
     return table
 
