@@ -33,7 +33,7 @@ import hashlib
 import json
 import math
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -880,6 +880,29 @@ class LoadedGAN(OpDispatch):
 # the family
 
 
+def load_style_generator(folder: Path, card: ModelCard, cfg: Any,
+                         make_generator: Callable[[], nn.Module], directions: list[dict[str, Any]],
+                         device: str) -> tuple[nn.Module, torch.Tensor]:
+    """A style-based generator and its direction vectors from a card's weights file, on
+    `device`: the directions' layer ranges and σ checked against the config, the tensor
+    shapes checked before anything is allocated. The built-in GAN and imported StyleGANs
+    share it."""
+    card_path = Path(folder) / "card.json"
+    for d in directions:
+        first, last = d["layers"]
+        if not (0 <= first <= last < cfg.num_ws and math.isfinite(d["sigma"]) and d["sigma"] > 0):
+            raise ModelLoadError(f"{card_path}: direction {d['name']!r} has a bad layer range or σ")
+    path = card_file(folder, card)
+    check_shapes_first(path, make_generator, strict=False)  # + the direction vectors
+    tensors = load_tensors(path)
+    generator = make_generator()
+    expected = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
+    expected[VECTORS_TENSOR] = (len(directions), cfg.w_dim)
+    check_tensors(path, tensors, expected)
+    generator.load_state_dict({k: tensors[k].float() for k in generator.state_dict()})
+    return generator.to(device), tensors[VECTORS_TENSOR].float().to(device)
+
+
 class GANFamily:
     """The class the registry's loader names (studio.families.gan.model:GANFamily)."""
 
@@ -899,20 +922,8 @@ class GANFamily:
         if len(directions) != cfg.num_directions:
             raise ModelLoadError(f"{card_path}: {len(directions)} directions described, "
                                  f"the config says {cfg.num_directions}")
-        for d in directions:
-            first, last = d["layers"]
-            if not (0 <= first <= last < cfg.num_ws and math.isfinite(d["sigma"]) and d["sigma"] > 0):
-                raise ModelLoadError(f"{card_path}: direction {d['name']!r} has a bad layer range or σ")
-
-        path = card_file(folder, card)
-        check_shapes_first(path, lambda: Generator(cfg), strict=False)  # + the direction vectors
-        tensors = load_tensors(path)
-        generator = Generator(cfg)
-        expected = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
-        expected[VECTORS_TENSOR] = (cfg.num_directions, cfg.w_dim)
-        check_tensors(path, tensors, expected)
-        generator.load_state_dict({k: tensors[k].float() for k in generator.state_dict()})
-        vectors = tensors[VECTORS_TENSOR].float().to(device)
+        generator, vectors = load_style_generator(folder, card, cfg, lambda: Generator(cfg),
+                                                  directions, device)
 
         discriminator = None
         d_path = card_file(folder, card, card.config.get("discriminator_file", DISCRIMINATOR_FILE),
@@ -924,7 +935,7 @@ class GANFamily:
             check_tensors(d_path, d_tensors, {k: tuple(v.shape) for k, v in discriminator.state_dict().items()})
             discriminator.load_state_dict({k: v.float() for k, v in d_tensors.items()})
             discriminator = discriminator.to(device)
-        return LoadedGAN(generator.to(device), vectors, directions, card, device, discriminator)
+        return LoadedGAN(generator, vectors, directions, card, device, discriminator)
 
     @classmethod
     def make_trainable(cls, recipe: Mapping[str, Any], data: Mapping[str, Split]) -> GANTrainable:

@@ -32,15 +32,11 @@ import torch
 import torch.nn.functional as F
 
 from studio.core.cards import ModelCard
-from studio.core.directions import VECTORS_TENSOR, card_directions
+from studio.core.directions import card_directions
 from studio.core.family import JobContext, ModelLoadError, Output
-from studio.families.gan.model import LoadedGAN
+from studio.families.gan.model import LoadedGAN, load_style_generator
 from studio.families.shared import (
-    card_file,
-    check_shapes_first,
-    check_tensors,
     image_input,
-    load_tensors,
 )
 from studio.families.stylegan.networks import Generator, StyleGANConfig, to_uint8
 from studio.families.stylegan.spec import STYLEGAN as STYLEGAN_INFO
@@ -193,19 +189,8 @@ class StyleGANFamily:
             raise ModelLoadError(f"{card_path}: bad StyleGAN config ({exc})") from None
         if (cfg.resolution, cfg.channels) != (card.resolution, card.channels):
             raise ModelLoadError(f"{card_path}: config and card disagree on resolution/channels")
-        for d in directions:
-            first, last = d["layers"]
-            if not (0 <= first <= last < cfg.num_ws and math.isfinite(d["sigma"]) and d["sigma"] > 0):
-                raise ModelLoadError(f"{card_path}: direction {d['name']!r} has a bad layer range or σ")
-        path = card_file(folder, card)
-        check_shapes_first(path, lambda: Generator(cfg), strict=False)  # + the direction vectors
-        tensors = load_tensors(path)
-        generator = Generator(cfg)
-        expected = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
-        expected[VECTORS_TENSOR] = (len(directions), cfg.w_dim)
-        check_tensors(path, tensors, expected)
-        generator.load_state_dict({k: tensors[k].float() for k in generator.state_dict()})
-        vectors = tensors[VECTORS_TENSOR].float().to(device)
+        generator, vectors = load_style_generator(folder, card, cfg, lambda: Generator(cfg),
+                                                  directions, device)
         discriminator = None
         d_name = card.config.get("discriminator_file")
         if d_name:
@@ -220,4 +205,4 @@ class StyleGANFamily:
                 discriminator = load_discriminator(d_path, cfg)
                 if discriminator is not None:
                     discriminator = discriminator.to(device).eval().requires_grad_(False)
-        return LoadedStyleGAN(generator.to(device), vectors, directions, card, device, discriminator)
+        return LoadedStyleGAN(generator, vectors, directions, card, device, discriminator)
