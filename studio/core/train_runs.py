@@ -174,6 +174,25 @@ def has_checkpoint(run_id: str) -> int:
     return max(steps, default=0)
 
 
+def unfinished_runs() -> list[tuple[str, int, int, Path]]:
+    """(run id, checkpoint step, total steps, recipe path) of every run that stopped before
+    its end (paused, cancelled, quit or killed), newest first: what a next start offers."""
+    found = []
+    root = studio_home() / "training"
+    for recipe_path in root.glob("*/recipe.json") if root.is_dir() else []:
+        try:
+            recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
+            run_id, total = str(recipe["id"]), int(recipe["train"]["steps"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a run of ours: never offered
+        if run_id != recipe_path.parent.name:
+            continue
+        step = has_checkpoint(run_id)
+        if 0 < step < total:
+            found.append((recipe_path.stat().st_mtime, run_id, step, total, recipe_path))
+    return [(run_id, step, total, path) for _, run_id, step, total, path in sorted(found, reverse=True)]
+
+
 # -----------------------------------------------------------------------------
 # the spawned process
 

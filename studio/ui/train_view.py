@@ -17,6 +17,7 @@ the library and `model_ready` opens it in its explorer.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -59,6 +60,7 @@ from studio.core.train_runs import (
     has_checkpoint,
     make_recipe,
     presets,
+    unfinished_runs,
     write_recipe,
 )
 from studio.ui.images import to_pixmap
@@ -235,6 +237,17 @@ class TrainDialog(QDialog):
             buttons.addWidget(w)
         buttons.addStretch(1)
         right.addLayout(buttons)
+        # a run that stopped before its end (paused, cancelled, the app quit): offered again
+        self.unfinished_row = QWidget()
+        unfinished = QHBoxLayout(self.unfinished_row)
+        unfinished.setContentsMargins(0, 0, 0, 0)
+        self.unfinished_combo = QComboBox()
+        self.continue_button = QPushButton("Resume this run")
+        self.continue_button.clicked.connect(self.continue_unfinished)
+        unfinished.addWidget(QLabel("Unfinished:"))
+        unfinished.addWidget(self.unfinished_combo, 1)
+        unfinished.addWidget(self.continue_button)
+        right.addWidget(self.unfinished_row)
         self.status_label = QLabel("Choose a folder of images.")
         right.addWidget(self.status_label)
         import pyqtgraph as pg  # here, not at import: the window starts without it
@@ -260,6 +273,7 @@ class TrainDialog(QDialog):
             w.toggled.connect(self.scan)
         self._on_family_changed()
         self._set_state("idle")
+        self.refresh_unfinished()
 
     # -- data ----------------------------------------------------------------------
     def folder_settings(self) -> FolderSettings:
@@ -426,6 +440,27 @@ class TrainDialog(QDialog):
         self._set_state("saving")
         self.status_label.setText(f"Evaluating the checkpoint at step {step}…")
 
+    def refresh_unfinished(self) -> None:
+        self.unfinished_combo.clear()
+        for run_id, step, total, path in unfinished_runs():
+            self.unfinished_combo.addItem(f"{run_id} (step {step} of {total})", str(path))
+        self.unfinished_row.setVisible(self.unfinished_combo.count() > 0)
+        self.continue_button.setEnabled(self.unfinished_combo.count() > 0 and self.state not in (
+            "running", "pausing", "cancelling", "saving"))
+
+    def continue_unfinished(self) -> None:
+        """Resume the chosen unfinished run from its recipe, whatever the fields show."""
+        path = self.unfinished_combo.currentData()
+        if not path or self.process is not None:
+            return
+        try:
+            self.recipe = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            self.status_label.setText(f"{path}: {exc}")
+            return
+        self._clear_curves()
+        self._launch(resume=True)
+
     def pause(self) -> None:
         if self.process is not None and self.state == "running":
             self._stopping_for = "pause"
@@ -453,6 +488,8 @@ class TrainDialog(QDialog):
         self.resume_button.setEnabled(state == "paused")
         self.cancel_button.setEnabled(state in ("running", "pausing", "paused"))
         self.save_button.setEnabled(state in ("paused", "cancelled") and self.recipe is not None)
+        if hasattr(self, "unfinished_combo") and state not in ("running", "pausing", "cancelling", "saving"):
+            self.refresh_unfinished()
         self._refresh_resume()
         self.state_changed.emit(state)
 

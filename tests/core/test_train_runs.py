@@ -224,3 +224,20 @@ def test_the_built_in_glyphs_are_a_data_source(tmp_path: Path) -> None:
     assert recipe["config"]["num_classes"] == 10 and recipe["config"]["channels"] == 1
     with pytest.raises(ValueError, match="32 px grey"):
         make_recipe(RunSettings(FolderSettings(BUILTIN_GLYPHS, size=32, channels=3)))
+
+
+def test_unfinished_runs_are_offered_newest_first(tmp_path: Path) -> None:
+    from studio.core.train_runs import unfinished_runs
+
+    folder = image_folder(tmp_path / "imgs")
+    assert unfinished_runs() == []
+    stopped = make_recipe(settings(folder, steps=10))
+    finished = make_recipe(settings(folder, steps=4))
+    for recipe, step in ((stopped, 6), (finished, 4)):
+        write_recipe(recipe)
+        (run_dir(recipe["id"]) / f"step-{step:08d}.pt").write_bytes(b"")  # only the name counts
+    never = make_recipe(settings(folder, steps=12))
+    write_recipe(never)  # no checkpoint yet: nothing to resume
+    runs = unfinished_runs()
+    assert [(r[0], r[1], r[2]) for r in runs] == [(stopped["id"], 6, 10)]
+    assert runs[0][3] == run_dir(stopped["id"]) / "recipe.json"

@@ -91,6 +91,10 @@ def test_train_a_model_in_the_window(qtbot, real_window, tmp_path: Path) -> None
         dialog.cancel_button.click()
     cancelled_at = has_checkpoint(run_id)
     assert cancelled_at >= paused_at
+    # an unfinished run is offered again (also to a Train view opened after a restart)
+    assert dialog.unfinished_row.isVisibleTo(dialog)
+    assert dialog.unfinished_combo.itemText(0) == f"{run_id} (step {cancelled_at} of 60)"
+    assert dialog.continue_button.isEnabled()
     # Save as model: the checkpoint, evaluated, in the library, without training further
     assert dialog.save_button.isEnabled()
     with qtbot.waitSignal(dialog.model_ready, timeout=WAIT):
@@ -104,6 +108,7 @@ def test_train_a_model_in_the_window(qtbot, real_window, tmp_path: Path) -> None
     model_id = ready.args[0]
     assert model_id == run_id and dialog.state == "done"
     assert window.library.get(run_id).card.training["steps"] == 60
+    assert dialog.unfinished_combo.count() == 0 and not dialog.unfinished_row.isVisibleTo(dialog)
     assert "nearest training image" in dialog.metrics_label.text()
     # the trained model is in the library and opens in its explorer
     qtbot.waitUntil(lambda: window.session.model_id == model_id, timeout=WAIT)
