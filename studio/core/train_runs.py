@@ -63,7 +63,7 @@ class RunSettings:
     lr: float | None = None
     seed: int = 0
     vae: str | None = None  # latent diffusion: the VAE model id it works in
-    log_every: int = 10
+    log_every: int | None = None  # None: every 10 steps, more often in short runs
     sample_every: int = 100
     checkpoint_every: int = 200
     name: str = ""
@@ -123,7 +123,8 @@ def make_recipe(settings: RunSettings) -> dict[str, Any]:
     if settings.vae:
         config["vae"] = settings.vae
     train = {**preset["train"], **settings.extra_train, "steps": int(settings.steps),
-             "log_every": settings.log_every, "sample_every": settings.sample_every,
+             "log_every": settings.log_every or max(1, min(10, settings.steps // 50)),
+             "sample_every": settings.sample_every,
              "checkpoint_every": settings.checkpoint_every}
     if settings.batch_size:
         train["batch_size"] = int(settings.batch_size)

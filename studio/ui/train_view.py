@@ -357,7 +357,6 @@ class TrainDialog(QDialog):
                            batch_size=self.batch_spin.value() or None,
                            lr=self.lr_spin.value() or None, seed=self.seed_spin.value(),
                            vae=self.vae_edit.text().strip() or None,
-                           log_every=max(1, min(10, self.steps_spin.value() // 50 or 1)),
                            sample_every=self.sample_spin.value(),
                            checkpoint_every=self.checkpoint_spin.value())
 
