@@ -123,7 +123,7 @@ def stall_reports(smoke: bool = False) -> list[Report]:
             os.environ.pop("LATENT_STUDIO_HOME", None)
         else:
             os.environ["LATENT_STUDIO_HOME"] = before
-    report = Report("gui_stall_training")
+    report = Report("gui_stall_train_view")
     summary = probe.summary()
     report.add("threads", default_thread_count())
     report.add("steps/s", rate)
