@@ -880,6 +880,21 @@ class LoadedGAN(OpDispatch):
 # the family
 
 
+def read_style_card(folder: Path, card: ModelCard, config_cls: Any, label: str
+                    ) -> tuple[Any, list[dict[str, Any]]]:
+    """A style-based generator's config and directions from its card, checked against the
+    card's resolution and channels (the built-in GAN and imported StyleGANs)."""
+    card_path = Path(folder) / "card.json"
+    try:
+        cfg = config_cls.from_dict(card.config)
+        directions = card_directions(card.config)
+    except (TypeError, ValueError, KeyError, IndexError, AssertionError) as exc:
+        raise ModelLoadError(f"{card_path}: bad {label} config ({exc})") from None
+    if (cfg.resolution, cfg.channels) != (card.resolution, card.channels):
+        raise ModelLoadError(f"{card_path}: config and card disagree on resolution/channels")
+    return cfg, directions
+
+
 def load_style_generator(folder: Path, card: ModelCard, cfg: Any,
                          make_generator: Callable[[], nn.Module], directions: list[dict[str, Any]],
                          device: str) -> tuple[nn.Module, torch.Tensor]:
@@ -912,13 +927,7 @@ class GANFamily:
     def load(cls, folder: Path, card: ModelCard, device: str) -> LoadedGAN:
         folder = Path(folder)
         card_path = folder / "card.json"
-        try:
-            cfg = GANConfig.from_dict(card.config)
-            directions = card_directions(card.config)
-        except (TypeError, ValueError, KeyError, IndexError, AssertionError) as exc:
-            raise ModelLoadError(f"{card_path}: bad GAN config ({exc})") from None
-        if (cfg.resolution, cfg.channels) != (card.resolution, card.channels):
-            raise ModelLoadError(f"{card_path}: config and card disagree on resolution/channels")
+        cfg, directions = read_style_card(folder, card, GANConfig, "GAN")
         if len(directions) != cfg.num_directions:
             raise ModelLoadError(f"{card_path}: {len(directions)} directions described, "
                                  f"the config says {cfg.num_directions}")

@@ -32,9 +32,8 @@ import torch
 import torch.nn.functional as F
 
 from studio.core.cards import ModelCard
-from studio.core.directions import card_directions
 from studio.core.family import JobContext, ModelLoadError, Output
-from studio.families.gan.model import LoadedGAN, load_style_generator
+from studio.families.gan.model import LoadedGAN, load_style_generator, read_style_card
 from studio.families.shared import (
     image_input,
 )
@@ -182,13 +181,7 @@ class StyleGANFamily:
     def load(cls, folder: Path, card: ModelCard, device: str) -> LoadedStyleGAN:
         folder = Path(folder)
         card_path = folder / "card.json"
-        try:
-            cfg = StyleGANConfig.from_dict(card.config)
-            directions = card_directions(card.config)
-        except (TypeError, ValueError, KeyError, IndexError, AssertionError) as exc:
-            raise ModelLoadError(f"{card_path}: bad StyleGAN config ({exc})") from None
-        if (cfg.resolution, cfg.channels) != (card.resolution, card.channels):
-            raise ModelLoadError(f"{card_path}: config and card disagree on resolution/channels")
+        cfg, directions = read_style_card(folder, card, StyleGANConfig, "StyleGAN")
         generator, vectors = load_style_generator(folder, card, cfg, lambda: Generator(cfg),
                                                   directions, device)
         discriminator = None
