@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from studio.core.params import OpSpec, ParamSpec
 from studio.core.registry import FamilyInfo
+from studio.families.diffusion.spec import SCHEDULERS
 from studio.families.specs import IMAGE, SEED
 
 # -- imported diffusers pipelines ------------------------------------------------------
 # A user's own local diffusers folder (DDPM, DDIM, LDM, Stable Diffusion, SDXL); the
 # implementation is studio/families/diffusers/model.py. The names are the ones every
 # diffusion family shares, so recipes read the same.
-SCHEDULER_CHOICES = ("ddpm", "ddim", "dpm++", "euler", "euler_a")
 _DF_GENERAL = (
     ParamSpec("prompt", "text", default="", label="Prompt", group="Conditioning",
               help="What to draw (Stable Diffusion and SDXL; unconditional pipelines ignore it)."),
@@ -19,7 +19,7 @@ _DF_GENERAL = (
     SEED,
     ParamSpec("steps", "int", default=25, minimum=1, maximum=1000, label="Steps",
               group="Sampler", help="Denoising steps. More is slower and, up to a point, cleaner."),
-    ParamSpec("scheduler", "choice", default="dpm++", choices=SCHEDULER_CHOICES,
+    ParamSpec("scheduler", "choice", default="dpm++", choices=SCHEDULERS,
               label="Scheduler", group="Sampler", help="The sampler, built from the model's own noise schedule: "
               "DDPM, DDIM, DPM-Solver++ (multistep), Euler, Euler ancestral."),
     ParamSpec("eta", "float", default=0.0, minimum=0.0, maximum=1.0, step=0.05, label="η (eta)",

@@ -52,7 +52,8 @@ from diffusers import (
     EulerDiscreteScheduler,
 )
 
-SCHEDULERS = ("ddpm", "ddim", "dpm++", "euler", "euler_a")  # the catalog's choice values
+from studio.families.diffusion.spec import SCHEDULERS  # the choice values the specs offer
+
 _CLASSES = {
     "ddpm": DDPMScheduler,
     "ddim": DDIMScheduler,
