@@ -427,6 +427,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.params.set_seed_locked(self.session.seed_locked)
         card = self.library.get(self.session.model_id).card if self.session.model_id else None
         self.params.set_class_names(getattr(card, "classes", None) or ())
+        self.params.set_hidden(self.explorer.tab_params(self.session.view))  # the tab's own
         self.params.set_spec(self.session.op_spec(), self.session.values())
 
     def _on_session_view_changed(self, view: str) -> None:

@@ -45,6 +45,7 @@ class _Row:
     set: Callable[[Any], None]
     reset: QToolButton
     editor: QWidget
+    label: QLabel
 
 
 @dataclass
@@ -107,6 +108,7 @@ class ParamsPanel(QWidget):
         self._spec: OpSpec | None = None
         self._forms: dict[tuple[int, tuple[str, ...]], _Form] = {}  # (id(spec), classes) → form
         self._class_names: tuple[str, ...] = ()  # the model's classes, for class pickers
+        self._hidden: frozenset[str] = frozenset()  # rows the current view's tab owns
         self._shown: _Form | None = None
         self.seed_lock: QToolButton | None = None
         self.seed_random: QToolButton | None = None
@@ -183,6 +185,7 @@ class ParamsPanel(QWidget):
         self.reset_all_button.setEnabled(bool(spec.scalar_params))
         if self.seed_lock is not None:
             self.set_seed_locked(locked)
+        self._show_rows()
         self.set_values(values)
 
     def _build_form(self, spec: OpSpec) -> _Form:
@@ -222,7 +225,28 @@ class ParamsPanel(QWidget):
         section.grid.addWidget(label, row, 0)
         section.grid.addWidget(editor, row, 1)
         section.grid.addWidget(reset, row, 2)
-        self._rows[spec.name] = _Row(spec, get, put, reset, editor)
+        self._rows[spec.name] = _Row(spec, get, put, reset, editor, label)
+
+    def set_hidden(self, names: Sequence[str]) -> None:
+        """Hide the rows of these parameters: the view's own tab shows them (the GAN's
+        truncation and direction sliders), and a setting appears in one place only. A
+        section with nothing left to show hides too. Applies to every op from now on."""
+        self._hidden = frozenset(names)
+        self._show_rows()
+
+    def is_shown(self, name: str) -> bool:
+        """Whether the current op's `name` has a row the user can see and edit here."""
+        row = self._rows.get(name)
+        return row is not None and name not in self._hidden
+
+    def _show_rows(self) -> None:
+        for name, row in self._rows.items():
+            shown = name not in self._hidden
+            for widget in (row.label, row.editor, row.reset):
+                widget.setVisible(shown)
+        for title, section in self._sections.items():
+            section.setVisible(any(row.spec.group == title and name not in self._hidden
+                                   for name, row in self._rows.items()))
 
     def set_class_names(self, names: Sequence[str]) -> None:
         """The current model's class names: its class parameters become lists of them

@@ -102,3 +102,19 @@ def test_generate_button_and_busy_state(panel, qtbot):
     assert not panel.generate_button.isEnabled() and "Generating" in panel.generate_button.text()
     panel.set_busy(False)
     assert panel.generate_button.isEnabled()
+
+
+def test_rows_a_view_shows_itself_are_hidden_and_a_section_left_empty_too(panel, qtbot):
+    panel.set_hidden(("strength", "steps", "width"))
+    assert not panel.is_shown("strength") and panel.is_shown("seed")
+    assert not panel.editor("strength").isVisible() and panel.editor("seed").isVisible()
+    assert not panel.sections()["Sampler"].isVisible()  # both of its rows are hidden
+    assert panel.sections()["General"].isVisible()
+    # a hidden row still follows the values (the view's own control writes them)
+    panel.set_values({"strength": 0.75})
+    assert panel.value("strength") == pytest.approx(0.75)
+    # another op, or the same again, keeps the choice until the view changes it
+    panel.set_spec(SPEC, SPEC.defaults())
+    assert not panel.editor("steps").isVisible()
+    panel.set_hidden(())
+    assert panel.editor("strength").isVisible() and panel.sections()["Sampler"].isVisible()

@@ -161,6 +161,9 @@ class Explorer(QTabWidget):
     VIEW_LABELS: dict[str, str] = {SAMPLES: "Samples"}
     # the ops the parameter panel offers in each view; ops no view lists go to samples
     OPS_OF_VIEW: dict[str, tuple[str, ...]] = {}
+    # the parameters a view's own controls set (the GAN's truncation slider): the panel
+    # hides them in that view, so each setting appears in one place
+    TAB_PARAMS: dict[str, tuple[str, ...]] = {}
 
     view_changed = Signal(str)
     # paths, target: "samples" (picked as A, B), "a" / "b" (an endpoint), "ab" (both ends)
@@ -233,6 +236,10 @@ class Explorer(QTabWidget):
             if request.op in self.OPS_OF_VIEW.get(view, ()):
                 return view
         return SAMPLES
+
+    def tab_params(self, view: str) -> tuple[str, ...]:
+        """The parameters `view` shows in its own controls (the panel hides them)."""
+        return self.TAB_PARAMS.get(view, ())
 
     def ops_of_view(self, view: str, ops: Sequence[OpSpec]) -> list[OpSpec]:
         """The ops the parameter panel offers in `view`."""
