@@ -13,6 +13,8 @@
     studio eval --model ID
     studio compare [--json] [--no-timing] [--images N] [--model ID ...]
     studio import FOLDER | FILE.pkl   (a StyleGAN2/3 network pickle, read as data only)
+    studio serve [--host 127.0.0.1] [--port 7860] [--token-file FILE]   (the engine over
+                                  HTTP/WebSocket for other windows; see `studio serve --help`)
     studio [PATH ...]             (the window, opening the files: a recipe restores its
                                   model and settings, an image goes to the current model)
     studio --version
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return self_check(argv[1:])
     commands = {"models": cmd_models, "generate": cmd_generate, "train": cmd_train,
                 "eval": cmd_eval, "import": cmd_import, "compare": cmd_compare,
-                "animate": cmd_animate}
+                "animate": cmd_animate, "serve": cmd_serve}
     if argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__.strip())
         if argv[0] in ("-h", "--help"):
@@ -412,6 +414,12 @@ def cmd_animate(argv: Sequence[str]) -> int:
     from studio.cli_animate import cmd_animate as animate
 
     return animate(argv)
+
+
+def cmd_serve(argv: Sequence[str]) -> int:
+    from studio.cli_serve import cmd_serve as serve
+
+    return serve(argv, UsageError)
 
 
 # -- train / eval / import --------------------------------------------------------------
