@@ -67,7 +67,10 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.file_loader = FileLoader(self)  # reads opened and dropped files off the GUI thread
         self.file_loader.file_read.connect(self._on_file_loader_file_read)
         self.explorer_table = explorers if explorers is not None else builtin_table()
-        self._explorers: dict[str, Explorer] = {}  # made when a family first needs one
+        # one explorer per model, made when the model is first opened and kept: going to
+        # another model and back finds its grid, picks, endpoints, timeline and branches
+        # as they were (the session keeps its values and results; the widgets their view)
+        self._explorers: dict[tuple[str, str], Explorer] = {}
         self._rebuilding = False
         self._dark = True
 
@@ -105,12 +108,14 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
                                  else self.export_contact_sheet)())
 
     def _explorer_of(self, kind: str) -> Explorer:
-        """The explorer for a family's `explorer` kind, made on first use from the table."""
+        """The current model's explorer of a family's `explorer` kind, made on first use
+        from the table."""
         kind = self.explorer_table.kind_of(kind)
-        if kind in self._explorers:
-            return self._explorers[kind]
+        key = (kind, self.session.model_id or "")
+        if key in self._explorers:
+            return self._explorers[key]
         explorer: Explorer = self.explorer_table.get(kind).make(self.explorer_context())
-        self._explorers[kind] = explorer
+        self._explorers[key] = explorer
         self.explorer_stack.addWidget(explorer)
         for canvas in explorer.canvases():
             canvas.set_dark(self._dark)
@@ -294,11 +299,10 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.session.select_model(model_id)  # the window follows: _on_session_model_changed
 
     def _on_session_model_changed(self, model_id: str) -> None:
-        for explorer in self._explorers.values():
-            explorer.clear()  # the old model's images and latents
         self._use_explorer(self.registry.get(self.session.family).explorer)
         card = self.library.get(model_id).card
-        self.explorer.set_model(card)
+        if self.explorer.card is None:  # made just now for this model
+            self.explorer.set_model(card)
         self.setWindowTitle(f"{card.name} — {APP_TITLE}")
         self.settings.setValue("last_model", model_id)
         self._rebuild_params()
@@ -333,6 +337,13 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
     def unload_model(self, model_id: str) -> None:
         self.jobs.command(self.engine.unload(model_id),
                           on_result=lambda _j, s: self._show_cache_state(s))
+
+    def use_engine(self, engine: Any) -> None:
+        """Run against `engine` from now on: this machine's, or a remote one with the same
+        interface (Engine ▸ Connect to Server…); no widget knows which."""
+        self.bridge.attach(engine)
+        self.engine = self.jobs.engine = engine
+        self.refresh_cache_state()
 
     def refresh_cache_state(self) -> None:
         self.jobs.command(self.engine.status(), on_result=lambda _j, s: self._show_cache_state(s))

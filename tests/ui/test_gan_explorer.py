@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+from PySide6.QtWidgets import QPushButton, QStyle, QStyleOptionSlider
 from safetensors.numpy import save_file
 
 from studio.core import directions as core_directions
@@ -97,10 +97,57 @@ def test_the_window_opens_on_the_seed_grid(window, qtbot):
                 explorer.edit.reset_button, explorer.edit.keep_button, explorer.walk.play_button,
                 explorer.walk.fps, explorer.walk.repeat, explorer.walk.export_button,
                 explorer.walk.frame_slider, explorer.mix.rows_edit, explorer.mix.columns_edit,
-                explorer.mix.render_button, *explorer.mix.layer_buttons.values()]
+                explorer.seeds.edits_note, *explorer.mix.layer_buttons.values()]
     for row in explorer.edit.rows:
         controls += [row.name, row.slider, row.first, row.last]
     assert all(c.toolTip() for c in controls), [c for c in controls if not c.toolTip()]
+
+
+def test_each_setting_appears_in_one_place(window, qtbot, model):
+    """Truncation, the direction edits and the style-mixing seeds each show once per
+    tab: in the panel, or in the tab's own controls (and then not in the panel); the edits
+    are sliders, never JSON; Generate (Ctrl+Enter) is the one action button."""
+    explorer, params = window.explorer, window.params
+    # Seeds: ψ is the sample op's, in the panel; the edits are not a field anywhere here
+    assert params.is_shown("truncation") and params.editor("truncation").isVisible()
+    assert not params.is_shown("edits") and not params.editor("edits").isVisible()
+    assert not params.sections()["Directions"].isVisible()
+    # Truncation & directions: the tab's sliders set ψ and the edits, the panel hides them
+    explorer.set_view("edit")
+    assert params.op_combo.currentData() == "sample"
+    assert not params.is_shown("truncation") and not params.editor("truncation").isVisible()
+    assert not params.is_shown("edits")
+    assert params.is_shown("seed") and params.is_shown("class_index")
+    assert explorer.edit.truncation_slider.isVisible() and explorer.edit.rows[0].slider.isVisible()
+    row = explorer.edit.rows[0]
+    row.slider.setFocus()
+    QTest.keyClick(row.slider, Qt.Key.Key_PageUp)
+    edits = window.session.value("edits", "sample")
+    assert json.loads(edits) == [{"direction": 0, "amount": 0.5, "layers": [0, 5]}]
+    # Style mix: rows, columns and styles in the tab, ψ and the class in the panel, and no
+    # button of its own besides Generate
+    explorer.set_view("mix")
+    assert params.op_combo.currentData() == "mix"
+    assert [name for name in ("row_seeds", "column_seeds", "layers", "truncation", "class_index")
+            if params.is_shown(name)] == ["truncation", "class_index"]
+    assert not params.editor("row_seeds").isVisible()
+    assert explorer.mix.rows_edit.isVisible() and explorer.mix.columns_edit.isVisible()
+    assert [b.text() for b in explorer.mix.findChildren(QPushButton)] == []
+    # back in Seeds, the grid carries the edits, and says so (the panel does not show them)
+    explorer.set_view("samples")
+    assert params.is_shown("truncation") and not params.is_shown("edits")
+    grid = generate(qtbot, window)
+    assert grid.request.params["edits"] == edits
+    note = explorer.seeds.edits_note
+    assert note.isVisible() and "Direction 1 +0.5σ" in note.text()
+    w = model.seed_w(grid.request.seed, 0.7)
+    assert np.array_equal(grid.images[0], model.synth(model.edit(w, json.loads(edits))[None])[0])
+    # the slider back to 0: the next grid carries no edits and the note goes
+    explorer.set_view("edit")
+    row.reset_requested.emit()
+    explorer.set_view("samples")
+    assert not generate(qtbot, window).request.params["edits"]
+    assert not note.isVisible()
 
 
 def test_click_and_shift_click_pick_a_and_b(window, qtbot, model):
@@ -207,15 +254,54 @@ def give_weights(window, model, folder):
     return folder
 
 
+def rename(name_field, text: str) -> None:
+    """Rename a direction in place as a user does: double-click its name, type, Enter."""
+    QTest.mouseDClick(name_field, Qt.MouseButton.LeftButton)
+    QTest.keyClicks(name_field, text)  # the old name is selected: typing replaces it
+    QTest.keyClick(name_field, Qt.Key.Key_Return)
+
+
+def test_directions_are_renamed_in_place(window, qtbot):
+    explorer = window.explorer
+    explorer.set_view("edit")
+    row = explorer.edit.rows[1]
+    name = row.name
+    assert name.isReadOnly() and name.text() == "Direction 2"  # reads as a label
+    # F2 on the name edits it in place; Esc keeps the old name
+    name.setFocus()
+    QTest.keyClick(name, Qt.Key.Key_F2)
+    assert not name.isReadOnly() and name.selectedText() == "Direction 2"
+    QTest.keyClicks(name, "Slant")
+    QTest.keyClick(name, Qt.Key.Key_Escape)
+    assert name.isReadOnly() and name.text() == "Direction 2"
+    assert explorer.directions[1].name == "Direction 2"
+    # double-click, type, Enter: the direction is renamed
+    rename(name, "  Slant  ")
+    assert name.isReadOnly() and name.text() == "Slant"
+    assert explorer.directions[1].name == "Slant" and "Slant" in row.slider.toolTip()
+    # leaving the field keeps what was typed, as Enter does; an empty name keeps the old
+    QTest.keyClick(name, Qt.Key.Key_F2)
+    QTest.keyClicks(name, "Thickness")
+    row.slider.setFocus()
+    assert name.isReadOnly() and explorer.directions[1].name == "Thickness"
+    rename(name, " ")
+    assert name.text() == "Thickness" and explorer.directions[1].name == "Thickness"
+    # the name is the model's direction: another model and back keeps it
+    window.select_model("fake-model")
+    window.select_model("fake-gan")
+    assert window.explorer.edit.rows[1].name.text() == "Thickness"
+
+
 def test_rename_save_and_load_directions(window, qtbot, tmp_path, monkeypatch, model):
     explorer = window.explorer
     explorer.set_view("edit")
     rows = explorer.edit.rows
-    monkeypatch.setattr(explorer, "_ask_text", lambda *a: "Smile")
-    QTest.mouseDClick(rows[0].name, Qt.MouseButton.LeftButton)
+    rename(rows[0].name, "Smile")
     assert rows[0].name.text() == "Smile" and "Smile" in rows[0].name.toolTip()
-    monkeypatch.setattr(explorer, "_ask_text", lambda *a: "Stroke width")
-    rows[2].name.context_menu().actions()[0].trigger()  # right-click ▸ Rename…
+    assert explorer.directions[0].name == "Smile"  # the direction's own name, not the row's
+    rows[2].name.context_menu().actions()[0].trigger()  # right-click ▸ Rename
+    QTest.keyClicks(rows[2].name, "Stroke width")
+    QTest.keyClick(rows[2].name, Qt.Key.Key_Return)
     assert rows[2].name.text() == "Stroke width"
     rows[2].first.setValue(4)
     path = tmp_path / "mine.json"
@@ -239,8 +325,8 @@ def test_rename_save_and_load_directions(window, qtbot, tmp_path, monkeypatch, m
     assert np.array_equal(np.stack([d.vector for d in loaded]), model.directions)
 
     # change everything, then load: names and ranges come back
-    monkeypatch.setattr(explorer, "_ask_text", lambda *a: "Something else")
-    QTest.mouseDClick(rows[0].name, Qt.MouseButton.LeftButton)
+    rename(rows[0].name, "Something else")
+    assert explorer.directions[0].name == "Something else"
     click(explorer.edit.reset_button)
     assert rows[2].layers() == (3, 5)
     monkeypatch.setattr(explorer, "_ask_open_path", lambda *a: str(path))
@@ -396,7 +482,8 @@ def test_style_mix_matrix_and_its_layer_choice(window, qtbot):
     view.rows_edit.selectAll()
     QTest.keyClicks(view.rows_edit, "3,9")
     before = window.last_result
-    click(view.render_button)
+    # Generate (Ctrl+Enter) renders it, with the seeds still being typed
+    QTest.keyClick(view.rows_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: window.last_result is not before and not window.busy())
     result = view.result
     assert result.request.params["row_seeds"] == "3,9" and result.count == 3 * 5
@@ -428,14 +515,6 @@ def test_generate_with_the_project_op_opens_the_dialog(window, qtbot):
     QTest.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert window.explorer.dialog is not None and window.explorer.dialog.isVisible()
     assert window.engine.idle() and not window.busy()  # nothing runs before an image is given
-    # typing half an edit in the panel renders nothing (and shows no error)
-    combo.setCurrentIndex(combo.findData("sample"))
-    combo.activated.emit(combo.currentIndex())
-    generate(qtbot, window)
-    before = window.explorer.seeds.result
-    QTest.keyClicks(window.params.editor("edits"), '[{"direction": 0')
-    assert window.engine.idle() and window.explorer.seeds.result is before
-    assert window.message_bar.level() != "error"
 
 
 def test_an_image_dropped_on_the_projection_dialog_is_read_off_the_gui_thread(window, qtbot, tmp_path,
@@ -536,9 +615,12 @@ def test_switching_families_switches_the_explorer(window, qtbot):
     assert window.explorer is not gan
     assert [window.explorer.tabText(i) for i in range(4)] == ["Samples", "Interpolate", "Traverse", "Map"]
     assert [a.text() for a in window.view_actions if a.isVisible()][:2] == ["Samples", "Interpolate"]
-    assert gan.seeds.result is None  # the old model's images are gone
+    assert window.explorer.samples.result is None  # another model's images never show here
+    shown = gan.seeds.result
     window.select_model("fake-gan")
+    # back to the GAN: its own explorer, with its grid as it was (issue 13, point 2)
     assert window.explorer is gan and window.explorer.current_view() == "samples"
+    assert gan.seeds.result is shown is not None
 
 
 def test_the_directions_reader_takes_the_core_format_and_old_names_only_files(tmp_path):

@@ -18,9 +18,11 @@ def test_a_model_opens_on_its_own_tab_not_the_last_models(qtbot, tmp_path, setti
         assert window.session.view == last
         window.models.select("latents")
         assert window.session.model_id == "latents"
-        assert window.explorer is explorer  # the same explorer kind
-        assert explorer.current_view() == explorer.VIEWS[0]  # its first tab, not the Timeline
+        other = window.explorer  # the same kind of explorer, the model's own
+        assert type(other) is type(explorer) and other is not explorer
+        assert other.current_view() == explorer.VIEWS[0]  # its first tab, not the Timeline
         window.models.select("pixels")
+        assert window.explorer is explorer
         assert explorer.current_view() == last  # the first model's tab came back
         window.close()
     finally:
