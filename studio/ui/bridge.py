@@ -41,6 +41,12 @@ class EngineBridge(QObject):
         """Stop listening (before the bridge is deleted while the engine lives on)."""
         self.engine.remove_listener(self._on_engine_event)
 
+    def attach(self, engine: Any) -> None:
+        """Listen to `engine` instead: the window moving to a remote engine and back."""
+        self.detach()
+        self.engine = engine
+        engine.add_listener(self._on_engine_event)
+
     def _on_engine_event(self, event: str, job: Any, payload: Any) -> None:
         # runs on the thread that raised the event: the worker's, or the GUI's on submit
         self._relay.emit(event, job, payload)

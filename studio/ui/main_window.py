@@ -345,6 +345,13 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.engine = self.jobs.engine = engine
         self.refresh_cache_state()
 
+    def use_engine(self, engine: Any) -> None:
+        """Run against `engine` from now on: this machine's, or a remote one with the same
+        interface (Engine ▸ Connect to Server…); no widget knows which."""
+        self.bridge.attach(engine)
+        self.engine = self.jobs.engine = engine
+        self.refresh_cache_state()
+
     def refresh_cache_state(self) -> None:
         self.jobs.command(self.engine.status(), on_result=lambda _j, s: self._show_cache_state(s))
 

@@ -166,9 +166,22 @@ class ActionsMixin:
         model.addAction(self.train_action)
         devices = model.addMenu("&Device")
         devices.addActions(list(self.device_actions.values()))
+        self._build_engine_menu(menu)
         help_menu = menu.addMenu("&Help")
         help_menu.addActions([self.welcome_action, self.shortcuts_action, self.about_action])
 
+    def _build_engine_menu(self, menu: Any) -> None:
+        """Engine ▸ Connect to Server… / Use This Machine (studio.ui.remote_link)."""
+        from studio.ui.remote_link import RemoteLink
+
+        self.remote_link = RemoteLink(self)
+        engine = menu.addMenu("E&ngine")
+        self.connect_server_action = self._action("&Connect to Server…", self.remote_link.ask,
+                                                  tip="Run the models on a `studio serve`")
+        self.local_engine_action = self._action("Use &This Machine",
+                                                self.remote_link.disconnect,
+                                                tip="Run the models here again")
+        engine.addActions([self.connect_server_action, self.local_engine_action])
 
     def show_compare(self) -> None:
         """View ▸ Compare Families…: one window, made on first use; it measures when it
@@ -197,7 +210,7 @@ class ActionsMixin:
 
         dialog = getattr(self, "train_dialog", None)
         if dialog is None:
-            dialog = TrainDialog(parent=self)
+            dialog = TrainDialog(parent=self, library=self.library)
             dialog.model_ready.connect(lambda _id, folder: self.import_folder(folder))
             QApplication.instance().aboutToQuit.connect(dialog.shutdown)
             self.train_dialog = dialog
