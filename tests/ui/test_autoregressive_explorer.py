@@ -172,7 +172,7 @@ def test_complete_needs_a_mask(window, qtbot):
     assert np.array_equal(explorer.complete.mask_canvas.source, grid.images[1])
     click(window.params.generate_button)
     assert not window.busy() and window.last_result is grid
-    assert "Brush over the part to repaint" in window.message_bar.text()
+    assert "Paint the part to repaint first" in window.message_bar.text()
 
 
 def test_drop_an_image_and_read_its_bits_per_dim(window, qtbot, tmp_path, model):

@@ -282,9 +282,17 @@ class MaskCanvas(Canvas):
 
 # -- the view around it ------------------------------------------------------------------------
 # What the brush does, said the same way wherever the mask is painted (the diffusion's
-# Inpaint and the PixelCNN's Complete use the same brush on the same kind of mask)
+# Inpaint and the PixelCNN's Complete use the same brush on the same kind of mask): the
+# brush marks the part to repaint; the view says only what its own op then does
 BRUSH_HINT = ("Left drag marks the part to repaint (shown red), right drag unmarks · [ ] brush "
               "size · Ctrl+Z / Ctrl+Shift+Z undo/redo strokes")
+NO_MASK = "Paint the part to repaint first (left drag on the image)."
+
+
+def no_source(picked_in: str) -> str:
+    """What to do when there is no image to paint on; `picked_in`: the tab to pick one in."""
+    return (f"Pick an image in {picked_in} (click it) or drop an image file on the canvas "
+            "first, then paint the part to repaint.")
 
 
 class MaskPaintView(QWidget):
@@ -295,21 +303,26 @@ class MaskPaintView(QWidget):
     use_picked_requested = Signal()
     use_result_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None, *, hint: str, source_placeholder: str,
-                 results_placeholder: str, use_picked_tip: str, use_result_tip: str,
-                 counter_tip: str) -> None:
+    def __init__(self, parent: QWidget | None = None, *, then: str, picked_in: str,
+                 results_placeholder: str, use_result_tip: str, counter_tip: str) -> None:
+        """`then`: what Generate does with the marked part (after BRUSH_HINT in the help
+        line); `picked_in`: the tab where the image to paint on is picked."""
         super().__init__(parent)
-        self.mask_canvas = MaskCanvas(placeholder=source_placeholder)
+        self.picked_in = picked_in
+        self.mask_canvas = MaskCanvas(placeholder=f"Pick an image in {picked_in} (click it), "
+                                                  "or drop an image file here, then paint the "
+                                                  "part to repaint")
         self.canvas = Canvas(placeholder=results_placeholder)
         self.canvas.cell_clicked.connect(self._on_canvas_cell_clicked)
-        self.caption = caption(hint)
-        self.use_picked = button("Use picked sample", use_picked_tip)
+        self.caption = caption(f"{BRUSH_HINT} · {then}")
+        self.use_picked = button("Use picked sample", f"Paint on the image picked in {picked_in}")
         self.use_result = button("Use result", use_result_tip)
         self.use_result.setEnabled(False)
         self.erase = QToolButton()
         self.erase.setText("Erase")
         self.erase.setCheckable(True)
-        self.erase.setToolTip("Erase with the left button too (the right button always erases)")
+        self.erase.setToolTip("Left drag erases the mask too, as right drag always does "
+                              "(unmarks the part to repaint)")
         self.brush = QSlider(Qt.Orientation.Horizontal)
         self.brush.setRange(1, 64)
         self.brush.setFixedWidth(120)
@@ -366,6 +379,14 @@ class MaskPaintView(QWidget):
 
     def set_source(self, image: np.ndarray, keep_mask: bool = False) -> None:
         self.mask_canvas.set_source(image, keep_mask)
+
+    def missing(self, need_mask: bool = True) -> str:
+        """What is missing before a run, in the same words in every view ("" if nothing)."""
+        if self.mask_canvas.source is None:
+            return no_source(self.picked_in)
+        if need_mask and not self.mask_canvas.has_mask():
+            return NO_MASK
+        return ""
 
     def show_inputs(self, image: Any, mask: Any) -> None:
         """The source and mask a result was made from, on the mask canvas (the same after

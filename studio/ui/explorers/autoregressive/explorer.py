@@ -6,7 +6,7 @@ For the PixelCNN (FamilyInfo.explorer == "autoregressive"). What the family give
   ctx.progress(row, rows, "row k of n") after every row and send rate-limited previews
   in which the pixels not drawn yet are grey (level 64): the views show both while a
   run goes, and Esc (the window's Cancel) stops it at the next row;
-- `complete` takes the image and a mask (white = erase) and returns the kept pixels
+- `complete` takes the image and a mask (white = repaint) and returns the kept pixels
   with the hole in grey, then the variations, most likely first, labelled in bits/dim;
 - `likelihood`: the input and its per-pixel heatmap, with extras bits_per_dim,
   pixel_bits, class_posterior, most_likely_class, max_pixel_bits.
@@ -32,7 +32,7 @@ from studio.ui.explorers.base import SAMPLES, button, caption
 from studio.ui.jobs import JobRouter
 from studio.ui.views.likelihood_views import ReadoutView, pixelcnn_likelihood
 from studio.ui.views.live_runs import LiveRunExplorer, LiveSamplesView
-from studio.ui.views.mask_canvas import BRUSH_HINT, MaskPaintView
+from studio.ui.views.mask_canvas import MaskPaintView
 
 COMPLETE, LIKELIHOOD = "complete", "likelihood"
 VIEWS = (SAMPLES, COMPLETE, LIKELIHOOD)
@@ -50,7 +50,7 @@ class PaintView(LiveSamplesView):
                          hint="Pixels not drawn yet are grey · Esc stops a run · click an "
                               "image to pick it for Complete and Likelihood")
         self.interpolate_button.hide()  # a PixelCNN has no latent to walk
-        self.complete_button = button("Complete…", "Erase part of the picked image and let "
+        self.complete_button = button("Complete…", "Mark part of the picked image and let "
                                       "the model repaint it (Complete tab)")
         self.likelihood_button = button("Likelihood", "Read the exact likelihood of the "
                                         "picked image (Likelihood tab)")
@@ -65,25 +65,18 @@ class PaintView(LiveSamplesView):
 
 
 class CompleteView(MaskPaintView):
-    """The source with the erased region painted over it (left) and the completions,
+    """The source with the part to repaint marked over it (left) and the completions,
     side by side, with their bits/dim listed under them (right)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(
             parent,
-            hint=f"{BRUSH_HINT} · Generate repaints it in several ways, the most likely first",
-            source_placeholder="Pick an image in Paint (click it), or drop an image file "
-                               "here, then brush over the part to repaint",
+            then="Generate repaints it in several ways, the most likely first",
+            picked_in="Paint",
             results_placeholder="The completions appear here, the most likely first",
-            use_picked_tip="Erase on the image picked in Paint",
             use_result_tip="Take the picked completion (or the most likely) as the new "
                            "source, keeping the mask: complete again",
             counter_tip=ROW_TIP)
-        self.erase.setText("Restore")
-        self.erase.setToolTip("Restore kept pixels with the left button too (the right "
-                              "button always restores)")
-        self.clear_button.setToolTip("Clear the mask (nothing is erased)")
-        self.invert.setToolTip("Swap what is erased and what is kept")
         self.names = caption("")
         self.names.setToolTip("What each image is, left to right")
         self.layout().addWidget(self.names)
@@ -128,7 +121,7 @@ class AutoregressiveExplorer(LiveRunExplorer):
         self._add_view(SAMPLES, self.paint, icons.SP_FileDialogListView,
                        "Watch the PixelCNN paint new images pixel by pixel (Ctrl+1)")
         self._add_view(COMPLETE, self.complete, icons.SP_DialogResetButton,
-                       "Erase part of an image and have it completed several ways (Ctrl+2)")
+                       "Mark part of an image and have it repainted several ways (Ctrl+2)")
         self._add_view(LIKELIHOOD, self.likelihood, icons.SP_FileDialogInfoView,
                        "Exact bits per dimension of an image, pixel by pixel (Ctrl+3)")
 
@@ -174,7 +167,7 @@ class AutoregressiveExplorer(LiveRunExplorer):
 
     # -- images in: picks, drops, File ▸ Open ------------------------------------------------
     def take_image(self, image: np.ndarray, path: str) -> bool:
-        """Dropped on Complete: the image to erase and complete. Anywhere else: its
+        """Dropped on Complete: the image to repaint part of. Anywhere else: its
         likelihood is read at once (and it waits in Complete too)."""
         view = self._drop_target or self.current_view()
         self.complete.set_source(image, keep_mask=True)
@@ -223,14 +216,9 @@ class AutoregressiveExplorer(LiveRunExplorer):
         view = self.current_view()
         if view == COMPLETE:
             canvas = self.complete.mask_canvas
-            if canvas.source is None:
-                self.message_raised.emit("Pick an image in Paint (click it) or drop an image "
-                                         "file on the canvas first, then brush over the part "
-                                         "to repaint.")
-                return True
-            if not canvas.has_mask():
-                self.message_raised.emit("Brush over the part to repaint first (left drag on "
-                                         "the image).")
+            missing = self.complete.missing()
+            if missing:
+                self.message_raised.emit(missing)
                 return True
             self.session.set_input("image", canvas.source)
             self.session.set_input("mask", canvas.mask())

@@ -241,17 +241,14 @@ class DiffusionExplorer(LiveRunExplorer):
             self.fork(k)
             return True
         if view == PAINT:
-            source = self.paint.mask_canvas.source
-            if source is None:
-                self.message_raised.emit("Pick a sample in Generate (click it) or drop an image "
-                                          "on the canvas first, then paint the part to repaint.")
+            inpaint = self.session.op == "inpaint"
+            missing = self.paint.missing(need_mask=inpaint)
+            if missing:  # the brush's words, as in the PixelCNN's Complete
+                self.message_raised.emit(missing + (" Or choose Image to image." if inpaint and
+                                                    self.paint.mask_canvas.source is not None else ""))
                 return True
-            self.session.set_input("image", source)
-            if self.session.op == "inpaint":
-                if not self.paint.mask_canvas.has_mask():
-                    self.message_raised.emit("Paint the part to repaint first (left drag on "
-                                              "the image), or choose Image to image.")
-                    return True
+            self.session.set_input("image", self.paint.mask_canvas.source)
+            if inpaint:
                 self.session.set_input("mask", self.paint.mask_canvas.mask())
         return False
 

@@ -30,7 +30,7 @@ from studio.ui.canvas import Canvas
 from studio.ui.explorers.base import button, caption, counter_label
 from studio.ui.flow_layout import FlowLayout
 from studio.ui.views.live_runs import LiveSamplesView
-from studio.ui.views.mask_canvas import BRUSH_HINT, MaskPaintView
+from studio.ui.views.mask_canvas import MaskPaintView
 
 MAX_STRIP = 60
 FORK_TIP = ("Run the branch (Fork group in Parameters: branch seed, guidance, class or prompt) "
@@ -68,11 +68,9 @@ class PaintView(MaskPaintView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(
             parent,
-            hint=f"{BRUSH_HINT} · choose Inpaint or Image to image in Parameters",
-            source_placeholder="Pick a sample in Generate (click it), or drop an image here, "
-                               "then paint the part to repaint",
+            then="Generate runs Inpaint or Image to image (choose it in Parameters)",
+            picked_in="Generate",
             results_placeholder="Inpaint or img2img results appear here",
-            use_picked_tip="Paint on the image picked in Generate",
             use_result_tip="Take the picked result (or the first) as the new source, keeping "
                            "the mask: inpaint again",
             counter_tip=STEP_TIP)

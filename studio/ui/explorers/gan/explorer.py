@@ -9,8 +9,11 @@ It turns what the views report into session changes and requests:
 - the truncation and direction sliders write `truncation` and `edits` (JSON) into the
   session's sample values, so every recipe carries them, and re-render the subject (or
   the whole grid) on a latest-wins lane while they move;
+- each setting shows in one place (TAB_PARAMS): the panel hides truncation and the
+  edits in Truncation & directions, the seeds and layers in Style mix, and the edits
+  everywhere (they are sliders, never JSON; the Seeds grid says which ones it carries);
 - the directions (names, layer ranges, σ) come from the model card's
-  `config["directions"]`; names and ranges can be changed; Save writes the project's
+  `config["directions"]`; names are renamed in place and ranges changed; Save writes the project's
   directions file (studio.core.directions, vectors read from the model's weights with
   numpy) and Load reads it: a loaded vector that is not the model's own direction drives
   its slider as {"vector", "sigma"} in the edits;
@@ -28,7 +31,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QStyle, QWidget
+from PySide6.QtWidgets import QFileDialog, QStyle, QWidget
 
 from studio.core import directions as core_directions
 from studio.core.requests import Request, Result
@@ -36,7 +39,7 @@ from studio.core.session import Session
 from studio.ui.bridge import EngineBridge
 from studio.ui.explorers.base import SAMPLES, Explorer
 from studio.ui.explorers.gan.projection import ProjectionDialog
-from studio.ui.explorers.gan.views import EditView, MixView, SeedsView, WalkView
+from studio.ui.explorers.gan.views import MAX_NAME, EditView, MixView, SeedsView, WalkView
 from studio.ui.file_loader import FileLoader, OpenedFile
 from studio.ui.jobs import JobRouter
 
@@ -45,6 +48,10 @@ VIEW_LABELS = {SAMPLES: "Seeds", "edit": "Truncation & directions", "walk": "Wal
                "mix": "Style mix"}
 OPS_OF_VIEW = {SAMPLES: ("sample", "arithmetic", "project"), "edit": ("sample",),
                "walk": ("walk", "interpolate"), "mix": ("mix",)}
+# each setting in one place: the tabs' own controls set these, so the panel hides them
+# there; the direction edits are sliders in Truncation & directions only (no JSON field)
+TAB_PARAMS = {SAMPLES: ("edits",), "edit": ("truncation", "edits"),
+              "mix": ("row_seeds", "column_seeds", "layers")}
 EDIT_LANE, MIX_LANE = "gan-edit", "gan-mix"
 PREVIEW_PAUSE_MS = 150  # no slider event for this long: the drag has paused
 # a preview frame should take about this long on the worker: the preview level halves when
@@ -53,7 +60,6 @@ PREVIEW_PAUSE_MS = 150  # no slider event for this long: the drag has paused
 PREVIEW_FRAME_S = 0.045
 DIRECTIONS_FILTER = "Directions (*.json)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff)"
-MAX_NAME = 60
 
 
 # -- directions: the one model lives in studio.core.directions ------------------------------------
@@ -70,6 +76,7 @@ class GANExplorer(Explorer):
     VIEWS = VIEWS
     VIEW_LABELS = VIEW_LABELS
     OPS_OF_VIEW = OPS_OF_VIEW
+    TAB_PARAMS = TAB_PARAMS
     animation_hint = "Render a walk first (Walk tab, then Generate)."
 
     def __init__(self, session: Session, jobs: JobRouter, bridge: EngineBridge,
@@ -107,7 +114,7 @@ class GANExplorer(Explorer):
         self.edit.direction_moved.connect(self._on_edit_direction_moved)
         self.edit.layers_changed.connect(self._on_edit_layers_changed)
         self.edit.scope_changed.connect(self._on_edit_scope_changed)
-        self.edit.rename_requested.connect(self._on_edit_rename_requested)
+        self.edit.direction_renamed.connect(self._on_edit_direction_renamed)
         self.edit.direction_reset_requested.connect(self._on_edit_direction_reset_requested)
         self.edit.reset_requested.connect(self._on_edit_reset_requested)
         self.edit.save_requested.connect(self._on_edit_save_requested)
@@ -116,7 +123,6 @@ class GANExplorer(Explorer):
         self.walk.export_requested.connect(self.export_animation_requested)
         self.mix.seeds_edited.connect(self._on_mix_seeds_edited)
         self.mix.layers_chosen.connect(self._on_mix_layers_chosen)
-        self.mix.render_requested.connect(self._on_mix_render_requested)
 
         self.directions: list[core_directions.Direction] = []
         # per model, this run: (name, layers, loaded vector or None, sigma) per direction
@@ -187,7 +193,7 @@ class GANExplorer(Explorer):
     def _show_edits(self, text: Any) -> None:
         edits = core_directions.read_edits(text)
         if edits is None:
-            return  # being typed in the panel: keep the sliders where they are
+            return  # not readable (a hand-made recipe's): keep the sliders where they are
         for direction in self.directions:
             direction.amount = 0.0
         for edit in edits:
@@ -214,6 +220,7 @@ class GANExplorer(Explorer):
         super().clear()
         self.subject = None
         self._edit_dirty = True
+        self.seeds.edits_note.hide()
         self._show_subject()
 
     # -- views and results ---------------------------------------------------------------------------
@@ -228,6 +235,8 @@ class GANExplorer(Explorer):
         view = self.view_of(result.request)
         if view != "edit":
             super().show_result(result)
+            if view == SAMPLES:
+                self._show_grid_edits(result.request)
             if view == SAMPLES and self.subject is not None and self.subject[0] == "seed":
                 self.subject = None  # a new grid: the picked seed is gone with the old one
             self._edit_dirty = True
@@ -248,6 +257,24 @@ class GANExplorer(Explorer):
         self.edit.show_result(result)
         self._edit_dirty = False
         self._show_subject()
+
+    def _show_grid_edits(self, request: Request) -> None:
+        """Say which direction edits the grid on screen carries: the panel does not show
+        them (they are the Truncation & directions tab's sliders)."""
+        edits = core_directions.read_edits(request.params.get("edits", "")) if request.op == "sample" else []
+        moved = []
+        for edit in edits or ():
+            if "vector" in edit:
+                name = next((d.name for d in self.directions
+                             if core_directions.same_vector(d.vector, edit["vector"])), "a loaded direction")
+            else:
+                index = edit["direction"]
+                name = (self.directions[index].name if 0 <= index < len(self.directions)
+                        else f"Direction {index + 1}")
+            moved.append(f"{name} {edit['amount']:+.1f}σ")
+        self.seeds.edits_note.setText("With direction edits: " + ", ".join(moved)
+                                      + " · change them in Truncation & directions" if moved else "")
+        self.seeds.edits_note.setVisible(bool(moved))
 
     def session_changed_quietly(self) -> None:
         """Sliders from the session, without a render (one is on screen already)."""
@@ -434,11 +461,10 @@ class GANExplorer(Explorer):
         self._show_subject()
         self.render_edit()
 
-    def _on_edit_rename_requested(self, index: int) -> None:
+    def _on_edit_direction_renamed(self, index: int, name: str) -> None:
+        """A name typed in place: the direction's own (what Save writes, what a recipe's
+        edits name), not a label of the row's."""
         direction = self.directions[index]
-        name = self._ask_text("Rename direction", f"A name for “{direction.name}”:", direction.name)
-        if name is None or not name.strip():
-            return
         direction.name = name.strip()[:MAX_NAME]
         self.edit.rows[index].set_name(direction.name)
         self._remember_names()
@@ -570,14 +596,11 @@ class GANExplorer(Explorer):
             self.jobs.submit(request, lane=MIX_LANE, latest_wins=True, label="mix (live)",
                              on_result=lambda _job, result: self.mix.show_result(result))
 
-    def _on_mix_render_requested(self) -> None:
-        self._on_mix_seeds_edited(self.mix.rows_edit.text(), self.mix.columns_edit.text())
-        if self.current_view() != "mix":
-            self.set_view("mix")
-        self.generate_requested.emit()
-
     # -- hooks ---------------------------------------------------------------------------------------
     def take_generate(self) -> bool:
+        if self.current_view() == "mix":  # the seeds being typed are part of this run
+            self._on_mix_seeds_edited(self.mix.rows_edit.text(), self.mix.columns_edit.text())
+            return False
         if self.current_view() == "edit":
             self._keep_edit()
             return True
@@ -589,7 +612,7 @@ class GANExplorer(Explorer):
     def rerender_live(self) -> bool:
         sample = self._values("sample")
         if sample is not None and core_directions.read_edits(sample.get("edits", "")) is None:
-            return True  # edits half-typed in the panel: no render until they parse
+            return True  # edits that do not parse (a hand-made recipe's): nothing to render
         self.session_changed_quietly()
         if self.current_view() == "edit":
             self.render_edit()
@@ -663,10 +686,6 @@ class GANExplorer(Explorer):
             self.jobs.cancel(self.dialog.job)
 
     # -- dialogs (separate methods, so tests can answer for the user) -------------------------------------
-    def _ask_text(self, caption: str, label: str, text: str) -> str | None:
-        value, ok = QInputDialog.getText(self, caption, label, text=text)
-        return value if ok else None
-
     def _ask_save_path(self, caption: str, file_filter: str, suggested: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self, caption, str(Path.home() / suggested), file_filter)
         return path or None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -39,6 +39,7 @@ from studio.ui.explorers.base import SamplesView, caption
 TRUNCATION_STEP = 0.01  # slider resolution of ψ
 AMOUNT_STEP = 0.1  # slider resolution of a direction, in σ
 AMOUNT_MAX = 4.0  # direction sliders run from −AMOUNT_MAX σ to +AMOUNT_MAX σ
+MAX_NAME = 60  # a direction's name, as long as its row shows
 LAYER_RANGES = ("coarse", "middle", "fine")
 LAYER_RANGE_HELP = {
     "coarse": "Coarse styles (the first layers): pose, shape, layout",
@@ -73,6 +74,12 @@ class SeedsView(SamplesView):
                                        "then edit it with the directions")
         self.buttons.insertWidget(0, self.edit_button)
         self.buttons.addWidget(self.project_button)
+        # the direction edits the grid carries (the panel does not show them)
+        self.edits_note = caption("")
+        self.edits_note.setToolTip("Direction edits are set with the sliders of the "
+                                   "Truncation & directions tab")
+        self.edits_note.hide()
+        self.layout().insertWidget(1, self.edits_note)
 
     def seed_of(self, index: int) -> int | None:
         """The seed of cell `index`, when the grid is a plain sample by seeds."""
@@ -91,27 +98,93 @@ class SeedsView(SamplesView):
 
 
 # -- truncation & directions -----------------------------------------------------------------
-class NameLabel(QLabel):
-    """A direction's name: double-click (or right-click ▸ Rename) to rename it."""
+class NameEdit(QLineEdit):
+    """A direction's name, renamed in place: double-click it, press F2 on it, or
+    right-click ▸ Rename; Enter (or leaving the field) keeps the new name, Esc the old.
+    Between renames it reads as a label."""
 
-    rename_requested = Signal()
+    renamed = Signal(str)
     reset_requested = Signal()
 
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
+        self._before = text
+        self.setMaxLength(MAX_NAME)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._on_context_menu_requested)
+        self.returnPressed.connect(self._on_return_pressed)
+        self._show_editing(False)
+
+    @property
+    def editing(self) -> bool:
+        return not self.isReadOnly()
+
+    def start_rename(self) -> None:
+        self._before = self.text()
+        self._show_editing(True)
+        self.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.selectAll()
+
+    def set_name(self, name: str) -> None:
+        """Show `name` (the explorer's, after a rename, a load or a reset)."""
+        self._before = name
+        self.setText(name)
+        self.setCursorPosition(0)
+
+    def _show_editing(self, editing: bool) -> None:
+        self.setReadOnly(not editing)
+        self.setFrame(editing)
+        # between renames no field shows: the name reads as the row's heading
+        self.setStyleSheet("" if editing else "QLineEdit { background: transparent; border: none; }")
+        self.setCursor(Qt.CursorShape.IBeamCursor if editing else Qt.CursorShape.ArrowCursor)
+
+    def _finish(self, keep: bool) -> None:
+        if not self.editing:
+            return
+        self._show_editing(False)
+        name = self.text().strip()
+        if not keep or not name or name == self._before:
+            self.setText(self._before)  # Esc, or nothing left to name it by
+        else:
+            self.renamed.emit(name)
+        self.setCursorPosition(0)
+
+    def _on_return_pressed(self) -> None:
+        self._finish(keep=True)
+
+    def focusOutEvent(self, event) -> None:
+        self._finish(keep=True)  # clicking elsewhere keeps the name typed, as Enter does
+        super().focusOutEvent(event)
+
+    def event(self, event) -> bool:
+        # while renaming, Esc and Enter are the field's (not the window's Cancel); F2 too
+        if event.type() == QEvent.Type.ShortcutOverride and event.modifiers() in (
+                Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier):
+            keys = ((Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter) if self.editing
+                    else (Qt.Key.Key_F2,))
+            if event.key() in keys:
+                event.accept()
+                return True
+        return super().event(event)
 
     def mouseDoubleClickEvent(self, event) -> None:
-        if event.button() == Qt.MouseButton.LeftButton:
-            self.rename_requested.emit()
+        if not self.editing and event.button() == Qt.MouseButton.LeftButton:
+            self.start_rename()
             event.accept()
         else:
             super().mouseDoubleClickEvent(event)
 
+    def keyPressEvent(self, event) -> None:
+        if not self.editing and event.key() == Qt.Key.Key_F2:
+            self.start_rename()
+        elif self.editing and event.key() == Qt.Key.Key_Escape:
+            self._finish(keep=False)
+        else:
+            super().keyPressEvent(event)
+
     def context_menu(self) -> QMenu:
         menu = QMenu(self)
-        menu.addAction("Rename…", self.rename_requested.emit)
+        menu.addAction("Rename", self.start_rename)
         menu.addAction("Reset Amount and Layers", self.reset_requested.emit)
         return menu
 
@@ -124,7 +197,7 @@ class DirectionRow(QFrame):
 
     amount_changed = Signal(float)
     layers_changed = Signal(int, int)
-    rename_requested = Signal()
+    renamed = Signal(str)
     reset_requested = Signal()
 
     def __init__(self, name: str, layers: tuple[int, int], sigma: float, layer_count: int,
@@ -132,8 +205,8 @@ class DirectionRow(QFrame):
         super().__init__(parent)
         self.setObjectName("directionRow")
         self.sigma = sigma
-        self.name = NameLabel(name)
-        self.name.rename_requested.connect(self.rename_requested)
+        self.name = NameEdit(name)
+        self.name.renamed.connect(self._on_name_renamed)
         self.name.reset_requested.connect(self.reset_requested)
         font = self.name.font()
         font.setBold(True)
@@ -192,8 +265,12 @@ class DirectionRow(QFrame):
         self._update_tips()
 
     def set_name(self, name: str) -> None:
-        self.name.setText(name)
+        self.name.set_name(name)
         self._update_tips()
+
+    def _on_name_renamed(self, name: str) -> None:
+        self._update_tips()
+        self.renamed.emit(name)
 
     def _show_amount(self, amount: float) -> None:
         self.value_label.setText(f"{amount:+.1f}σ")
@@ -201,7 +278,7 @@ class DirectionRow(QFrame):
     def _update_tips(self) -> None:
         first, last = self.layers()
         tip = (f"{self.name.text()}: layers {first}–{last} · σ = {self.sigma:g} · "
-               "double-click or right-click the name to rename it")
+               "double-click the name (or F2) to rename it in place")
         self.name.setToolTip(tip)
         self.slider.setToolTip(f"Move along {self.name.text()} (−{AMOUNT_MAX:g}σ … "
                                f"+{AMOUNT_MAX:g}σ); the image re-renders as you drag")
@@ -228,7 +305,7 @@ class EditView(QWidget):
     scope_changed = Signal(bool)  # True: the whole grid
     direction_moved = Signal(int, float)  # index, amount in σ
     layers_changed = Signal(int, int, int)  # index, first, last
-    rename_requested = Signal(int)
+    direction_renamed = Signal(int, str)  # index, the new name
     direction_reset_requested = Signal(int)
     reset_requested = Signal()
     save_requested = Signal()
@@ -339,7 +416,7 @@ class EditView(QWidget):
             row = DirectionRow(name, layers, sigma, layer_count)
             row.amount_changed.connect(lambda amount, i=index: self.direction_moved.emit(i, amount))
             row.layers_changed.connect(lambda f, last, i=index: self.layers_changed.emit(i, f, last))
-            row.rename_requested.connect(lambda i=index: self.rename_requested.emit(i))
+            row.renamed.connect(lambda name, i=index: self.direction_renamed.emit(i, name))
             row.reset_requested.connect(lambda i=index: self.direction_reset_requested.emit(i))
             self._rows_layout.addWidget(row)
             self.rows.append(row)
@@ -554,12 +631,11 @@ class MixView(QWidget):
 
     seeds_edited = Signal(str, str)  # row seeds, column seeds
     layers_chosen = Signal(str)  # coarse | middle | fine
-    render_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.caption = caption("Rows keep their seed's styles; each column gives its seed's "
-                               "chosen layers. Press Render (or Generate).")
+                               "chosen layers. Press Generate (Ctrl+Enter) for the matrix.")
         self.rows_edit = QLineEdit()
         self.rows_edit.setToolTip("Row seeds, comma-separated: each row keeps this seed's styles")
         self.columns_edit = QLineEdit()
@@ -579,9 +655,6 @@ class MixView(QWidget):
             button.clicked.connect(lambda _=False, n=name: self.layers_chosen.emit(n))
             self.layer_group.addButton(button)
             self.layer_buttons[name] = button
-        self.render_button = QPushButton("Render")
-        self.render_button.setToolTip("Render the matrix (Generate does the same here)")
-        self.render_button.clicked.connect(self.render_requested)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Rows"))
         controls.addWidget(self.rows_edit, 1)
@@ -591,9 +664,7 @@ class MixView(QWidget):
         controls.addWidget(QLabel("Styles taken"))
         for button in self.layer_buttons.values():
             controls.addWidget(button)
-        controls.addSpacing(8)
-        controls.addWidget(self.render_button)
-        self.canvas = Canvas(placeholder="Press Render for the style-mixing matrix")
+        self.canvas = Canvas(placeholder="Press Generate (Ctrl+Enter) for the style-mixing matrix")
         self.canvas.cell_clicked.connect(self._on_canvas_cell_clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
