@@ -134,6 +134,37 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def stage_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` to a temp beside `path` and flush it to disk, without landing it yet:
+    `land()` does that later. Lets a writer do its slow part (the fsync) while other work
+    runs, and keep only the rename for the end."""
+    temp = reserve_temp(Path(path))
+    try:
+        with open(temp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    return temp
+
+
+def land(temp: Path, path: str | os.PathLike[str]) -> None:
+    """Rename a finished temp (from `reserve_temp`, already flushed to disk by its writer)
+    onto `path`: now, or inside `together()` with the block's other files at its end. On
+    failure the caller still owns the temp."""
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(target))
+    group = _group.get()
+    if group is not None:
+        group.pending.append((Path(temp), target))
+    else:
+        os.replace(temp, target)
+
+
 def reserve_temp(target: Path) -> Path:
     """Create an empty, unused temp file in `target`'s folder and return its path.
 

@@ -100,6 +100,26 @@ def test_together_lands_every_file_on_success(tmp_path):
     assert _leftovers(tmp_path) == []
 
 
+def test_a_staged_file_lands_only_when_its_block_ends_and_goes_when_it_fails(tmp_path):
+    staged = atomic.stage_bytes(tmp_path / "walk.json", b"{}")
+    assert atomic.is_temp_name(staged.name) and staged.read_bytes() == b"{}"
+    assert not (tmp_path / "walk.json").exists()
+    with atomic.together():
+        atomic.land(staged, tmp_path / "walk.json")
+        assert not (tmp_path / "walk.json").exists()  # nothing visible before the end
+    assert (tmp_path / "walk.json").read_bytes() == b"{}" and _leftovers(tmp_path) == []
+    staged = atomic.stage_bytes(tmp_path / "walk.json", b"new")
+    with pytest.raises(RuntimeError), atomic.together():
+        atomic.land(staged, tmp_path / "walk.json")
+        raise RuntimeError("the video failed")
+    assert (tmp_path / "walk.json").read_bytes() == b"{}" and _leftovers(tmp_path) == []
+    (tmp_path / "folder").mkdir()
+    staged = atomic.stage_bytes(tmp_path / "folder", b"x")
+    with pytest.raises(IsADirectoryError):
+        atomic.land(staged, tmp_path / "folder")
+    assert staged.exists()  # the caller still owns it
+
+
 def test_an_animation_and_its_sidecar_land_together(tmp_path):
     frames = np.zeros((3, 8, 8, 3), np.uint8)
     result = Result(request=Request("m", "interpolate", {}), images=frames)

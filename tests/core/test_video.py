@@ -33,6 +33,17 @@ def test_the_yuv_shortcut_gives_the_same_planes_as_converting_the_enlarged_frame
             assert np.array_equal(a, b)
 
 
+def test_a_batch_converts_to_the_same_planes_as_its_frames_one_by_one():
+    batch = np.random.default_rng(2).integers(0, 256, (3, 6, 10, 3), dtype=np.uint8)
+    planes = video.yuv420(batch)
+    for i, frame in enumerate(batch):
+        for whole, alone in zip(planes, video.yuv420(frame)):
+            assert np.array_equal(whole[i], alone)
+    odd = batch[:, :5, :7]
+    assert video.even(odd).shape == (3, 6, 8, 3)
+    assert np.array_equal(video.even(odd)[1], video.even(odd[1]))
+
+
 @pytest.mark.parametrize("name", ["a.mp4", "a.webm"])
 @pytest.mark.parametrize("scale", [ExportScale(4), ExportScale(3), ExportScale(pixels=50)])
 def test_videos_decode_to_every_frame_at_an_even_size(name, scale, tmp_path):
