@@ -37,6 +37,9 @@ class ParamSpec:
     group: str = "General"
     required: bool = False  # for array kinds: must the request carry it?
     live: bool = False  # the UI re-renders on change through the latest-wins lane
+    # a class list's name for −1 where it is not "Random" (a class drawn per image): what
+    # the op does without a class, e.g. "Any (all classes)" for a likelihood
+    unset_label: str = ""
 
     def __post_init__(self) -> None:
         assert self.kind in SCALAR_KINDS + ARRAY_KINDS, f"unknown kind {self.kind!r}"

@@ -335,9 +335,10 @@ class ParamsPanel(QWidget):
 
     def _class_editor(self, spec: ParamSpec, emit: Callable[[Any], None]):
         """A class from a list of the model's classes; −1 first: "Random" (a class per
-        image, from the seed) or, for a negative class, "None" (the unconditional model)."""
+        image, from the seed), for a negative class "None" (the unconditional model), or
+        what the op says it does without a class (its spec's `unset_label`)."""
         combo = QComboBox()
-        combo.addItem("None" if "negative" in spec.name else "Random", -1)
+        combo.addItem(spec.unset_label or ("None" if "negative" in spec.name else "Random"), -1)
         for index, name in enumerate(self._class_names):
             if spec.maximum is None or index <= spec.maximum:
                 combo.addItem(name, index)

@@ -68,6 +68,29 @@ def test_the_window_opens_on_the_autoregressive_explorer(window):
     assert window.session.op == "complete"
 
 
+def test_a_class_is_chosen_from_a_list_whose_first_entry_says_what_minus_one_does(window, qtbot):
+    """Random where a class is drawn per image; what the op does without a class elsewhere
+    (a likelihood over all classes, a completion in the class the kept pixels fit best)."""
+    from PySide6.QtWidgets import QComboBox
+
+    classes = list(window.library.get("tiny-pixelcnn").card.classes)
+    firsts = {}
+    for view in ("samples", "complete", "likelihood"):
+        window.explorer.set_view(view)
+        combo = window.params.editor("class_index")
+        assert isinstance(combo, QComboBox)
+        items = [combo.itemText(i) for i in range(combo.count())]
+        assert items[1:] == classes
+        firsts[window.session.op] = items[0]
+    assert firsts == {"sample": "Random", "complete": "Best fit to the kept pixels",
+                      "likelihood": "Any (all classes)"}
+    window.explorer.set_view("samples")
+    combo = window.params.editor("class_index")
+    combo.setCurrentIndex(3)  # as a user picks the third class
+    assert window.session.value("class_index") == 2
+    assert generate(qtbot, window).request.params["class_index"] == 2
+
+
 def test_the_painting_grows_row_by_row_and_esc_stops_it(window, qtbot, monkeypatch):
     from studio.families.autoregressive import model as ar
 

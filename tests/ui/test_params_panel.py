@@ -118,3 +118,19 @@ def test_rows_a_view_shows_itself_are_hidden_and_a_section_left_empty_too(panel,
     assert not panel.editor("steps").isVisible()
     panel.set_hidden(())
     assert panel.editor("strength").isVisible() and panel.sections()["Sampler"].isVisible()
+
+
+def test_a_class_list_names_minus_one_as_the_op_says(qtbot):
+    panel = ParamsPanel()
+    qtbot.addWidget(panel)
+    spec = OpSpec("score", (
+        ParamSpec("class_index", "int", default=-1, minimum=-1, maximum=9,
+                  unset_label="Any (all classes)"),
+        ParamSpec("negative_class_index", "int", default=-1, minimum=-1, maximum=9),
+    ))
+    panel.set_class_names(["zero", "one"])
+    panel.set_ops([spec], "score")
+    panel.set_spec(spec, spec.defaults())
+    assert panel.editor("class_index").itemText(0) == "Any (all classes)"
+    assert panel.editor("negative_class_index").itemText(0) == "None"
+    assert [panel.editor("class_index").itemText(i) for i in (1, 2)] == ["zero", "one"]

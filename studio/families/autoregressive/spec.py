@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from studio.core.params import OpSpec, ParamSpec
 from studio.core.registry import FamilyInfo
-from studio.families.flow.spec import L_CLASS, L_IMAGE
+from studio.families.flow.spec import L_CLASS, L_CLASS_ANY, L_IMAGE
 from studio.families.specs import SEED
 
 # -- autoregressive ---------------------------------------------------------------------
@@ -19,6 +21,12 @@ AR_SAMPLER = ParamSpec("sampler", "choice", default="cached", choices=("cached",
                        help="cached: recompute only the new row and pixel (fast). plain: the "
                             "whole network over the whole image for every pixel (slow, "
                             "the reference; the same seed gives the same image).")
+# a completion without a class takes the one that best explains the pixels kept before
+# the hole, not a random one
+AR_CLASS_FIT = replace(L_CLASS, unset_label="Best fit to the kept pixels",
+                       help="For a class-conditional model: the class to repaint in (−1 = the "
+                            "class that best explains the kept pixels before the hole; a "
+                            "random one when the hole starts at the first pixel).")
 
 AUTOREGRESSIVE = FamilyInfo(
     name="autoregressive",
@@ -45,14 +53,14 @@ AUTOREGRESSIVE = FamilyInfo(
                 SEED,
                 ParamSpec("variations", "int", default=4, minimum=1, maximum=16,
                           label="Variations", help="How many different completions to paint, side by side."),
-                AR_TEMPERATURE, AR_TOP_K, L_CLASS,
+                AR_TEMPERATURE, AR_TOP_K, AR_CLASS_FIT,
             ),
             label="Complete",
             help="Repaint the erased pixels, each conditioned on every pixel before it; the "
                  "kept pixels stay exactly as they were. Variations are ordered by the "
                  "likelihood of the whole image, so the pixels below the hole have a say.",
         ),
-        OpSpec("likelihood", (L_IMAGE, L_CLASS), label="Likelihood",
+        OpSpec("likelihood", (L_IMAGE, L_CLASS_ANY), label="Likelihood",
                help="The image's exact negative log-likelihood in bits per dimension, and a "
                     "heatmap of the bits spent on each pixel."),
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from studio.core.params import OpSpec, ParamSpec
 from studio.core.registry import FamilyInfo
 from studio.families.specs import COUNT, ENDPOINTS, SEED
@@ -12,6 +14,11 @@ from studio.families.specs import COUNT, ENDPOINTS, SEED
 L_CLASS = ParamSpec("class_index", "int", default=-1, minimum=-1, maximum=255, label="Class",
                     help="For a class-conditional model: the class to draw (−1 = a random "
                          "class per image). Ignored by unconditional models.")
+# a likelihood without a class is the image's likelihood over all of them, not a random one
+L_CLASS_ANY = replace(L_CLASS, unset_label="Any (all classes)",
+                      help="For a class-conditional model: the class to score the image "
+                           "under (−1 = any: its likelihood over all classes, mapped under "
+                           "the most likely one). Ignored by unconditional models.")
 L_IMAGE = ParamSpec("image", "image", required=True, label="Image",
                     help="An image from the canvas (or dropped on it), resized to the model's resolution.")
 FLOW_LATENT = ParamSpec("latent", "latent", required=True, label="Latent",
@@ -34,7 +41,7 @@ FLOW = FamilyInfo(
     ops=(
         OpSpec("sample", (SEED, COUNT, FLOW_TEMPERATURE, L_CLASS), label="Sample",
                help="Invert random draws from the prior at the given temperature."),
-        OpSpec("likelihood", (L_IMAGE, L_CLASS), label="Likelihood",
+        OpSpec("likelihood", (L_IMAGE, L_CLASS_ANY), label="Likelihood",
                help="The image's exact likelihood in bits per dimension, and maps of where "
                     "those bits are spent: per pixel, and per scale of the flow."),
         OpSpec("encode", (L_IMAGE,), label="Encode",
