@@ -7,6 +7,9 @@
     studio animate --model ID --keyframes 3,17,42 [--frames-per-keyframe 24]
                    [--path slerp|lerp|spline] [--constant-speed] [--loop] [--fps 24]
                    [--scale 4] -o walk.mp4   (see `studio animate --help`)
+    studio batch --recipe walk.mp4.recipe.json -o walk.mp4 [--ray auto|local|ADDRESS]
+                 [--workers N]   (long renders on Ray; also --model ID --seeds 0-9999 -o DIR,
+                 and --eval --model ID --samples N; see `studio batch --help`)
     studio train --recipe FILE [--out DIR] [--steps N] [--threads N]
     studio train --data FOLDER --family vae --size small --resolution 64 --steps N
                  [--grey] [--classes] [--flip] [--no-resume]   (see `studio train --data . --help`)
@@ -69,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return self_check(argv[1:])
     commands = {"models": cmd_models, "generate": cmd_generate, "train": cmd_train,
                 "eval": cmd_eval, "import": cmd_import, "compare": cmd_compare,
-                "animate": cmd_animate, "serve": cmd_serve}
+                "animate": cmd_animate, "serve": cmd_serve, "batch": cmd_batch}
     if argv[0] in ("-h", "--help") or argv[0] not in commands:
         print(__doc__.strip())
         if argv[0] in ("-h", "--help"):
@@ -369,10 +372,23 @@ def _export_scale(args: argparse.Namespace) -> tuple[Any, str | None]:
 
 def _write_output(path: Path, result: Any, services: Any, fps: int, scale: Any = None,
                   resample: str | None = None) -> int:
+    family = services.library.get(result.request.model_id).family
+    write_result(path, result, family, fps, scale, resample)
+    print(f"wrote {path} ({result.count} image{'s' if result.count != 1 else ''}, "
+          f"{result.timings.get('run', 0.0) * 1000:.0f} ms)")
+    readouts = _readouts(result.extras)
+    if readouts:
+        print(readouts)
+    return 0
+
+
+def write_result(path: Path, result: Any, family: str, fps: int = 12, scale: Any = None,
+                 resample: str | None = None) -> None:
+    """The files `studio generate -o FILE` writes for a result (`studio batch`'s seed
+    sweep writes its PNGs through here too, so they are the same files)."""
     from studio.core import atomic, export, media
 
     suffix = path.suffix.lower()
-    family = services.library.get(result.request.model_id).family
     if suffix not in (".gif", ".webp", ".png"):
         raise UsageError(f"{path}: unsupported output type {suffix or '(none)'}; use .png, .gif or .webp")
     try:
@@ -388,12 +404,6 @@ def _write_output(path: Path, result: Any, services: Any, fps: int, scale: Any =
         raise UsageError(f"{path}: cannot write ({exc})") from None
     except OSError as exc:  # name the file that failed: the latent may be the one
         raise UsageError(f"{exc.filename or path}: cannot write ({exc.strerror or exc})") from None
-    print(f"wrote {path} ({result.count} image{'s' if result.count != 1 else ''}, "
-          f"{result.timings.get('run', 0.0) * 1000:.0f} ms)")
-    readouts = _readouts(result.extras)
-    if readouts:
-        print(readouts)
-    return 0
 
 
 def _readouts(extras: Mapping[str, Any]) -> str:
@@ -420,6 +430,12 @@ def cmd_serve(argv: Sequence[str]) -> int:
     from studio.cli_serve import cmd_serve as serve
 
     return serve(argv, UsageError)
+
+
+def cmd_batch(argv: Sequence[str]) -> int:
+    from studio.batch.cli import cmd_batch as batch  # Ray only once the arguments are read
+
+    return batch(argv)
 
 
 # -- train / eval / import --------------------------------------------------------------

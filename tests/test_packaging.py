@@ -87,3 +87,18 @@ def test_windows_and_macos_icons_hold_their_sizes():
     assert "version_info.txt" in {p.name for p in (ROOT / "packaging" / "windows").iterdir()}
     plist = module.macos_info_plist(module.read_meta())
     assert plist["CFBundleShortVersionString"] == studio.__version__
+
+
+def test_the_bundle_leaves_out_ray():
+    # `studio batch`'s optional extra is installed by `make test` but is no part of the
+    # desktop bundle: the freezer must not follow studio.batch's import of it
+    import ast
+
+    spec = ast.parse((ROOT / "packaging" / "latent-studio.spec").read_text())
+    excludes = next(ast.literal_eval(node.value) for node in ast.walk(spec)
+                    if isinstance(node, ast.Assign)
+                    and any(getattr(t, "id", None) == "excludes" for t in node.targets))
+    assert "ray" in excludes
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert any(d.startswith("ray") for d in pyproject["project"]["optional-dependencies"]["distributed"])
+    assert not any(d.startswith("ray") for d in pyproject["project"]["dependencies"])

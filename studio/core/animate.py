@@ -221,20 +221,33 @@ def export(model: Any, info: Any, animation: Animation, path: str | Path, ctx: J
         ctx.progress(written, total, f"frame {written}/{total} · ETA {eta:.0f} s")
 
     batches = render_batches(model, info, animation, latents, ctx)
+    writer = write_animation(animation, batches, path, scale, resample, threaded, extra,
+                             on_frame=progress, before_finish=ctx.check_cancelled)
+    return ExportReport(Path(path), writer.written, writer.size or (0, 0),
+                        time.perf_counter() - started, animation)
+
+
+def write_animation(animation: Animation, batches: Iterator[np.ndarray], path: str | Path,
+                    scale: ExportScale | None = None, resample: str | None = None,
+                    threaded: bool = True, extra: Mapping[str, Any] | None = None,
+                    on_frame: Callable[[int], None] | None = None,
+                    before_finish: Callable[[], None] | None = None) -> AnimationWriter:
+    """Encode the planned `animation`'s frames, batch by batch in frame order, with its
+    recipe; whoever rendered them (this process, or Ray workers in `studio batch`)."""
     first = next(batches)
     # the recipe (and the MP4 comment, written when the container opens) needs the size
     record = recipe_record(animation, scale, resample, first.shape[1:3], extra)
     writer = AnimationWriter(path, animation.fps, animation.quality,
                              comment=json.dumps(record, sort_keys=True), scale=scale,
-                             resample=resample, threaded=threaded, on_frame=progress)
+                             resample=resample, threaded=threaded, on_frame=on_frame)
     with writer:
         writer.add(first)
         for images in batches:
             writer.add(images)
-        ctx.check_cancelled()
+        if before_finish is not None:
+            before_finish()
         writer.finish(json.dumps(record, indent=2) + "\n")
-    return ExportReport(Path(path), writer.written, writer.size or (0, 0),
-                        time.perf_counter() - started, animation)
+    return writer
 
 
 def export_task(info: Any, animation: Animation, path: str | Path, *,

@@ -269,15 +269,34 @@ def _run(model: Any, op: str, params: Mapping[str, Any], inputs: Mapping[str, np
     return model.run(op, dict(params), dict(inputs), JobContext())
 
 
+def sample_calls(spec: Any, samples: int, seed: int = 0) -> list[dict[str, Any]]:
+    """The `sample` op's parameters, call by call, that draw an evaluation's `samples`
+    images: seed + i for call i, each as many images as one call may make. Whoever runs
+    them (here, or Ray workers in `studio batch --eval`) gets the same images in order."""
+    batched = "count" in spec.defaults()
+    per_call = int(spec.param("count").maximum or 64) if batched else 1
+    calls: list[dict[str, Any]] = []
+    made = 0
+    while made < samples:
+        params: dict[str, Any] = {"seed": seed + len(calls)}
+        if batched:
+            params["count"] = min(per_call, samples - made)
+        calls.append(params)
+        made += params.get("count", 1)
+    return calls
+
+
 def evaluate_model(model: Any, family: Any, samples: int = 256, seed: int = 0,
                    data: Mapping[str, Split] | None = None,
-                   evaluator: Evaluator | None = None, glyphs: bool = True) -> dict[str, float]:
+                   evaluator: Evaluator | None = None, glyphs: bool = True,
+                   images: np.ndarray | None = None) -> dict[str, float]:
     """The evaluator's figures for a loaded model (studio.core.family.LoadedModel).
 
     `family` is its FamilyInfo (which ops it has); `data` the {"train", "held_out"} splits
     it was trained on (default: the glyph splits its card names). `glyphs=False` (a model
     of the user's own images) leaves out the glyph classifier's figures, which would mean
-    nothing there; the distances, reconstruction and bits/dim remain."""
+    nothing there; the distances, reconstruction and bits/dim remain. `images` are the
+    unconditional samples when drawn already (the `sample_calls` run elsewhere)."""
     if glyphs:
         evaluator = evaluator or Evaluator.load()
     ops = {op.name: op for op in family.ops}
@@ -290,17 +309,10 @@ def evaluate_model(model: Any, family: Any, samples: int = 256, seed: int = 0,
 
     if "sample" in ops:
         spec = ops["sample"]
-        per_call = int(spec.param("count").maximum or 64) if "count" in spec.defaults() else 1
-        chunks, made, call = [], 0, 0
-        while made < samples:
-            params: dict[str, Any] = {"seed": seed + call}
-            if "count" in spec.defaults():
-                params["count"] = min(per_call, samples - made)
-            images = _run(model, "sample", params, {}).images
-            chunks.append(images)
-            made += len(images)
-            call += 1
-        gen_images = np.concatenate(chunks)[:samples]
+        if images is None:
+            images = np.concatenate([_run(model, "sample", params, {}).images
+                                     for params in sample_calls(spec, samples, seed)])
+        gen_images = np.asarray(images)[:samples]
         if evaluator is not None and glyphs:
             out["recognisability"] = evaluator.recognisability(gen_images)
         class_param = next((name for name in CLASS_PARAMS if name in spec.defaults()), None)

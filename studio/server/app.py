@@ -39,7 +39,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from studio.core.params import ParamError
 from studio.server import protocol
-from studio.server.clients import Clients, ServerJob
+from studio.server.clients import Clients, Delivery, Message, ServerJob
 
 MAX_BODY = 16 * 1024 * 1024  # bytes in one request (a recipe embeds inputs up to 4 MB each)
 SWEEP_INTERVAL = 5.0  # seconds between retention sweeps
@@ -195,14 +195,14 @@ class ServerState:
         if client is None:
             client = self.clients.new_client()
         await socket.accept()
-        outbox: asyncio.Queue[str | bytes] = asyncio.Queue()
+        outbox: asyncio.Queue[Message] = asyncio.Queue()
         client.loop, client.outbox = asyncio.get_running_loop(), outbox
         await socket.send_text(json.dumps({"event": "hello", "client": client.id,
                                            "protocol": protocol.PROTOCOL_VERSION,
                                            "resumed": resumed}))
         for message in client.replay() if resumed else []:
             outbox.put_nowait(message)
-        sender = asyncio.create_task(_send_all(socket, outbox))
+        sender = asyncio.create_task(_send_all(socket, outbox, self.clients))
         try:
             while True:  # the client sends nothing; this notices when it goes
                 message = await socket.receive()
@@ -219,10 +219,13 @@ class ServerState:
                 await sender
 
 
-async def _send_all(socket: WebSocket, outbox: asyncio.Queue[str | bytes]) -> None:
+async def _send_all(socket: WebSocket, outbox: asyncio.Queue[Message], clients: Clients) -> None:
     while True:
         message = await outbox.get()
-        if isinstance(message, bytes):
+        if isinstance(message, Delivery):
+            await socket.send_bytes(message.frame())
+            clients.fetched(message.sjob)
+        elif isinstance(message, bytes):
             await socket.send_bytes(message)
         else:
             await socket.send_text(message)

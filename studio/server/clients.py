@@ -10,7 +10,8 @@ jobs when it reconnects.
 
 Retention: a finished result is kept until its client fetched it (and `FETCHED_GRACE`
 after, so the PNG and the latents can both be read), or `RETENTION` seconds, within
-`memory_cap` bytes: past the cap the oldest results go first.
+`memory_cap` bytes: past the cap the oldest results go first. A result sent with its
+`finished` event counts as fetched once the frame is sent.
 """
 
 from __future__ import annotations
@@ -67,15 +68,32 @@ class ServerJob:
 
 
 @dataclass(eq=False)
+class Delivery:
+    """A finished job's event with its result, made into a frame when it is sent (on the
+    event loop, not on the engine's worker)."""
+
+    sjob: ServerJob
+
+    def frame(self) -> bytes:
+        result = self.sjob.job.result
+        header = {"event": ev.FINISHED, "job": self.sjob.id, "lane": self.sjob.lane,
+                  "count": result.count}
+        return protocol.binary_frame(header, protocol.result_to_json(result))
+
+
+Message = str | bytes | Delivery
+
+
+@dataclass(eq=False)
 class Client:
     id: str
     jobs: dict[int, ServerJob] = field(default_factory=dict)
     last_seen: float = field(default_factory=time.monotonic)
     # the open event stream: messages (str or bytes) posted to its loop
     loop: asyncio.AbstractEventLoop | None = None
-    outbox: asyncio.Queue[str | bytes] | None = None
+    outbox: asyncio.Queue[Message] | None = None
 
-    def post(self, message: str | bytes) -> None:
+    def post(self, message: Message) -> None:
         """From any thread: queue a message for the open stream (none open: dropped;
         the stream's replay on reconnect tells the state instead)."""
         loop, outbox = self.loop, self.outbox
@@ -86,16 +104,19 @@ class Client:
         except RuntimeError:  # the loop closed: the server is stopping
             pass
 
-    def replay(self) -> list[str]:
+    def replay(self) -> list[Message]:
         """What a reconnecting stream is told: each kept job's latest state."""
-        messages = []
+        messages: list[Message] = []
         for sjob in sorted(self.jobs.values(), key=lambda s: s.id):
             state = sjob.job.state.value
             event = {"queued": ev.QUEUED, "running": ev.STARTED, "done": ev.FINISHED,
                      "failed": ev.FAILED, "cancelled": ev.CANCELLED}[state]
             if sjob.job.superseded:
                 event = ev.DROPPED
-            messages.append(_event_message(event, sjob, sjob.job.error))
+            if event == ev.FINISHED and sjob.job.result is not None:
+                messages.append(Delivery(sjob))
+            else:
+                messages.append(_event_message(event, sjob, sjob.job.error))
         return messages
 
 
@@ -106,8 +127,6 @@ def _event_message(event: str, sjob: ServerJob, payload: Any) -> str:
     elif event == ev.PROGRESS:
         fraction, message = payload
         fields.update(fraction=float(fraction), message=str(message or ""))
-    elif event == ev.FINISHED and sjob.job.result is not None:
-        fields["count"] = sjob.job.result.count
     elif event == ev.FAILED:
         fields.update(error=str(payload or sjob.job.error), unexpected=bool(sjob.job.unexpected))
     return protocol.event_text(event, sjob.id, **fields)
@@ -193,9 +212,11 @@ class Clients:
                 sjob.finished_at = self.clock()
             if event == ev.FINISHED:
                 sjob.progress = 1.0
-        sjob.client.post(_event_message(event, sjob, payload))
-        if event == ev.FINISHED:
+        if event == ev.FINISHED and sjob.job.result is not None:
+            sjob.client.post(Delivery(sjob))  # the result goes with the event
             self.sweep()
+        else:
+            sjob.client.post(_event_message(event, sjob, payload))
 
     def queued_message(self, sjob: ServerJob) -> str:
         return _event_message(ev.QUEUED, sjob, None)

@@ -5,9 +5,11 @@ remote engine. No Qt, no torch, no web framework: plain JSON and bytes.
   embedded as arrays; the server never reads a path a client names.
 - A result (`GET /v1/jobs/{id}/result`) is JSON: the recipe, the images and latents as
   arrays in the recipe's array form, labels, columns, extras, timings, device.
-- Events on `WS /v1/events` are JSON text frames `{"event": ..., "job": id, ...}`; a
-  preview is a binary frame: 4 bytes (big-endian) of header length, a JSON header
-  `{"event": "preview", "job": id, "shape": [N, H, W, C]}`, then the uint8 pixels.
+- Events on `WS /v1/events` are JSON text frames `{"event": ..., "job": id, ...}`, but for
+  two binary frames: 4 bytes (big-endian) of header length, a JSON header, a payload. A
+  preview's header is `{"event": "preview", "job": id, "shape": [N, H, W, C]}` and its
+  payload the uint8 pixels; `finished` carries the result (the JSON above) as its payload,
+  which saves the client a round trip (`GET .../result` still answers).
 """
 
 from __future__ import annotations
@@ -103,11 +105,11 @@ def result_to_json(result: Result) -> bytes:
     return json.dumps(document).encode()
 
 
-def result_from_json(body: bytes, request: Request | None = None) -> Result:
+def result_from_json(body: bytes | memoryview, request: Request | None = None) -> Result:
     """The Result a server sent; `request`, when given, is the client's own (the same
     recipe, so the window keeps the object it submitted)."""
     try:
-        document = json.loads(body)
+        document = json.loads(bytes(body))
         if request is None:
             request = Request.from_recipe(document["recipe"])
         latents = document.get("latents")
@@ -131,19 +133,38 @@ def event_text(event: str, job: int, **fields: Any) -> str:
     return json.dumps({"event": event, "job": job, **fields})
 
 
+def binary_frame(header: Mapping[str, Any], payload: bytes) -> bytes:
+    encoded = json.dumps(dict(header)).encode()
+    return _HEADER.pack(len(encoded)) + encoded + payload
+
+
+def read_binary_frame(frame: bytes) -> tuple[dict[str, Any], memoryview]:
+    """(header, payload) of a binary frame."""
+    try:
+        (length,) = _HEADER.unpack_from(frame)
+        header = json.loads(frame[_HEADER.size:_HEADER.size + length])
+        if not isinstance(header, dict):
+            raise ValueError("the header is not an object")
+        return header, memoryview(frame)[_HEADER.size + length:]
+    except (struct.error, TypeError, ValueError) as exc:
+        raise ProtocolError(f"a malformed binary frame ({exc})") from None
+
+
 def preview_frame(job: int, images: np.ndarray) -> bytes:
     images = np.ascontiguousarray(images, dtype=np.uint8)
-    header = json.dumps({"event": "preview", "job": job, "shape": list(images.shape)}).encode()
-    return _HEADER.pack(len(header)) + header + images.tobytes()
+    header = {"event": "preview", "job": job, "shape": list(images.shape)}
+    return binary_frame(header, images.tobytes())
+
+
+def preview_images(header: Mapping[str, Any], payload: memoryview) -> np.ndarray:
+    try:
+        shape = tuple(int(n) for n in header["shape"])
+        return np.frombuffer(payload, np.uint8).reshape(shape)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProtocolError(f"a malformed preview frame ({exc})") from None
 
 
 def read_preview_frame(frame: bytes) -> tuple[int, np.ndarray]:
     """(job id, uint8 images) from a binary preview frame."""
-    try:
-        (length,) = _HEADER.unpack_from(frame)
-        header = json.loads(frame[_HEADER.size:_HEADER.size + length])
-        shape = tuple(int(n) for n in header["shape"])
-        pixels = np.frombuffer(frame, np.uint8, offset=_HEADER.size + length)
-        return int(header["job"]), pixels.reshape(shape)
-    except (struct.error, KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(f"a malformed preview frame ({exc})") from None
+    header, payload = read_binary_frame(frame)
+    return int(header.get("job", 0)), preview_images(header, payload)

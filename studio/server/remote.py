@@ -160,18 +160,18 @@ class RemoteEngine:
             return self._by_remote.get(remote_id)
 
     def _on_message(self, message: str | bytes) -> None:
-        if isinstance(message, bytes):
-            remote_id, images = protocol.read_preview_frame(message)
-            job = self._job_for(remote_id)
-            if job is not None and not job.state.finished:
-                self._emit(ev.PREVIEW, job, images)
-            return
-        data = json.loads(message)
+        payload: memoryview | None = None
+        if isinstance(message, bytes):  # a preview, or a result with its finished event
+            data, payload = protocol.read_binary_frame(message)
+        else:
+            data = json.loads(message)
         event, remote_id = data.get("event"), int(data.get("job", 0))
         job = self._job_for(remote_id)
         if job is None or job.state.finished:
             return
-        if event == ev.STARTED and job.state is JobState.QUEUED:
+        if event == ev.PREVIEW and payload is not None:
+            self._emit(ev.PREVIEW, job, protocol.preview_images(data, payload))
+        elif event == ev.STARTED and job.state is JobState.QUEUED:
             job.state = JobState.RUNNING
             job.started_at = time.perf_counter()
             self._running = job
@@ -179,13 +179,7 @@ class RemoteEngine:
         elif event == ev.PROGRESS:
             self._emit(ev.PROGRESS, job, (data.get("fraction", 0.0), data.get("message", "")))
         elif event == ev.FINISHED:
-            response = self.http.get(f"{protocol.PREFIX}/jobs/{remote_id}/result")
-            if response.status_code != 200:
-                self._end(remote_id, job, JobState.FAILED, ev.FAILED,
-                          _error_text(response, "the server lost the result"))
-                return
-            job.result = protocol.result_from_json(response.content, job.request)
-            self._end(remote_id, job, JobState.DONE, ev.FINISHED, job.result)
+            self._finished(remote_id, job, payload)
         elif event == ev.FAILED:
             job.unexpected = bool(data.get("unexpected", False))
             self._end(remote_id, job, JobState.FAILED, ev.FAILED, str(data.get("error", "")))
@@ -194,6 +188,17 @@ class RemoteEngine:
         elif event == ev.DROPPED:
             job.superseded = True
             self._end(remote_id, job, JobState.CANCELLED, ev.DROPPED, job.error)
+
+    def _finished(self, remote_id: int, job: Job, payload: memoryview | None) -> None:
+        if payload is None:  # sent without its result: ask for it
+            response = self.http.get(f"{protocol.PREFIX}/jobs/{remote_id}/result")
+            if response.status_code != 200:
+                self._end(remote_id, job, JobState.FAILED, ev.FAILED,
+                          _error_text(response, "the server lost the result"))
+                return
+            payload = memoryview(response.content)
+        job.result = protocol.result_from_json(payload, job.request)
+        self._end(remote_id, job, JobState.DONE, ev.FINISHED, job.result)
 
     def _end(self, remote_id: int, job: Job, state: JobState, event: str, payload: Any) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from studio.core.cache import ModelCache
 from studio.core.engine import Engine, validator_for
 from studio.core.requests import Request
 from studio.server.clients import Clients
-from studio.server.protocol import read_preview_frame
+from studio.server.protocol import read_binary_frame, read_preview_frame
 from studio.server.remote import RemoteEngine
 from studio.server.serve import ServerThread
 from tests.fakes import (
@@ -98,15 +98,20 @@ class RawClient:
 
     def events_until(self, job_id: int, ends=("finished", "failed", "cancelled", "dropped"),
                      timeout: float = 10.0) -> list:
-        """Messages (dicts, or (job, images) for previews) until `job_id` ends."""
+        """Messages (dicts, or (job, images) for previews) until `job_id` ends; a
+        finished event's result is its "payload"."""
         messages = []
         deadline = time.monotonic() + timeout
         while True:
             frame = self.socket.recv(max(0.01, deadline - time.monotonic()))
             if isinstance(frame, bytes):
-                messages.append(read_preview_frame(frame))
-                continue
-            message = json.loads(frame)
+                header, payload = read_binary_frame(frame)
+                if header["event"] == "preview":
+                    messages.append(read_preview_frame(frame))
+                    continue
+                message = {**header, "payload": bytes(payload)}  # finished, with its result
+            else:
+                message = json.loads(frame)
             messages.append(message)
             if message.get("job") == job_id and message["event"] in ends:
                 return messages

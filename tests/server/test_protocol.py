@@ -53,6 +53,12 @@ def test_a_job_streams_its_events_and_its_result_equals_the_in_process_one(serve
     assert len(events) == len(messages)
 
     expected = in_process(sample())
+    finished = texts[-1]  # a binary frame: the event's header, the result as its payload
+    assert {k: finished[k] for k in ("event", "job", "lane", "count")} == {
+        "event": "finished", "job": job_id, "lane": "default", "count": 4}
+    pushed = protocol.result_from_json(finished["payload"])
+    assert np.array_equal(pushed.images, expected.images)
+    assert np.array_equal(pushed.latents, expected.latents)
     state = client.http.get(f"/v1/jobs/{job_id}").json()
     assert state["state"] == "done" and state["shape"] == [4, 8, 8, 1]
     result = protocol.result_from_json(client.http.get(f"/v1/jobs/{job_id}/result").content)
