@@ -9,6 +9,7 @@ do not need a dependency.)
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -36,3 +37,15 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event({self.name!r}, {len(self._callbacks)} callbacks)"
+
+
+@dataclass
+class Claim:
+    """Handed to the callbacks of an *offer* (a Generate, an opened image): one of them
+    may take it, as a Qt event is accepted, and the emitter does its default only when
+    none did. So the window asks "does anyone take this?" without knowing who might."""
+
+    taken: bool = False
+
+    def take(self) -> None:
+        self.taken = True

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.core.events import Event
+from studio.core.events import Claim, Event
 from studio.core.params import OpSpec, random_seed
 from studio.core.registry import Registry
 from studio.core.requests import Request, Result
@@ -102,6 +102,11 @@ class SessionEvents:
         # a user-visible run in progress, and its end ("done", "failed", "cancelled")
         self.previewed = Event("previewed")  # (request, images)
         self.run_ended = Event("run_ended")  # (request, state)
+        # a live parameter moved in the panel: what is on screen re-renders
+        self.live_edited = Event("live_edited")  # (op, name)
+        # offers: a view may take them (claim.take()); else the window does its default
+        self.generate_offered = Event("generate_offered")  # (claim)
+        self.image_offered = Event("image_offered")  # (claim, image, path)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(vars(self).values())
@@ -346,6 +351,31 @@ class Session:
         if subject is not self._state.subject:
             self._state.subject = subject
             self.events.subject_changed.emit(subject)
+
+    def set_endpoint(self, side: str, image: np.ndarray, latent: np.ndarray | None) -> None:
+        """An end of the interpolation ("a" or "b"): its latent when known (it wins in
+        the request), and its image, which the walk's well shows either way."""
+        self.set_input(f"latent_{side}", latent)
+        self.set_input(f"image_{side}", image)
+
+    # -- offers and live edits -----------------------------------------------------------
+    def offer_generate(self) -> bool:
+        """Generate pressed: True when a view took it (an edit of the picked image, a
+        dialog); False: run the session's request."""
+        claim = Claim()
+        self.events.generate_offered.emit(claim)
+        return claim.taken
+
+    def offer_image(self, image: np.ndarray, path: str) -> bool:
+        """An image file opened or dropped, fitted to the model: True when a view took it
+        (the GAN projects it); False: encode it."""
+        claim = Claim()
+        self.events.image_offered.emit(claim, image, path)
+        return claim.taken
+
+    def live_edit(self, name: str) -> None:
+        """A live parameter (`live=True` in its spec) was moved: views re-render."""
+        self.events.live_edited.emit(self.op, name)
 
     # -- results -------------------------------------------------------------------------
     def add_result(self, result: Result, view: str) -> None:

@@ -8,7 +8,6 @@ in, so tests build it around a fake family.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -345,13 +344,6 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.engine = self.jobs.engine = engine
         self.refresh_cache_state()
 
-    def use_engine(self, engine: Any) -> None:
-        """Run against `engine` from now on: this machine's, or a remote one with the same
-        interface (Engine ▸ Connect to Server…); no widget knows which."""
-        self.bridge.attach(engine)
-        self.engine = self.jobs.engine = engine
-        self.refresh_cache_state()
-
     def refresh_cache_state(self) -> None:
         self.jobs.command(self.engine.status(), on_result=lambda _j, s: self._show_cache_state(s))
 
@@ -467,17 +459,9 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         # the explorer follows (a "reset" re-reads the session)
         self.session.set_values(values, cause="reset", source=self.params)
 
-    def _on_params_live_value_changed(self, _name: str, _value: Any) -> None:
-        if self.explorer.rerender_live():
-            return
-        # re-render what is on screen, if it was made by this op: latest wins
-        result = self.explorer.result()
-        if result is None or result.request.op != self.session.op or self.session.model_id is None:
-            return
-        request = dataclasses.replace(self.session.request(), inputs=result.request.inputs)
-        self.jobs.submit(request, lane="live", latest_wins=True, label=f"{request.op} (live)",
-                         on_result=lambda _job, r: self.session.add_result(
-                             r, self.explorer.view_of(r.request)))
+    def _on_params_live_value_changed(self, name: str, _value: Any) -> None:
+        if self.session.model_id is not None:
+            self.session.live_edit(name)  # the explorer on screen re-renders
 
     def _on_params_op_chosen(self, op: str) -> None:
         if op == self.session.op:
@@ -512,8 +496,8 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             return
         if self._active:
             return  # one generation at a time; Esc cancels it
-        if self.explorer.take_generate():
-            return  # the explorer runs it (an edit of the picked image, a dialog)
+        if self.session.offer_generate():
+            return  # a view runs it (an edit of the picked image, a dialog)
         spec = self.session.op_spec()
         request = self.session.request()
         missing = [p for p in spec.array_params if p.required and p.name not in request.inputs]
@@ -564,7 +548,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         if result.request.op == "encode" and samples.images is not None:
             if endpoint:
                 latent = None if result.latents is None else result.latents[0]
-                self.explorer.set_endpoint(endpoint, result.images[0], latent)
+                self.session.set_endpoint(endpoint, result.images[0], latent)  # the walk follows
             elif pick:
                 samples.pick(len(samples.images) - 1, as_b=(pick == "b" and bool(samples.selection)))
         if not endpoint and self.explorer.current_view() != view:

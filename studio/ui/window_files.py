@@ -78,8 +78,8 @@ class FilesMixin:
 
     def _encode_image(self, fitted: np.ndarray, path: str, pick: str, endpoint: str) -> None:
         card = self.library.get(self.session.model_id).card
-        if self.explorer.take_image(fitted, path):
-            return  # the GAN explorer projects it
+        if self.session.offer_image(fitted, path):
+            return  # a view took it (the GAN explorer projects it)
         if "encode" not in self.registry.get(self.session.family).op_names:
             self.show_error(f"{card.name} cannot take an image: a "
                             f"{self.registry.get(self.session.family).label} has no encoder.")

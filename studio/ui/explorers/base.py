@@ -7,12 +7,14 @@ explorer table (studio.ui.explorers); a kind not in the table gets SamplesExplor
 Each explorer follows the session (`attach`): it re-reads it after undo, reset and
 restore, and shows the results the session announces.
 
-The window talks to every explorer through the small interface of `Explorer`: results
-in (`show_result`), what is shown out (`result`, `current_image`, `selected_index`,
-`animation_result`), views (`current_view`, `set_view`, `view_of`, `ops_of_view`), and a
-few hooks where an explorer may take over from the window (`take_generate`,
-`rerender_live`). Every explorer has a "samples" view: a SamplesView, where results
-of unknown ops land and where sample previews grow.
+The window asks an explorer what is shown (`result`, `current_image`, `selected_index`,
+`animation_result`) and which view shows what (`current_view`, `set_view`, `view_of`,
+`ops_of_view`); it never calls down to change one. Everything else comes through the
+session's events: results and previews, undo and restore, a live slider moved in the
+panel (`rerender_live`), and the offers of a Generate (`take_generate`) or an opened
+image (`take_image`), which the explorer on screen may take. Every explorer has a
+"samples" view: a SamplesView, where results of unknown ops land and where sample
+previews grow.
 """
 
 from __future__ import annotations
@@ -328,6 +330,9 @@ class Explorer(QTabWidget):
         ctx.session.events.result_added.connect(self._on_session_result_added)
         ctx.session.events.previewed.connect(self._on_session_previewed)
         ctx.session.events.run_ended.connect(self._on_session_run_ended)
+        ctx.session.events.live_edited.connect(self._on_session_live_edited)
+        ctx.session.events.generate_offered.connect(self._on_session_generate_offered)
+        ctx.session.events.image_offered.connect(self._on_session_image_offered)
 
     def _on_session_values_changed(self, _op: str, cause: str, source: object) -> None:
         if cause in WHOLESALE and source is not self and self.ctx.is_current(self):
@@ -348,13 +353,29 @@ class Explorer(QTabWidget):
         if state == "cancelled" and self.ctx.is_current(self) and self.samples.result is not None:
             self.samples.show_result(self.samples.result)  # take back the partial preview
 
-    # -- hooks the window calls ---------------------------------------------------------------
-    def set_model(self, card: Any) -> None:
-        """The model whose results the explorer will show (after `clear`)."""
-        self.card = card
+    def _on_session_live_edited(self, op: str, _name: str) -> None:
+        if not self.ctx.is_current(self) or self.rerender_live():
+            return
+        # re-render what is on screen, if it was made by this op: latest wins
+        result = self.result()
+        if result is None or result.request.op != op or self.session.model_id is None:
+            return
+        request = self.session.request(op, inputs=result.request.inputs)
+        self.jobs.submit(request, lane="live", latest_wins=True, label=f"{op} (live)",
+                         on_result=lambda _job, r: self.session.add_result(r, self.view_of(r.request)))
 
-    def set_endpoint(self, side: str, image: np.ndarray, latent: np.ndarray | None) -> None:
-        """An encoded image becomes an interpolation end (explorers that have one)."""
+    def _on_session_generate_offered(self, claim: Any) -> None:
+        if self.ctx.is_current(self) and not claim.taken and self.take_generate():
+            claim.take()
+
+    def _on_session_image_offered(self, claim: Any, image: np.ndarray, path: str) -> None:
+        if self.ctx.is_current(self) and not claim.taken and self.take_image(image, path):
+            claim.take()
+
+    # -- what an explorer may do differently ---------------------------------------------------
+    def set_model(self, card: Any) -> None:
+        """The model whose results this explorer shows (once: each model has its own)."""
+        self.card = card
 
     def take_image(self, image: np.ndarray, path: str) -> bool:
         """An image file the user dropped or opened, fitted to the model: True when the
@@ -368,7 +389,7 @@ class Explorer(QTabWidget):
 
     def rerender_live(self) -> bool:
         """A live parameter changed in the panel: True when the explorer re-rendered
-        itself; False lets the window re-render the shown result."""
+        itself; False re-renders the shown result (if the current op made it)."""
         return False
 
     def session_changed(self) -> None:

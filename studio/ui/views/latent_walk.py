@@ -19,6 +19,7 @@ from studio.ui.explorers.base import Explorer
 from studio.ui.views.vae_views import InterpolateView
 
 INTERPOLATE = "interpolate"
+ENDPOINT_INPUTS = ("image_a", "image_b", "latent_a", "latent_b")
 
 
 class LatentWalkExplorer(Explorer):
@@ -62,11 +63,21 @@ class LatentWalkExplorer(Explorer):
         self.scrub_result = None
         self.interpolate.slider.setEnabled(False)
 
-    # -- endpoints ---------------------------------------------------------------------------
+    # -- endpoints: the session's image_a/b and latent_a/b, the wells follow ---------------
+    def attach(self, ctx: Any) -> None:
+        super().attach(ctx)
+        ctx.session.events.inputs_changed.connect(self._on_session_inputs_changed)
+
     def set_endpoint(self, side: str, image: np.ndarray, latent: np.ndarray | None) -> None:
-        self.interpolate.wells[side].set_image(image)
-        self.session.set_input(f"latent_{side}", latent)
-        self.session.set_input(f"image_{side}", None if latent is not None else image)
+        self.session.set_endpoint(side, image, latent)
+
+    def _on_session_inputs_changed(self, name: str) -> None:
+        if name not in ENDPOINT_INPUTS or not self.ctx.is_current(self):
+            return
+        side = name[-1]
+        image = self.session.inputs.get(f"image_{side}")
+        if image is not None:
+            self.interpolate.wells[side].set_image(image)
         if self.endpoints() is not None:
             self.interpolate.slider.setEnabled(True)
 
