@@ -48,7 +48,7 @@ AUTOREGRESSIVE = FamilyInfo(
             (
                 L_IMAGE,
                 ParamSpec("mask", "mask", required=True, label="Mask",
-                          help="White (≥ 128) = erase and repaint, black = keep. "
+                          help="White (≥ 128) = repaint, black = keep. "
                                "Resized to the model's resolution."),
                 SEED,
                 ParamSpec("variations", "int", default=4, minimum=1, maximum=16,
@@ -56,7 +56,7 @@ AUTOREGRESSIVE = FamilyInfo(
                 AR_TEMPERATURE, AR_TOP_K, AR_CLASS_FIT,
             ),
             label="Complete",
-            help="Repaint the erased pixels, each conditioned on every pixel before it; the "
+            help="Repaint the marked pixels, each conditioned on every pixel before it; the "
                  "kept pixels stay exactly as they were. Variations are ordered by the "
                  "likelihood of the whole image, so the pixels below the hole have a say.",
         ),
