@@ -94,7 +94,7 @@ def test_the_window_opens_on_the_seed_grid(window, qtbot):
     controls = [explorer.seeds.edit_button, explorer.seeds.project_button,
                 explorer.seeds.interpolate_button, explorer.edit.truncation_slider,
                 explorer.edit.whole_grid, explorer.edit.save_button, explorer.edit.load_button,
-                explorer.edit.reset_button, explorer.edit.keep_button, explorer.walk.play_button,
+                explorer.edit.reset_button, explorer.walk.play_button,
                 explorer.walk.fps, explorer.walk.repeat, explorer.walk.export_button,
                 explorer.walk.frame_slider, explorer.mix.rows_edit, explorer.mix.columns_edit,
                 explorer.seeds.edits_note, *explorer.mix.layer_buttons.values()]
@@ -119,6 +119,7 @@ def test_each_setting_appears_in_one_place(window, qtbot, model):
     assert not params.is_shown("edits")
     assert params.is_shown("seed") and params.is_shown("class_index")
     assert explorer.edit.truncation_slider.isVisible() and explorer.edit.rows[0].slider.isVisible()
+    assert explorer.edit.findChildren(QPushButton) == []  # Generate keeps the edit
     row = explorer.edit.rows[0]
     row.slider.setFocus()
     QTest.keyClick(row.slider, Qt.Key.Key_PageUp)
@@ -230,9 +231,9 @@ def test_a_direction_slider_writes_edits_into_the_recipe(window, qtbot, model):
     row.last.setFocus()
     QTest.keyClick(row.last, Qt.Key.Key_Down)
     assert json.loads(window.session.value("edits", "sample"))[0]["layers"] == [0, 1]
-    # Add to History keeps it, with its recipe
+    # Generate (the one action button) keeps it in the History, with its recipe
     before = window.last_result
-    click(window.explorer.edit.keep_button)
+    click(window.params.generate_button)
     qtbot.waitUntil(lambda: window.last_result is not before and not window.busy())
     kept = window.last_result
     recipe = export.recipe_of(kept)

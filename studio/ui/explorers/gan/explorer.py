@@ -119,7 +119,6 @@ class GANExplorer(Explorer):
         self.edit.reset_requested.connect(self._on_edit_reset_requested)
         self.edit.save_requested.connect(self._on_edit_save_requested)
         self.edit.load_requested.connect(self._on_edit_load_requested)
-        self.edit.keep_requested.connect(self._keep_edit)
         self.walk.export_requested.connect(self.export_animation_requested)
         self.mix.seeds_edited.connect(self._on_mix_seeds_edited)
         self.mix.layers_chosen.connect(self._on_mix_layers_chosen)

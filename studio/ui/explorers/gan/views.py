@@ -310,7 +310,6 @@ class EditView(QWidget):
     reset_requested = Signal()
     save_requested = Signal()
     load_requested = Signal()
-    keep_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -350,11 +349,9 @@ class EditView(QWidget):
         self.load_button.setText("Load…")
         self.load_button.setToolTip("Load names and layer ranges saved for this model")
         self.load_button.clicked.connect(self.load_requested)
-        self.keep_button = QPushButton("Add to History")
-        self.keep_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton))
-        self.keep_button.setToolTip("Render this edit as a result of its own, with its recipe "
-                                    "(Generate does the same here)")
-        self.keep_button.clicked.connect(self.keep_requested)
+        # one action button, the panel's Generate: here it keeps the edit on screen
+        self.keep_hint = caption("The sliders re-render at once; Generate (Ctrl+Enter) adds "
+                                 "this edit to the History, with its recipe.")
 
         self.rows: list[DirectionRow] = []
         self._rows_box = QWidget()
@@ -379,7 +376,7 @@ class EditView(QWidget):
         grid.addWidget(self.no_directions, 4, 0, 1, 3)
         grid.addWidget(self._rows_box, 5, 0, 1, 3)
         grid.setRowStretch(6, 1)
-        grid.addWidget(self.keep_button, 7, 0, 1, 3)
+        grid.addWidget(self.keep_hint, 7, 0, 1, 3)
         grid.setColumnStretch(0, 1)
         scroll = QScrollArea()
         scroll.setWidget(panel)
