@@ -3,7 +3,7 @@ of an animation's recipe (`studio generate --recipe walk.recipe.json -o again.mp
 
     studio animate --model ID --keyframes 3,17,42 [--frames-per-keyframe 24]
                    [--path slerp|lerp|spline] [--constant-speed] [--loop] [--fps 24]
-                   [--scale 4] -o walk.mp4
+                   [--scale 4] [--classes 1,7,1] [--set steps=10 ...] -o walk.mp4
 """
 
 from __future__ import annotations
@@ -58,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
                         f"{', '.join(anim.EASINGS)} (default linear)")
     p.add_argument("--hold", default="", metavar="H[,H...]",
                    help="extra frames each keyframe is held, in keyframe order (default 0)")
+    p.add_argument("--classes", default="", metavar="C[,C...]",
+                   help="class-conditional diffusion: each keyframe's class, in keyframe order "
+                        "(default: the --set class_index, else each seed's own class); between "
+                        "keyframes of two classes the class embedding is lerped")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
+                   help="a sampler or conditioning setting of the render op, fixed for every "
+                        "frame and kept in the recipe (diffusion: steps, scheduler, eta, "
+                        "guidance, class_index, negative_class_index); repeat for more")
     p.add_argument("--fps", type=float, default=24, help="frames per second (default 24)")
     p.add_argument("--scale", metavar="S",
                    help="each frame enlarged: a whole factor (1, 2, 4, 8) or a pixel size "
@@ -111,12 +119,43 @@ def cmd_animate(argv: Sequence[str]) -> int:
     op = render_op_for(info)
     if op is None:
         raise UsageError(f"{args.model}: the {info.label} family has no latent to animate")
+    fixed = _fixed_settings(op, args.settings)
+    classes = _ints(args.classes, "--classes")
+    if classes and len(classes) != len(seeds):
+        raise UsageError(f"--classes: give one class per keyframe ({len(seeds)}), "
+                         f"not {len(classes)}")
+    if classes and not any(p.name == "class_index" for p in info.op("sample").params):
+        raise UsageError(f"--classes: the {info.label} family has no classes")
     args.recipe = None
     scale, resample = _export_scale(args)
     animation = Animation(args.model, np.zeros((len(seeds), 1), np.float32), settings,
-                          render_op=op.name, fps=args.fps, quality=args.quality,
-                          measure=args.measure, batch=args.batch)
-    return _run(animation, info, args.output, scale, resample, args.device, args.threads, seeds)
+                          render_op=op.name, render_params=fixed, fps=args.fps,
+                          quality=args.quality, measure=args.measure, batch=args.batch)
+    each = [{"class_index": c} for c in classes]
+    return _run(animation, info, args.output, scale, resample, args.device, args.threads, seeds,
+                each)
+
+
+def _fixed_settings(op: Any, pairs: Sequence[str]) -> dict[str, Any]:
+    """--set NAME=VALUE pairs, checked against the render op's sampler and conditioning
+    settings (the ones fixed for every frame)."""
+    from studio.cli import UsageError
+    from studio.core.animate import FIXED_GROUPS
+    from studio.core.params import ParamError
+
+    allowed = {p.name: p for p in op.params if p.group in FIXED_GROUPS and not p.is_array}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in allowed:
+            names = ", ".join(allowed) or "none for this family"
+            raise UsageError(f"--set {pair!r}: give NAME=VALUE with NAME one of: {names}")
+        try:
+            out[name] = allowed[name].coerce(value.strip())
+        except ParamError as exc:
+            raise UsageError(f"--set: {exc}") from None
+    return out
 
 
 def render_recipe(request: Any, args: argparse.Namespace, scale: Any, resample: str | None) -> int:
@@ -143,7 +182,8 @@ def render_recipe(request: Any, args: argparse.Namespace, scale: Any, resample: 
 
 
 def _run(animation: Animation, info: Any, output: Path, scale: Any, resample: str | None,
-         device: str | None, threads: int | None, seeds: Sequence[int]) -> int:
+         device: str | None, threads: int | None, seeds: Sequence[int],
+         each: Sequence[Any] = ()) -> int:
     from studio.cli import Bug, UsageError, _services
     from studio.core.engine import JobState
     from studio.core.video import VideoError, check_encoder
@@ -154,7 +194,8 @@ def _run(animation: Animation, info: Any, output: Path, scale: Any, resample: st
         raise UsageError(str(exc)) from None
     services = _services(device, threads)
     try:
-        task = export_task(info, animation, output, seeds=seeds, scale=scale, resample=resample)
+        task = export_task(info, animation, output, seeds=seeds, each=each, scale=scale,
+                           resample=resample)
         started = time.perf_counter()
         job = services.engine.submit_call(task, label=f"animate · {animation.model_id}")
         job.wait()

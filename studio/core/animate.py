@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from studio.core.requests import RecipeError, Request
 from studio.core.video import DEFAULT_QUALITY, AnimationWriter
 
 ANIMATE_OP = "animate"  # the op of an animation's recipe (the studio runs it, not a family)
+FIXED_GROUPS = ("Sampler", "Conditioning")  # the render op's settings the panel fixes
 DEFAULT_BATCH = 8
 
 
@@ -68,6 +69,26 @@ def keyframe_latent(render_op: OpSpec, latents: np.ndarray | None, extras: Mappi
     return np.asarray(source[index], np.float32)
 
 
+def keyframe_condition(render_op: OpSpec, extras: Mapping[str, Any], index: int
+                       ) -> np.ndarray | None:
+    """The conditioning vector of image `index` of a result, for a render op that takes one
+    per frame (`extra["keyframe_condition"]` names both the result extra and the op's input;
+    class-conditional diffusion: the image's class as a one-hot class mix). None otherwise."""
+    key = render_op.extra.get("keyframe_condition")
+    source = extras.get(key) if key else None
+    if source is None or index >= len(source):
+        return None
+    return np.asarray(source[index], np.float32)
+
+
+def fixed_settings(render_op: OpSpec, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The render op's sampler and conditioning settings (steps, scheduler, guidance, …)
+    found in `values` (the parameter panel's, say): fixed for every frame, and recorded in
+    the recipe's render_params."""
+    return {p.name: values[p.name] for p in render_op.params
+            if p.group in FIXED_GROUPS and not p.is_array and p.name in values}
+
+
 @dataclass(frozen=True, eq=False)
 class Animation:
     """Everything an animation needs to be rendered again: its recipe."""
@@ -83,6 +104,8 @@ class Animation:
     batch: int = DEFAULT_BATCH  # frames per forward pass (part of the recipe: floats depend on it)
     labels: tuple[str, ...] = ()
     positions: tuple[float, ...] | None = None  # every frame's path position, once planned
+    # (K, D) per-keyframe conditioning (a class mix), lerped along the path; None: none
+    conditions: np.ndarray | None = None
 
     @property
     def frame_count(self) -> int:
@@ -92,6 +115,13 @@ class Animation:
         assert self.positions is not None, "plan the animation first"
         return anim.frame_latents(np.asarray(self.keyframes, np.float32),
                                   self.positions[start:stop], self.settings)
+
+    def frame_conditions(self, start: int = 0, stop: int | None = None) -> np.ndarray | None:
+        """The frames' conditioning, lerped between keyframes (None without conditions)."""
+        if self.conditions is None:
+            return None
+        assert self.positions is not None, "plan the animation first"
+        return anim.frame_conditions(self.conditions, self.positions[start:stop], self.settings)
 
     def keyframe_frames(self) -> list[float]:
         assert self.positions is not None
@@ -108,8 +138,10 @@ class Animation:
             "batch": self.batch, "labels": list(self.labels),
             "positions": None if self.positions is None else [float(u) for u in self.positions],
         }
-        return Request(self.model_id, ANIMATE_OP, params,
-                       {"keyframes": np.asarray(self.keyframes, np.float32)})
+        inputs = {"keyframes": np.asarray(self.keyframes, np.float32)}
+        if self.conditions is not None:
+            inputs["conditions"] = np.asarray(self.conditions, np.float32)
+        return Request(self.model_id, ANIMATE_OP, params, inputs)
 
     @classmethod
     def from_request(cls, request: Request) -> Animation:
@@ -125,12 +157,19 @@ class Animation:
                 holds=tuple(int(h) for h in p.get("holds", ())))
             positions = p.get("positions")
             keyframes = np.asarray(request.inputs["keyframes"], np.float32)
+            conditions = request.inputs.get("conditions")
+            if conditions is not None:
+                conditions = np.asarray(conditions, np.float32)
+                if len(conditions) != len(keyframes):
+                    raise ValueError(f"{len(conditions)} keyframe conditions for "
+                                     f"{len(keyframes)} keyframes")
             settings.check(len(keyframes))
             made = cls(request.model_id, keyframes, settings, str(p.get("render_op", "decode")),
                        dict(p.get("render_params") or {}), float(p.get("fps", 24)),
                        int(p.get("quality", DEFAULT_QUALITY)), str(p.get("measure", "pixels")),
                        int(p.get("batch", DEFAULT_BATCH)), tuple(str(x) for x in p.get("labels", ())),
-                       None if positions is None else tuple(float(u) for u in positions))
+                       None if positions is None else tuple(float(u) for u in positions),
+                       conditions)
         except (TypeError, ValueError) as exc:
             raise RecipeError(f"animation recipe is malformed: {exc}") from None
         if made.positions is not None and len(made.positions) != made.frame_count:
@@ -141,34 +180,58 @@ class Animation:
 
 # -- rendering (on the engine's thread, with the loaded model) -----------------------------------
 def seed_keyframes(model: Any, info: Any, seeds: Sequence[int], ctx: JobContext,
-                   params: Mapping[str, Any] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Each seed's latent as the family's `sample` op draws it alone (count 1)."""
+                   params: Mapping[str, Any] | None = None,
+                   each: Sequence[Mapping[str, Any]] = ()) -> SeedKeyframes:
+    """Each seed's latent as the family's `sample` op draws it alone (count 1), with
+    `params` for all and `each[k]` for keyframe k (a class per keyframe, say); and each
+    keyframe's conditioning when the render op takes one (else `conditions` is None)."""
     op = info.op("sample")
     render = render_op_for(info)
     if render is None:
         raise NotAnimatable(f"{info.label}: the family has no latent to animate")
-    latents, labels = [], []
-    for seed in seeds:
+    known = {p.name for p in op.params}
+    shared = {name: v for name, v in (params or {}).items() if name in known}
+    latents, labels, conditions = [], [], []
+    for k, seed in enumerate(seeds):
         ctx.check_cancelled()
-        values = op.validate({**(params or {}), "seed": int(seed), "count": 1}, {})
+        own = dict(each[k]) if k < len(each) else {}
+        values = op.validate({**shared, **own, "seed": int(seed), "count": 1}, {})
         out = model.run("sample", values, {}, ctx)
         latent = keyframe_latent(render, out.latents, out.extras, 0)
         if latent is None:
             raise NotAnimatable(f"{info.label}: its samples carry no latent to animate")
         latents.append(latent)
-        labels.append(f"seed {seed}")
-    return np.stack(latents), tuple(labels)
+        conditions.append(keyframe_condition(render, out.extras, 0))
+        labels.append(" · ".join([f"seed {seed}",
+                                  *(f"{op.param(k).label.lower()} {v}" for k, v in own.items())]))
+    conds = None if any(c is None for c in conditions) else np.stack(conditions)
+    return SeedKeyframes(np.stack(latents), tuple(labels), conds)
+
+
+class SeedKeyframes(NamedTuple):
+    latents: np.ndarray
+    labels: tuple[str, ...]
+    conditions: np.ndarray | None
 
 
 def render_batches(model: Any, info: Any, animation: Animation, latents: np.ndarray,
-                   ctx: JobContext) -> Iterator[np.ndarray]:
-    """(N, H, W, C) uint8 frames of `latents`, `animation.batch` at a time."""
+                   ctx: JobContext, conditions: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """(N, H, W, C) uint8 frames of `latents`, `animation.batch` at a time; with the frames'
+    `conditions` (default: the animation's own frames' when it has keyframe conditions)."""
     op = info.op(animation.render_op)
+    if conditions is None and animation.conditions is not None:
+        conditions = animation.frame_conditions()
+    condition_input = op.extra.get("keyframe_condition")
+    if conditions is not None and not condition_input:
+        raise NotAnimatable(f"{info.label}: {animation.render_op} takes no keyframe conditions")
     for start in range(0, len(latents), animation.batch):
         ctx.check_cancelled()
-        chunk = np.ascontiguousarray(latents[start : start + animation.batch])
-        values = op.validate(dict(animation.render_params), {"latent": chunk})
-        yield np.asarray(model.run(animation.render_op, values, {"latent": chunk}, ctx).images)
+        inputs = {"latent": np.ascontiguousarray(latents[start : start + animation.batch])}
+        if conditions is not None:
+            inputs[condition_input] = np.ascontiguousarray(
+                conditions[start : start + animation.batch])
+        values = op.validate(dict(animation.render_params), inputs)
+        yield np.asarray(model.run(animation.render_op, values, inputs, ctx).images)
 
 
 def plan(model: Any, info: Any, animation: Animation, ctx: JobContext) -> Animation:
@@ -179,7 +242,13 @@ def plan(model: Any, info: Any, animation: Animation, ctx: JobContext) -> Animat
     measure: Callable[[np.ndarray], np.ndarray] | None = None
     if animation.settings.constant_speed and animation.measure == "pixels":
         def measure(latents: np.ndarray) -> np.ndarray:
-            return np.concatenate(list(render_batches(model, info, animation, latents, ctx)))
+            conditions = None
+            if animation.conditions is not None:  # at the same dense, uneased positions
+                dense = anim.dense_positions(len(animation.keyframes), animation.settings)
+                conditions = anim.frame_conditions(animation.conditions, dense,
+                                                   animation.settings, ease=False)
+            return np.concatenate(list(render_batches(model, info, animation, latents, ctx,
+                                                      conditions)))
     positions = anim.frame_positions(np.asarray(animation.keyframes, np.float32),
                                      animation.settings, measure)
     return replace(animation, positions=tuple(float(u) for u in positions))
@@ -251,18 +320,20 @@ def write_animation(animation: Animation, batches: Iterator[np.ndarray], path: s
 
 
 def export_task(info: Any, animation: Animation, path: str | Path, *,
-                seeds: Sequence[int] = (), scale: ExportScale | None = None,
+                seeds: Sequence[int] = (), each: Sequence[Mapping[str, Any]] = (),
+                scale: ExportScale | None = None,
                 resample: str | None = None, threaded: bool = True,
                 extra: Mapping[str, Any] | None = None) -> Callable[[JobContext, Any], ExportReport]:
-    """An engine call (`engine.submit_call`) that exports; keyframes from `seeds` when the
-    animation has none yet."""
+    """An engine call (`engine.submit_call`) that exports; keyframes from `seeds` (drawn with
+    the animation's fixed settings, and `each[k]` for keyframe k) when it has none yet."""
 
     def task(ctx: JobContext, cache: Any) -> ExportReport:
         model = cache.get(animation.model_id)
         made = animation
         if len(seeds):
-            keys, labels = seed_keyframes(model, info, seeds, ctx)
-            made = replace(animation, keyframes=keys, labels=labels)
+            keys = seed_keyframes(model, info, seeds, ctx, animation.render_params, each)
+            made = replace(animation, keyframes=keys.latents, labels=keys.labels,
+                           conditions=keys.conditions)
         return export(model, info, made, path, ctx, scale, resample, threaded, extra)
 
     return task

@@ -130,15 +130,21 @@ def _neighbour(keys: np.ndarray, index: int, loop: bool) -> np.ndarray:
     return keys[index]
 
 
-def point(keys: np.ndarray, u: float, settings: PathSettings, ease: bool = True) -> np.ndarray:
-    """The latent at path parameter u (0 ≤ u ≤ S); `ease` applies the segment's easing."""
-    count = len(keys)
+def _segment(count: int, u: float, settings: PathSettings, ease: bool) -> tuple[int, float]:
+    """The segment holding path parameter u and how far along it (eased when `ease`)."""
     segments = segment_count(count, settings.loop)
     u = float(min(max(u, 0.0), segments))
     index = min(int(np.floor(u)), segments - 1)
     t = u - index
     if ease:
         t = settings.easing_of(index)(t)
+    return index, t
+
+
+def point(keys: np.ndarray, u: float, settings: PathSettings, ease: bool = True) -> np.ndarray:
+    """The latent at path parameter u (0 ≤ u ≤ S); `ease` applies the segment's easing."""
+    count = len(keys)
+    index, t = _segment(count, u, settings, ease)
     a, b = keys[index], keys[(index + 1) % count]
     if settings.method == "spline":
         k64 = keys.astype(np.float64)
@@ -225,6 +231,23 @@ def frame_latents(keys: np.ndarray, positions: Sequence[float], settings: PathSe
     """The latents the frames render; easing applies to timed paths only (constant speed
     positions were placed on the uneased path)."""
     return points(keys, positions, settings, ease=not settings.constant_speed)
+
+
+def frame_conditions(conditions: np.ndarray, positions: Sequence[float], settings: PathSettings,
+                     ease: bool | None = None) -> np.ndarray:
+    """(N, D) conditioning of the frames (a class mix, a text embedding): lerped between the
+    two keyframes of each frame's segment, at the same eased time as the latent, whatever
+    the latent's path (a conditioning vector is no Gaussian draw to slerp, and a spline's
+    overshoot would ask for classes outside the keyframes')."""
+    conditions = np.asarray(conditions, dtype=np.float32)
+    ease = not settings.constant_speed if ease is None else ease
+    count = len(conditions)
+    out = np.empty((len(positions), *conditions.shape[1:]), np.float32)
+    for row, u in enumerate(positions):
+        index, t = _segment(count, float(u), settings, ease)
+        a, b = conditions[index], conditions[(index + 1) % count]
+        out[row] = a if t == 0.0 else latent_math.lerp(a, b, t)
+    return out
 
 
 def keyframe_frames(positions: Sequence[float], keyframes: int) -> list[float]:

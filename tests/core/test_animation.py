@@ -164,3 +164,21 @@ def test_constant_speed_loop_keeps_the_count_and_closes():
 def test_bad_settings_say_what_is_wrong(settings, count, message):
     with pytest.raises(AnimationError, match=message):
         anim.frame_positions(keys(count), settings)
+
+
+@pytest.mark.parametrize("method", ["slerp", "spline"])
+def test_keyframe_conditions_are_lerped_at_the_latents_eased_time(method):
+    """A class mix (or any conditioning vector) per keyframe: exact at the keyframes, lerped
+    between them at the segment's eased time whatever the latent path, closed on a loop."""
+    conditions = np.eye(3, dtype=np.float32)  # three one-hot classes
+    settings = anim.PathSettings(method, 4, loop=True, easing=("ease-in-out", "linear", "linear"))
+    positions = anim.frame_positions(np.zeros((3, 2), np.float32), settings)
+    mixes = anim.frame_conditions(conditions, positions, settings)
+    assert mixes.shape == (12, 3)
+    for k in range(3):
+        assert np.array_equal(mixes[4 * k], conditions[k])
+    assert np.allclose(mixes.sum(1), 1.0) and (mixes >= 0).all()  # never outside the two
+    t = 0.25 * 0.25 * (3.0 - 2.0 * 0.25)  # smoothstep at a quarter of the segment
+    assert np.allclose(mixes[1], [1 - t, t, 0])  # first segment: eased
+    assert np.allclose(mixes[5], [0, 0.75, 0.25])  # second: linear
+    assert np.allclose(mixes[11], [0.75, 0, 0.25])  # the loop's last segment: back to 0

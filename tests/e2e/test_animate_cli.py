@@ -221,3 +221,58 @@ def test_latent_diffusion_animates_seeds_by_their_noise(tmp_path):
     again = tmp_path / "again.gif"
     assert main(["generate", "--recipe", str(tmp_path / "ld.gif.recipe.json"), "-o", str(again)]) == 0
     assert np.array_equal(video.read_frames(again), frames)
+
+
+def test_diffusion_keyframes_carry_classes_lerped_with_the_sampler_settings_fixed(tmp_path):
+    """Class keyframes (--classes): each keyframe renders exactly as its seed and class do,
+    the frames between lerp the class embedding; --set fixes the sampler settings, which the
+    recipe keeps, and the re-render from the sidecar gives the same frames."""
+    out = tmp_path / "classes"  # numbered PNGs: the exact pixels
+    assert animate("--model", "diffusion-glyphs", "--keyframes", "3,17", "--classes", "1,7",
+                   "--frames-per-keyframe", "2", "--set", "steps=3", "--set", "scheduler=ddim",
+                   "--set", "guidance=2", "-o", str(out)) == 0
+    frames = video.read_frames(out)
+    assert len(frames) == 3
+    recipe = json.loads((tmp_path / "classes.recipe.json").read_text())
+    assert recipe["params"]["render_params"] == {"steps": 3, "scheduler": "ddim", "guidance": 2.0}
+    assert recipe["params"]["labels"] == ["seed 3 · class 1", "seed 17 · class 7"]
+    from studio.core.requests import decode_array
+
+    conditions = decode_array(recipe["inputs"]["conditions"])
+    assert np.array_equal(conditions.argmax(1), [1, 7]) and np.array_equal(conditions.sum(1), [1, 1])
+    # each keyframe is its seed's sample with its class and the fixed settings
+    for seed, cls, frame in ((3, 1, frames[0]), (17, 7, frames[2])):
+        alone = tmp_path / f"seed{seed}.png"
+        assert main(["generate", "--model", "diffusion-glyphs", "--seed", str(seed), "--count", "1",
+                     "--class-index", str(cls), "--steps", "3", "--scheduler", "ddim",
+                     "--guidance", "2", "-o", str(alone)]) == 0
+        assert np.array_equal(media.load_image(alone)[..., :3], frame)
+    # the middle frame: the slerped noise under the lerped class, not either class alone
+    middle = tmp_path / "middle.png"
+    for cls in (1, 7):
+        assert main(["generate", "--model", "diffusion-glyphs", "--op", "interpolate",
+                     "--seed", "3", "--seed-b", "17", "--frames", "3", "--class-index", str(cls),
+                     "--steps", "3", "--scheduler", "ddim", "--guidance", "2",
+                     "-o", str(middle)]) == 0
+        grid = media.load_image(middle)[..., :3]  # three 32 px cells, 1 px gaps and border
+        cells = [grid[1:33, 1 + 33 * i : 33 + 33 * i] for i in range(3)]
+        assert np.array_equal(cells[0], frames[0]) == (cls == 1)
+        assert np.array_equal(cells[2], frames[2]) == (cls == 7)
+        assert not np.array_equal(cells[1], frames[1])
+    again = tmp_path / "again"
+    assert main(["generate", "--recipe", str(tmp_path / "classes.recipe.json"),
+                 "-o", str(again)]) == 0
+    assert np.array_equal(video.read_frames(again), frames)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("--classes", "1"), "one class per keyframe"),
+    (("--set", "frames=3"), "NAME one of: steps, scheduler"),
+    (("--set", "steps=zero"), "steps"),
+])
+def test_bad_class_and_setting_flags_exit_2(argv, message, tmp_path, capsys):
+    assert animate("--model", "diffusion-glyphs", "--keyframes", "3,17", *argv,
+                   "-o", str(tmp_path / "x.gif")) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert listing(tmp_path) == []

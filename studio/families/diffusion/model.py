@@ -83,7 +83,27 @@ class DiffusionConfig(CardConfig):
                                   beta_schedule=self.beta_schedule, clip_sample=clip_sample).config)
 
 
+class ClassMixEmbedding(torch.nn.Embedding):
+    """The UNet's class embedding that also takes a class mix: (B, classes + 1) float
+    weights give the weighted sum of the class embeddings, so an animation can lerp from one
+    class to another. A one-hot row gives that class's embedding exactly (1·w + 0·…), so a
+    keyframe renders as its class does. Integer labels work as before."""
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        if labels.is_floating_point():
+            return labels.to(self.weight.dtype) @ self.weight
+        return super().forward(labels)
+
+
 def build_unet(cfg: DiffusionConfig, in_channels: int, size: int) -> UNet2DModel:
+    unet = _build_unet(cfg, in_channels, size)
+    plain = unet.class_embedding  # the same parameter under the same name: weights load as before
+    unet.class_embedding = ClassMixEmbedding(plain.num_embeddings, plain.embedding_dim,
+                                             _weight=plain.weight)
+    return unet
+
+
+def _build_unet(cfg: DiffusionConfig, in_channels: int, size: int) -> UNet2DModel:
     n = len(cfg.widths)
     down = ["DownBlock2D"] * n
     up = ["UpBlock2D"] * n
@@ -319,6 +339,32 @@ class LoadedDiffusion(OpDispatch):
         null = self.cfg.classes if negative < 0 else negative
         return dl.Guidance(cond, torch.full_like(cond, null), float(scale))
 
+    def _one_hot(self, labels: list[int]) -> np.ndarray:
+        """(N, classes) class mixes of whole classes: each image's class as a one-hot row."""
+        return np.eye(self.cfg.classes, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
+
+    def _class_mix(self, given: Any, frames: int) -> np.ndarray | None:
+        """The Animator's per-frame class mix, checked: (frames, classes) finite weights."""
+        if given is None:
+            return None
+        mix = np.asarray(given, dtype=np.float32)
+        if mix.shape != (frames, self.cfg.classes):
+            raise ParamError(f"class_mix: expected ({frames}, {self.cfg.classes}) weights, one row "
+                             f"per frame over the model's classes, got {mix.shape}")
+        if not np.isfinite(mix).all():
+            raise ParamError("class_mix: the weights hold NaN or infinite values")
+        return mix
+
+    def _mixed_guidance(self, mix: np.ndarray, negative: int, scale: float) -> dl.Guidance:
+        """Guidance towards a class mix (its embedding is the weighted sum of the classes'),
+        away from the null label (or the negative class), as one-hot rows of the embedding."""
+        rows = len(mix)
+        cond = torch.zeros(rows, self.cfg.classes + 1)
+        cond[:, : self.cfg.classes] = torch.from_numpy(mix)
+        uncond = torch.zeros(rows, self.cfg.classes + 1)
+        uncond[:, self.cfg.classes if negative < 0 else negative] = 1.0
+        return dl.Guidance(cond.to(self.device), uncond.to(self.device), float(scale))
+
     def _denoise(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.unet(x, t, class_labels=labels).sample
 
@@ -416,7 +462,8 @@ class LoadedDiffusion(OpDispatch):
         noise = dl.initial_noise(dl.generators(run.seeds), self.space.shape).numpy()
         return Output(images=images, latents=latents, labels=tuple(str(k) for k in run.labels),
                       extras={"timeline": self._timeline_extra(stored, run.steps, self._image_shape()),
-                              "classes": list(run.labels), "noise": noise})
+                              "classes": list(run.labels), "noise": noise,
+                              "class_mix": self._one_hot(run.labels)})
 
     def _op_img2img(self, values, inputs, ctx) -> Output:
         run = self._settings(values)
@@ -483,15 +530,19 @@ class LoadedDiffusion(OpDispatch):
         self._class("negative_class_index", values["negative_class_index"])
         run = _Run([seed] * frames, [label] * frames, values["steps"], values["scheduler"],
                    values["eta"], values["guidance"], values["negative_class_index"])
+        mix = self._class_mix(inputs.get("class_mix"), frames)
+        guidance = self._guidance(run.labels, run.negative, run.guidance) if mix is None \
+            else self._mixed_guidance(mix, run.negative, run.guidance)
         loop = self._loop(run, ctx)
         gens = dl.generators(run.seeds)  # every frame gets the same step noise
         stored = _Stored(dl.Timeline(run.scheduler, run.steps), [], [])
-        final = loop.run(loop.start(noise, gens), self._guidance(run.labels, run.negative, run.guidance),
-                         gens, on_step=self._on_step(loop, ctx, stored))
+        final = loop.run(loop.start(noise, gens), guidance, gens,
+                         on_step=self._on_step(loop, ctx, stored))
         images, latents = self._finish(final.latents, ctx)
         return Output(images=images, latents=latents, columns=frames,
                       extras={"timeline": self._timeline_extra(stored, run.steps, self._image_shape()),
-                              "noise": noise.cpu().numpy()})
+                              "noise": noise.cpu().numpy(),
+                              "class_mix": self._one_hot(run.labels) if mix is None else mix})
 
     def _op_fork(self, values, inputs, ctx) -> Output:
         key = self._key(values)

@@ -81,12 +81,17 @@ def _diffusion_ops(unit: str) -> tuple[OpSpec, ...]:
                 ParamSpec("latent", "latent", label="Noise frames",
                           help="Initial noises to denoise, one per frame, instead of the slerp "
                                "between the two seeds (the Animator's frames)."),
+                ParamSpec("class_mix", "latent", label="Class mix",
+                          help="With noise frames: each frame's class as weights over the "
+                               "classes (one-hot = one class), instead of one class for all; "
+                               "the Animator lerps them between keyframes of different classes."),
             ),
             label="Interpolate", animated=True,
             help="Slerp between the initial noises of two seeds and denoise every frame "
                  "(one class, the same step noise for all frames).",
             # the Animator renders given noise here; a seed's keyframe is its initial noise
-            extra={"keyframe_latent": "noise"},
+            # and its class, a one-hot class mix, lerped between keyframes
+            extra={"keyframe_latent": "noise", "keyframe_condition": "class_mix"},
         ),
         OpSpec("fork", D_SAMPLE_PARAMS + D_FORK, label="Fork",
                help="Run sample's settings to step k (reusing its stored timeline), then "
