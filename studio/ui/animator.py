@@ -39,7 +39,14 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import animation as anim
-from studio.core.animate import Animation, export_task, keyframe_latent, render_op_for
+from studio.core.animate import (
+    Animation,
+    export_task,
+    fixed_settings,
+    keyframe_condition,
+    keyframe_latent,
+    render_op_for,
+)
 from studio.core.export_scale import ExportScale
 from studio.core.requests import Request, Result
 from studio.core.video import DEFAULT_QUALITY, VideoError, check_encoder
@@ -57,6 +64,7 @@ class Keyframe:
     label: str
     hold: int = 0
     easing: str = "linear"  # of the segment that leaves this keyframe
+    condition: np.ndarray | None = None  # its class mix (class-conditional diffusion)
 
 
 class AnimatorPanel(QWidget):
@@ -70,6 +78,7 @@ class AnimatorPanel(QWidget):
         super().__init__(parent)
         self.session, self.jobs, self.registry, self._pick = session, jobs, registry, pick
         self.frame_latents: np.ndarray | None = None
+        self.frame_conditions: np.ndarray | None = None
         self.frame = 0
         self.shown_frame: int | None = None  # the frame the canvas shows
         self._export_job: Any = None
@@ -232,8 +241,10 @@ class AnimatorPanel(QWidget):
     def keyframes(self) -> list[Keyframe]:
         return [self.strip.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.strip.count())]
 
-    def add_keyframe(self, latent: np.ndarray, image: np.ndarray, label: str) -> None:
-        key = Keyframe(np.asarray(latent, np.float32), np.asarray(image), label)
+    def add_keyframe(self, latent: np.ndarray, image: np.ndarray, label: str,
+                     condition: np.ndarray | None = None) -> None:
+        key = Keyframe(np.asarray(latent, np.float32), np.asarray(image), label,
+                       condition=None if condition is None else np.asarray(condition, np.float32))
         existing = self.keyframes()
         if existing and existing[0].latent.shape != key.latent.shape:
             self.message_raised.emit(f"{label}: its latent {key.latent.shape} is not this "
@@ -251,12 +262,21 @@ class AnimatorPanel(QWidget):
         model_id, op = self.session.model_id, self.render_op
         if model_id is None or op is None:
             return None
-        request = Request(model_id, "sample", {"seed": int(seed), "count": 1})
+        # drawn with the panel's sampler and conditioning settings (its class, say)
+        sample = self.registry.get(self.session.family).op("sample")
+        settings = fixed_settings(sample, self.session.values())
+        request = Request(model_id, "sample", {**settings, "seed": int(seed), "count": 1})
 
         def done(_job: Any, result: Result) -> None:
-            latent = keyframe_latent(self._render_spec(), result.latents, result.extras, 0)
+            spec = self._render_spec()
+            latent = keyframe_latent(spec, result.latents, result.extras, 0)
             if latent is not None and self.session.model_id == model_id:
-                self.add_keyframe(latent, result.images[0], f"seed {seed}")
+                condition = keyframe_condition(spec, result.extras, 0)
+                label = f"seed {seed}"
+                classes = result.extras.get("classes")
+                if condition is not None and classes:
+                    label += f" · class {classes[0]}"
+                self.add_keyframe(latent, result.images[0], label, condition)
 
         return self.jobs.submit(request, lane="animator-keys", label=f"keyframe · seed {seed}",
                                 on_result=done)
@@ -274,7 +294,8 @@ class AnimatorPanel(QWidget):
                                      "sample, encode or project first.")
             return False
         label = result.labels[index] if index < len(result.labels) else f"{result.request.op} {index + 1}"
-        self.add_keyframe(latent, result.images[min(index, result.count - 1)], label)
+        self.add_keyframe(latent, result.images[min(index, result.count - 1)], label,
+                          keyframe_condition(spec, result.extras, index))
         return True
 
     def remove_selected(self) -> None:
@@ -330,20 +351,32 @@ class AnimatorPanel(QWidget):
         op = self.render_op
         if len(keys) < 2 or op is None or self.session.model_id is None:
             return None
+        conditions = None  # lerped only when every keyframe has one
+        if all(k.condition is not None for k in keys):
+            conditions = np.stack([k.condition for k in keys])
         return Animation(self.session.model_id, np.stack([k.latent for k in keys]),
-                         self.settings(), render_op=op, fps=float(self.fps_box.value()),
-                         quality=self.quality_box.value(), labels=tuple(k.label for k in keys))
+                         self.settings(), render_op=op, render_params=self.render_params(),
+                         fps=float(self.fps_box.value()), quality=self.quality_box.value(),
+                         labels=tuple(k.label for k in keys), conditions=conditions)
+
+    def render_params(self) -> dict[str, Any]:
+        """The parameter panel's sampler and conditioning settings (steps, scheduler,
+        guidance, …) as the render op takes them: fixed for every frame, kept in the recipe."""
+        spec = self._render_spec()
+        return {} if spec is None else fixed_settings(spec, self.session.values())
 
     def _changed(self, *_args: Any) -> None:
         made = self.animation()
         if made is None:
-            self.frame_latents = None
+            self.frame_latents = self.frame_conditions = None
             self.scrubber.setRange(0, 0)
             self.frame_label.setText("")
             return
         # live: constant speed in the latent (the export measures rendered pixels)
         positions = anim.frame_positions(made.keyframes, made.settings)
         self.frame_latents = anim.frame_latents(made.keyframes, positions, made.settings)
+        self.frame_conditions = None if made.conditions is None else \
+            anim.frame_conditions(made.conditions, positions, made.settings)
         self.scrubber.setRange(0, len(self.frame_latents) - 1)
         self.frame = min(self.frame, len(self.frame_latents) - 1)
         self.show_frame(self.frame)
@@ -384,8 +417,11 @@ class AnimatorPanel(QWidget):
         self.frame = frame
         total = len(self.frame_latents)
         self.frame_label.setText(f"{frame + 1}/{total}")
-        request = Request(self.session.model_id, self.render_op, {},
-                          {"latent": self.frame_latents[frame : frame + 1]})
+        inputs = {"latent": self.frame_latents[frame : frame + 1]}
+        spec = self._render_spec()
+        if self.frame_conditions is not None and spec is not None:
+            inputs[spec.extra["keyframe_condition"]] = self.frame_conditions[frame : frame + 1]
+        request = Request(self.session.model_id, self.render_op, self.render_params(), inputs)
 
         def done(_job: Any, result: Result) -> None:
             self.shown_frame = frame

@@ -177,3 +177,50 @@ def test_a_keyframe_from_a_history_item(qtbot, services, settings):
     assert panel.add_shown()
     assert np.array_equal(panel.keyframes()[0].latent, first.latents[0])
     window.close()
+
+
+def test_diffusion_keyframes_take_the_panels_class_and_sampler_settings(qtbot, tmp_path):
+    """On the built-in pixel diffusion model: each seed keyframe takes the panel's class, the
+    export renders with the panel's steps, scheduler and guidance, and the recipe keeps them
+    (render_params) with the keyframes' classes (conditions), lerped in between."""
+    from PySide6.QtCore import QSettings
+
+    from studio.core.requests import decode_array
+    from studio.ui.main_window import MainWindow
+    from studio.wiring import build_services
+
+    services = build_services(home=tmp_path / "home", device="cpu", threads=1)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(services.engine, services.library, services.registry, services.history,
+                        settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    try:
+        window.start("diffusion-glyphs", sample=False)
+        qtbot.waitUntil(lambda: window.models.is_loaded("diffusion-glyphs"), timeout=60000)
+        panel = window.animator
+        assert panel.render_op == "interpolate"
+        window.session.set_values({"steps": 2, "scheduler": "ddim", "guidance": 1.5,
+                                   "class_index": 3}, "sample")
+        panel.add_seed(3)
+        wait_keys(qtbot, panel, 1)
+        window.session.set_value("class_index", 5, "sample")
+        panel.add_seed(17)
+        wait_keys(qtbot, panel, 2)
+        assert [k.label for k in panel.keyframes()] == ["seed 3 · class 3", "seed 17 · class 5"]
+        panel.frames_box.setValue(2)
+        panel.loop_box.setChecked(False)
+        assert panel.frame_conditions is not None
+        assert np.allclose(panel.frame_conditions[1, [3, 5]], [0.5, 0.5])
+        out = tmp_path / "walk"
+        with qtbot.waitSignal(panel.exported, timeout=60000):
+            panel.export_to(out)
+        recipe = json.loads((tmp_path / "walk.recipe.json").read_text())
+        fixed = recipe["params"]["render_params"]
+        assert (fixed["steps"], fixed["scheduler"], fixed["guidance"]) == (2, "ddim", 1.5)
+        assert list(decode_array(recipe["inputs"]["conditions"]).argmax(1)) == [3, 5]
+        assert len(video.read_frames(out)) == 3
+    finally:
+        window.close()
+        services.close()
