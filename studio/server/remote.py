@@ -383,6 +383,12 @@ class RemoteEngine:
         response.raise_for_status()
         return list(response.json()["models"])
 
+    def library(self, local: Any) -> Any:
+        """The server's models as a library (the window's model dock), beside `local`."""
+        from studio.server.remote_library import ServerLibrary
+
+        return ServerLibrary(self.models(), local)
+
     def shutdown(self, timeout: float = 5.0) -> None:
         """Close the connection (the server and its jobs go on); stop the local engine."""
         self._closed = True

@@ -60,7 +60,8 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.settings = settings if settings is not None else QSettings()
         self.bridge = bridge or EngineBridge(engine, self)
         self.jobs = JobRouter(engine, self.bridge, self)
-        self.session = Session(registry, family_of=lambda model_id: library.get(model_id).card.family)
+        self.session = Session(registry,
+                               family_of=lambda model_id: self.library.get(model_id).card.family)
         self._active: set[int] = set()  # default-lane jobs not finished yet
         self.last_result: Result | None = None
         self.file_loader = FileLoader(self)  # reads opened and dropped files off the GUI thread
@@ -337,11 +338,15 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.jobs.command(self.engine.unload(model_id),
                           on_result=lambda _j, s: self._show_cache_state(s))
 
-    def use_engine(self, engine: Any) -> None:
+    def use_engine(self, engine: Any, library: Any = None) -> None:
         """Run against `engine` from now on: this machine's, or a remote one with the same
-        interface (Engine ▸ Connect to Server…); no widget knows which."""
+        interface (Engine ▸ Connect to Server…), and list `library`'s models (the
+        server's); no widget knows which."""
         self.bridge.attach(engine)
         self.engine = self.jobs.engine = engine
+        if library is not None:
+            self.library = self.models.library = library
+            self.models.refresh()
         self.refresh_cache_state()
 
     def refresh_cache_state(self) -> None:

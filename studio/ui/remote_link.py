@@ -1,7 +1,8 @@
 """Engine ▸ Connect to Server…: the window's model runs go to a `studio serve`.
 
 The window swaps its engine for a RemoteEngine (studio.server.remote) with the same
-interface, so no widget knows the difference. Plain calls (training, model imports, the
+interface, so no widget knows the difference, and its model dock lists the server's
+models (studio.server.remote_library). Plain calls (training, model imports, the
 animator's export) stay on this machine's engine in protocol v1, and the message says so.
 The status bar shows the server, and "reconnecting…" while the connection is lost (the
 remote engine retries by itself and gets back the results that finished meanwhile).
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -54,6 +56,7 @@ class RemoteLink(QObject):
         super().__init__(window)
         self.window = window
         self.local = window.engine  # the in-process engine: plain calls, and going back
+        self.local_library = window.library
         self.remote: Any = None
         self.label = QLabel("")
         self.label.setObjectName("server_label")
@@ -85,9 +88,15 @@ class RemoteLink(QObject):
         except RemoteError as exc:
             self.window.show_error(str(exc))
             return False
+        try:
+            library = remote.library(self.local_library)  # the model dock lists the server's
+        except (OSError, ValueError, httpx.HTTPError) as exc:
+            remote.disconnect()
+            self.window.show_error(f"{url}: cannot list its models ({exc})")
+            return False
         self.remote = remote
         remote.on_connection.append(self.connection_changed.emit)
-        self.window.use_engine(remote)
+        self.window.use_engine(remote, library)
         self._show(f"Server: {urlsplit(url).netloc}", f"Model runs go to {url}; {STAYS_LOCAL}.")
         self.window.show_info(f"Connected to {url}: model runs go to the server; {STAYS_LOCAL}.")
         return True
@@ -99,7 +108,7 @@ class RemoteLink(QObject):
             return
         remote.on_connection.clear()
         remote.disconnect()  # ends our jobs (cancelled), so the window is not left busy
-        self.window.use_engine(self.local)
+        self.window.use_engine(self.local, self.local_library)
         self.label.hide()
 
     @property

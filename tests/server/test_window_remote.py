@@ -93,6 +93,29 @@ def test_the_window_generates_and_cancels_on_the_server(qtbot, window, server):
     assert link.local.cache.loaded_ids() == ["fake-model"]  # this time it ran here
 
 
+def test_the_model_dock_lists_the_servers_models(qtbot, window, server, tmp_path):
+    link = window.remote_link
+    assert sorted(window.models.model_ids()) == ["fake-model", "fake-other"]  # this machine's
+    assert link.connect_to(server.thread.url)
+    assert sorted(window.models.model_ids()) == ["fake-gan", "fake-model"]  # the server's
+    assert window.library.get("fake-model").card.name == "Fake fake-model"  # its card
+    assert window.library.get("fake-model").folder == link.local_library.get("fake-model").folder
+    assert window.import_folder(str(tmp_path)) is None  # imports are the server's own
+    assert "imports its own models" in window.message_bar.text()
+
+    window.models.select("fake-gan")  # a model only the server has
+    window.select_model("fake-gan")
+    result = generate(qtbot, window)
+    assert result.request.model_id == "fake-gan" and result.images.shape[-1] == 3
+    assert np.array_equal(result.images, run_sync(make_engine(True)[0], result.request).images)
+
+    window.models.select("fake-model")
+    window.select_model("fake-model")
+    link.disconnect()
+    assert sorted(window.models.model_ids()) == ["fake-model", "fake-other"]
+    assert window.library is link.local_library
+
+
 def test_the_window_reconnects_after_the_server_restarts(qtbot, window, server):
     link = window.remote_link
     assert link.connect_to(server.thread.url)
