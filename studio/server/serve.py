@@ -52,10 +52,25 @@ def _config(app: Any, host: str, port: int) -> uvicorn.Config:
                           access_log=False, lifespan="on", ws_max_size=16 * 1024 * 1024)
 
 
+_serving: set[uvicorn.Server] = set()  # the `serve` calls running in this process
+
+
 def serve(engine: Any, library: Any, *, host: str, port: int, token: str | None) -> None:
-    """Serve until interrupted (Ctrl+C)."""
+    """Serve until interrupted (Ctrl+C) or `stop_serving()`."""
     app = build_app(engine, library, token=token, shutdown_engine=True)
-    uvicorn.Server(_config(app, host, port)).run()
+    server = uvicorn.Server(_config(app, host, port))
+    _serving.add(server)
+    try:
+        server.run()
+    finally:
+        _serving.discard(server)
+
+
+def stop_serving() -> None:
+    """Stop every `serve` running in this process, as Ctrl+C does (for an embedding
+    program, or a test that ran `studio serve` on a thread)."""
+    for server in list(_serving):
+        server.should_exit = True
 
 
 class ServerThread:

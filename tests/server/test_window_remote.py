@@ -93,6 +93,29 @@ def test_the_window_generates_and_cancels_on_the_server(qtbot, window, server):
     assert link.local.cache.loaded_ids() == ["fake-model"]  # this time it ran here
 
 
+def test_the_interpolation_scrubs_through_the_server(qtbot, window, server):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    assert window.remote_link.connect_to(server.thread.url)
+    generate(qtbot, window)
+    explorer = window.explorer
+    explorer.samples.pick(0)
+    explorer.samples.pick(1, as_b=True)
+    explorer.set_view("interpolate")
+    slider = explorer.interpolate.slider
+    assert slider.isEnabled()
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_End):  # a short drag
+        QTest.keyClick(slider, key)
+    qtbot.waitUntil(lambda: explorer.scrub_result is not None and window.engine.idle()
+                    and not window.busy(), timeout=10000)
+    frame = explorer.scrub_result
+    assert frame.request.model_id == "fake-model" and frame.request.op == "decode"
+    assert np.array_equal(frame.images, run_sync(make_engine(True)[0], frame.request).images)
+    jobs = server.thread.app.state.clients.get(window.engine.client_id).jobs.values()
+    assert any(sjob.lane == "scrub" for sjob in jobs)  # the frames were rendered there
+
+
 def test_the_model_dock_lists_the_servers_models(qtbot, window, server, tmp_path):
     link = window.remote_link
     assert sorted(window.models.model_ids()) == ["fake-model", "fake-other"]  # this machine's
