@@ -165,8 +165,6 @@ def render_recipe(request: Any, args: argparse.Namespace, scale: Any, resample: 
     from studio.core.requests import RecipeError
     from studio.wiring import family_registry
 
-    if args.check:
-        raise UsageError("--check compares images; re-render an animation with -o instead")
     try:
         animation = Animation.from_request(request)
     except RecipeError as exc:
@@ -178,12 +176,38 @@ def render_recipe(request: Any, args: argparse.Namespace, scale: Any, resample: 
     except LibraryError as exc:
         raise UsageError(str(exc)) from None
     info = family_registry().get(entry.family)
-    return _run(animation, info, args.output, scale, resample, args.device, args.threads, ())
+    status = 0
+    if args.output is not None:
+        status = _run(animation, info, args.output, scale, resample, args.device, args.threads, ())
+    if args.check:
+        status = status or _check(animation, info, args, scale, resample)
+    return status
+
+
+def _check(animation: Animation, info: Any, args: argparse.Namespace, scale: Any,
+           resample: str | None) -> int:
+    """`--check`: re-render into a temp file of the recipe's kind and compare the frames;
+    exit 1 when they differ by more than --tolerance."""
+    from studio.cli import Bug, UsageError
+    from studio.core import media
+    from studio.core.reproduce import check_animation
+
+    def render_to(path: Path) -> None:
+        if _run(animation, info, path, scale, resample, args.device, args.threads, (),
+                quiet=True):
+            raise Bug("the re-render for --check was cancelled")
+
+    try:
+        report = check_animation(args.recipe, render_to, args.tolerance)
+    except (media.MediaError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"check: {report.line()}")
+    return 0 if report.ok else 1
 
 
 def _run(animation: Animation, info: Any, output: Path, scale: Any, resample: str | None,
          device: str | None, threads: int | None, seeds: Sequence[int],
-         each: Sequence[Any] = ()) -> int:
+         each: Sequence[Any] = (), quiet: bool = False) -> int:
     from studio.cli import Bug, UsageError, _services
     from studio.core.engine import JobState
     from studio.core.video import VideoError, check_encoder
@@ -205,6 +229,8 @@ def _run(animation: Animation, info: Any, output: Path, scale: Any, resample: st
             print("studio: animation cancelled; nothing written", file=sys.stderr)
             return 1
         report = job.value
+        if quiet:
+            return 0
         height, width = report.size
         seconds = time.perf_counter() - started
         print(f"wrote {report.path} ({report.frames} frames, {width}×{height}, "

@@ -5,13 +5,17 @@ pixels with the ones stored in FILE. A PNG is compared pixel for pixel. An anima
 (GIF, WebP, or a `.recipe.json` sidecar beside one) went through a lossy palette or a
 frame-merging encoder on export, so the new frames are written the same way to a
 temporary file first and the two files' frames are compared: an identical re-render
-then reads back identical. No torch, no Qt.
+then reads back identical. A keyframe animation's recipe (`op animate`: an MP4, WebM, GIF,
+WebP or PNG folder and its sidecar) is checked the same way: re-rendered and written with
+the recipe's own kind, scale, quality and fps, then both files decoded (PyAV for videos)
+and compared frame by frame. No torch, no Qt.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +89,26 @@ def check_result(path: str | Path, result: Result, tolerance: int = 0) -> CheckR
         stored = [media.read_png_pixels(source)]
         rendered = [export.result_grid(result, export.recipe_index(source), scale, resample)]
     return compare_images(stored, rendered, tolerance)
+
+
+def check_animation(path: str | Path, render_to: Callable[[Path], None],
+                    tolerance: int = 0) -> CheckReport:
+    """Compare a keyframe animation's file with its re-render: `render_to(temp)` writes the
+    recipe again, with the same kind, scale and encoder settings, to a temp path; then both
+    are decoded and compared. A lossy video re-encodes an identical render identically, so
+    `same pixels` still means the same frames; differences are measured after encoding."""
+    from studio.core import video
+
+    source = image_file_of(Path(path))
+    kind = video.output_kind(source)
+    with tempfile.TemporaryDirectory(prefix="studio-check-") as folder:
+        again = Path(folder) / ("again" if kind == video.FOLDER else f"again{source.suffix.lower()}")
+        render_to(again)
+        try:
+            stored = list(video.read_frames(source))
+        except Exception as exc:  # noqa: BLE001 - any decoder failure: the file cannot be read
+            raise media.MediaError(f"{source}: cannot read its frames ({exc})") from None
+        return compare_images(stored, list(video.read_frames(again)), tolerance)
 
 
 def recorded_runtime(path: str | Path) -> dict:

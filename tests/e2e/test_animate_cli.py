@@ -276,3 +276,30 @@ def test_bad_class_and_setting_flags_exit_2(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["walk.mp4", "walk.webm", "frames"])
+def test_check_re_renders_an_animation_and_compares_its_frames(name, tmp_path, capsys):
+    """`studio generate --recipe X.recipe.json --check` on a video (or PNG folder): the frames
+    re-rendered and encoded as the recipe says, decoded and compared; another animation in
+    the file's place is `different` and exits 1."""
+    out = tmp_path / name
+    assert animate("--model", VAE, "--keyframes", "3,17", "--frames-per-keyframe", "3",
+                   "--scale", "2", "-o", str(out)) == 0
+    sidecar = tmp_path / f"{name}.recipe.json"
+    capsys.readouterr()
+    assert main(["generate", "--recipe", str(sidecar), "--check"]) == 0
+    said = capsys.readouterr().out
+    assert "check: same pixels" in said and "wrote" not in said
+    assert listing(tmp_path) == sorted([name, sidecar.name])  # the temp render is gone
+    other = tmp_path / "other" / name
+    assert animate("--model", VAE, "--keyframes", "3,18", "--frames-per-keyframe", "3",
+                   "--scale", "2", "-o", str(other)) == 0
+    if out.is_dir():
+        for frame in other.iterdir():
+            frame.replace(out / frame.name)
+    else:
+        other.replace(out)
+    capsys.readouterr()
+    assert main(["generate", "--recipe", str(sidecar), "--check"]) == 1
+    assert "check: different" in capsys.readouterr().out
