@@ -102,3 +102,15 @@ def test_the_bundle_leaves_out_ray():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert any(d.startswith("ray") for d in pyproject["project"]["optional-dependencies"]["distributed"])
     assert not any(d.startswith("ray") for d in pyproject["project"]["dependencies"])
+
+
+def test_the_bundle_leaves_out_pyav_and_its_gpl_x264():
+    """PyAV's wheels' libavcodec needs x264/x265 (GPL) at load time, so the MIT bundle
+    excludes PyAV (tests/core/test_video.py checks the writers without it)."""
+    import ast
+
+    spec = ast.parse((ROOT / "packaging" / "latent-studio.spec").read_text())
+    excludes = next(ast.literal_eval(node.value) for node in ast.walk(spec)
+                    if isinstance(node, ast.Assign)
+                    and any(getattr(t, "id", None) == "excludes" for t in node.targets))
+    assert "av" in excludes

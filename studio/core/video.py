@@ -70,17 +70,37 @@ def check_encoder(path: str | os.PathLike[str]) -> str:
     return kind
 
 
-def h264_available() -> bool:
-    import av
+NO_PYAV = ("this installation has no video encoder: PyAV is not installed (the desktop "
+           "bundle leaves it out, as its FFmpeg needs GPL x264; see the README's Licences). "
+           "Write .gif, .webp or a folder of PNGs, or install PyAV with pip")
 
-    return any(name in av.codecs_available for name in _CODECS["mp4"][0])
+
+def _encoders() -> set[str]:
+    """The FFmpeg encoders this installation has (none without PyAV)."""
+    try:
+        import av
+    except ImportError:
+        return set()
+    return set(av.codecs_available)
+
+
+def h264_available() -> bool:
+    return any(name in _encoders() for name in _CODECS["mp4"][0])
+
+
+def video_kinds_available() -> tuple[str, ...]:
+    """The video kinds ("mp4", "webm") this installation can write, for a save dialog."""
+    encoders = _encoders()
+    return tuple(kind for kind, (names, _, _) in _CODECS.items()
+                 if any(name in encoders for name in names))
 
 
 def _codec(kind: str) -> str:
-    import av
-
+    encoders = _encoders()
+    if not encoders:
+        raise VideoError(NO_PYAV)
     for name in _CODECS[kind][0]:
-        if name in av.codecs_available:
+        if name in encoders:
             return name
     hint = " (write .webm, VP9, instead)" if kind == "mp4" else ""
     raise VideoError(f"this installation's FFmpeg has no {kind} encoder{hint}")

@@ -49,7 +49,7 @@ from studio.core.animate import (
 )
 from studio.core.export_scale import ExportScale
 from studio.core.requests import Request, Result
-from studio.core.video import DEFAULT_QUALITY, VideoError, check_encoder
+from studio.core.video import DEFAULT_QUALITY, VideoError, check_encoder, video_kinds_available
 from studio.ui import images as imgs
 from studio.ui.canvas import Canvas
 
@@ -432,10 +432,12 @@ class AnimatorPanel(QWidget):
 
     # -- export --------------------------------------------------------------------------------
     def _on_export_button_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export animation", "animation.mp4",
-            "MP4 video (*.mp4);;WebM video (*.webm);;GIF (*.gif);;WebP (*.webp);;"
-            "PNG frames (folder name, no suffix) (*)")
+        videos = video_kinds_available()  # none in the desktop bundle (README: Licences)
+        filters = [name for kind, name in (("mp4", "MP4 video (*.mp4)"),
+                                           ("webm", "WebM video (*.webm)")) if kind in videos]
+        filters += ["GIF (*.gif)", "WebP (*.webp)", "PNG frames (folder name, no suffix) (*)"]
+        default = f"animation.{videos[0] if videos else 'gif'}"
+        path, _ = QFileDialog.getSaveFileName(self, "Export animation", default, ";;".join(filters))
         if path:
             self.export_to(path)
 

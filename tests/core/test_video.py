@@ -115,3 +115,20 @@ def test_bad_requests_are_refused_before_anything_is_written(name, message, tmp_
     with pytest.raises(video.VideoError, match=message):
         video.AnimationWriter(tmp_path / name, 0)
     assert listing(tmp_path) == []
+
+
+def test_without_pyav_videos_are_refused_in_one_line_and_the_rest_still_writes(tmp_path,
+                                                                              monkeypatch):
+    """The desktop bundle leaves PyAV out (its FFmpeg needs GPL x264): MP4/WebM are refused
+    before anything renders, the save dialog offers no video, GIF/WebP/PNG still write."""
+    monkeypatch.setitem(__import__("sys").modules, "av", None)  # import av → ImportError
+    assert video.video_kinds_available() == () and not video.h264_available()
+    for name in ("a.mp4", "a.webm"):
+        with pytest.raises(video.VideoError, match="PyAV is not installed") as caught:
+            video.check_encoder(tmp_path / name)
+        assert "\n" not in str(caught.value)
+    for name in ("a.gif", "a.webp", "pngs"):
+        writer = video.AnimationWriter(tmp_path / name, 12)
+        writer.add(frames(3))
+        writer.finish("{}")
+        assert len(video.read_frames(tmp_path / name)) == 3
