@@ -278,12 +278,14 @@ class Session:
             self.events.seed_lock_changed.emit(self._seed_locked)
 
     def next_seed(self, op: str | None = None) -> int | None:
-        """Before a Generate: draw a new seed unless it is locked. Returns the seed."""
+        """After a Generate has taken the seed shown: draw the next run's seed now, unless
+        it is locked, so the field always shows the seed the next run uses. The model's
+        other ops follow (the seed is a shared setting). Returns the seed shown."""
         names = [p.name for p in self.op_spec(op).scalar_params if p.kind == "seed"]
         if not names:
             return None
         if not self.seed_locked:
-            self.set_value(names[0], random_seed(), op)
+            self.set_value(names[0], random_seed(), op, source=self)
         return self.value(names[0], op)
 
     # -- undo / redo (per model) ---------------------------------------------------------

@@ -510,8 +510,8 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             self.show_info(f"{spec.label} needs {missing[0].label.lower()}: pick a sample "
                            "(click it) or drop an image file on the canvas first.")
             return
-        self.session.next_seed()  # the panel follows
-        self.run_request(self.session.request(), to_history=to_history)
+        self.run_request(request, to_history=to_history)  # the seed the field shows
+        self.session.next_seed()  # unlocked: the field shows the next run's seed, drawn now
 
     def run_request(self, request: Request, *, to_history: bool = True, pick: str = "",
                     endpoint: str = "") -> Any:

@@ -39,8 +39,10 @@ def test_generate_click_shows_a_grid_and_records_history(window, qtbot):
     assert window.explorer.samples.canvas.count == 16
     assert window.history_strip.count() == 1 and len(window.history) == 1
     assert "ms/image" in window.time_label.text()
-    # an unlocked seed is redrawn for every Generate
-    assert window.session.value("seed") == result.request.seed
+    # an unlocked seed is drawn in advance: the field shows the seed the next run uses
+    shown = window.session.value("seed")
+    assert shown != result.request.seed and window.params.value("seed") == shown
+    assert generate(qtbot, window).request.seed == shown
 
 
 def test_ctrl_return_generates_with_a_locked_seed(window, qtbot):

@@ -42,3 +42,18 @@ def test_a_typed_count_is_committed_by_the_generate_button(qtbot, services, sett
     qtbot.waitUntil(lambda: window.last_result is not None and not window.busy(), timeout=10000)
     assert window.last_result.count == 3
     window.close()
+
+
+def test_unlocked_the_field_shows_the_seed_the_next_run_uses(qtbot, services, settings):
+    window = make_window(qtbot, services, settings)
+    field = seed_field(window)
+    shown = []
+    for _ in range(3):
+        shown.append(field.value())
+        before = window.last_result
+        QTest.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: window.last_result is not before and not window.busy(), timeout=10000)
+        assert window.last_result.request.seed == shown[-1]  # what the field showed ran
+        assert field.value() != shown[-1]  # and the next seed is drawn already
+    assert len(set(shown)) == 3 and not window.session.seed_locked
+    window.close()

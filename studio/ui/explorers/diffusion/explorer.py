@@ -158,6 +158,7 @@ class DiffusionExplorer(LiveRunExplorer):
             return
         self.subject = (result, index)
         self.branches = []
+        self._draw_fork_seed()  # a new subject's first branch differs from it
         self.timeline.show_branches(None)
         self.generate.timeline_button.setEnabled(True)
         seed = result.request.seed
@@ -265,12 +266,21 @@ class DiffusionExplorer(LiveRunExplorer):
             return None
         self._write_fork_settings()
         self.session.set_value("fork_step", int(k), "fork")
-        spec = self.session.op_spec("fork")
-        if not self.session.seed_locked:  # a new branch each time, like Generate's seed
-            seeds = [p.name for p in spec.scalar_params if p.name == "fork_seed"]
-            if seeds:
-                self.session.set_value("fork_seed", random_seed(), "fork")
-        return self.run(self.session.request("fork"))  # the panel follows the session
+        job = self.run(self.session.request("fork"))  # the branch seed the panel shows
+        self._draw_fork_seed()
+        return job
+
+    def _draw_fork_seed(self) -> None:
+        """A new branch each time, drawn in advance like Generate's seed (unless locked):
+        the panel shows the seed the next fork uses."""
+        if self.session.seed_locked:
+            return
+        try:
+            spec = self.session.op_spec("fork")
+        except (AssertionError, KeyError):
+            return  # no model, or a family without fork
+        if any(p.name == "fork_seed" for p in spec.scalar_params):
+            self.session.set_value("fork_seed", random_seed(), "fork")
 
     def _base(self, params: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in params.items() if k not in FORK_OWN}
