@@ -12,7 +12,7 @@
                  and --eval --model ID --samples N; see `studio batch --help`)
     studio train --recipe FILE [--out DIR] [--steps N] [--threads N]
     studio train --data FOLDER --family vae --size small --resolution 64 --steps N
-                 [--grey] [--classes] [--flip] [--no-resume]   (see `studio train --data . --help`)
+                 [--grey] [--classes] [--flip] [--no-resume]   (see `studio train --help`)
     studio eval --model ID
     studio compare [--json] [--no-timing] [--images N] [--model ID ...]
     studio import FOLDER | FILE.pkl   (a StyleGAN2/3 network pickle, read as data only)
@@ -440,20 +440,34 @@ def cmd_batch(argv: Sequence[str]) -> int:
 
 # -- train / eval / import --------------------------------------------------------------
 def cmd_train(argv: Sequence[str]) -> int:
-    if any(a == "--data" or a.startswith("--data=") for a in argv):  # your own images
-        from studio.cli_train import cmd_train_data
+    # one parser for both forms, so `studio train --help` lists every flag
+    from studio.cli_train import add_data_arguments, cmd_train_data, data_flags_given
 
-        return cmd_train_data(argv)
-    parser = argparse.ArgumentParser(prog="studio train", description="Train a model from a recipe.")
-    parser.add_argument("--recipe", type=Path, required=True, help="a recipe JSON (resources/recipes/)")
-    parser.add_argument("--out", type=Path, help="output model folder (default: the user library)")
-    parser.add_argument("--steps", type=int, help="override the recipe's step count")
+    parser = argparse.ArgumentParser(
+        prog="studio train",
+        description="Train a model from a recipe, or on a folder of your own images (--data).")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--recipe", type=Path, help="a recipe JSON (resources/recipes/, or the one "
+                                                    "the Train view wrote)")
+    source.add_argument("--data", type=Path, metavar="FOLDER",
+                        help="a folder of images (recursive), or builtin:glyphs (32 px grey digits)")
+    parser.add_argument("--out", type=Path, help="--recipe: output model folder (default: the user library)")
+    parser.add_argument("--steps", type=int,
+                        help="the step count (default: the recipe's; with --data 2000)")
     parser.add_argument("--no-resume", action="store_true", help="start afresh, ignoring checkpoints")
     parser.add_argument("--threads", type=int,
                         help="torch threads (1 lets two trainings share two cores; default: torch's)")
+    add_data_arguments(parser)
     args = _parse(parser, argv)
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
+    if args.data is not None:
+        if args.out is not None:
+            raise UsageError("--out goes with --recipe; a --data run lands in the library")
+        return cmd_train_data(args)
+    stray = data_flags_given(args)
+    if stray:
+        raise UsageError(f"{', '.join(stray)}: only with --data (a recipe holds its own settings)")
     if not args.recipe.is_file():
         raise UsageError(f"{args.recipe}: no such recipe file")
     try:

@@ -112,7 +112,16 @@ def measure(recipe: Mapping[str, Any], steps: int = 3) -> dict[str, float]:
             "threads": float(torch.get_num_threads())}
 
 
-def estimate(emit: Emit, stop: Any, recipe: Mapping[str, Any], steps: int = 3,
-             threads: int | None = None) -> None:
+def estimate(emit: Emit, stop: Any, recipe: Mapping[str, Any] | None = None, steps: int = 3,
+             threads: int | None = None, recipes: list[tuple[str, Mapping[str, Any]]] = ()) -> None:
+    """("estimate", figures, tag) for `recipe` (tag "") and then each (tag, recipe) of
+    `recipes`, one after the other in this one process (torch is imported once); `stop`
+    ends it between two. A final ("done", {}) or ("stopped", 0) tells the parent it ended."""
     _threads(threads)
-    emit("estimate", measure(recipe, steps))
+    queue = ([("", recipe)] if recipe is not None else []) + list(recipes)
+    for tag, each in queue:
+        if stop.is_set():
+            emit("stopped", 0)
+            return
+        emit("estimate", measure(each, steps), tag)
+    emit("done", {})

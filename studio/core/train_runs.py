@@ -32,13 +32,14 @@ from typing import Any
 from studio.core import atomic
 from studio.core.datasets import GLYPH_CLASSES
 from studio.core.paths import confined, resources_dir, studio_home
+from studio.core.run_log import read_run_log
 from studio.core.train_data import BUILTIN_GLYPHS, GLYPHS_SPEC, FolderSettings, prepare_folder
 
 SIZES = ("tiny", "small", "medium")
 WORKER = "studio.train_worker"  # the child's entry points (run, estimate)
 # what only changes how often the run reports: left out of the run's id. The step count
 # stays in: the learning-rate schedule depends on it, so only the same run resumes bit for bit
-_NOT_IN_ID = ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints")
+_NOT_IN_ID = ("log_every", "sample_every", "sample_count", "checkpoint_every", "keep_checkpoints")
 
 
 def presets() -> dict[str, Any]:
@@ -65,6 +66,7 @@ class RunSettings:
     vae: str | None = None  # latent diffusion: the VAE model id it works in
     log_every: int | None = None  # None: every 10 steps, more often in short runs
     sample_every: int = 100
+    sample_count: int = 16  # images in each sample grid
     checkpoint_every: int = 200
     name: str = ""
     extra_train: dict[str, Any] = field(default_factory=dict)
@@ -109,12 +111,14 @@ def make_recipe(settings: RunSettings) -> dict[str, Any]:
             raise ValueError("the built-in glyphs are 32 px grey")
         spec = dict(GLYPHS_SPEC)
         data = replace(data, classes=True)
+    class_names: list[str] = []  # the subfolders' names, for the card's class list
     class_key = preset.get("class_key")
     if class_key:
         if builtin:
             config[class_key] = len(GLYPH_CLASSES)
         elif data.classes:
-            config[class_key] = len(prepare_folder(data).class_names)
+            class_names = prepare_folder(data).class_names
+            config[class_key] = len(class_names)
         elif preset.get("needs_labels"):  # class-conditional only: all images are one class
             spec["single_label"] = True
             config[class_key] = 1
@@ -124,7 +128,7 @@ def make_recipe(settings: RunSettings) -> dict[str, Any]:
         config["vae"] = settings.vae
     train = {**preset["train"], **settings.extra_train, "steps": int(settings.steps),
              "log_every": settings.log_every or max(1, min(10, settings.steps // 50)),
-             "sample_every": settings.sample_every,
+             "sample_every": settings.sample_every, "sample_count": settings.sample_count,
              "checkpoint_every": settings.checkpoint_every}
     if settings.batch_size:
         train["batch_size"] = int(settings.batch_size)
@@ -148,6 +152,7 @@ def make_recipe(settings: RunSettings) -> dict[str, Any]:
         "config": config,
         "train": train,
         "evaluate": {"samples": 64},
+        **({"class_names": class_names} if class_names else {}),
         "studio_train": {"size": settings.size, "settings": {**asdict(settings), "data": None}},
     }
 
@@ -166,6 +171,21 @@ def write_recipe(recipe: Mapping[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(path, json.dumps(recipe, indent=2))
     return path
+
+
+def estimate_key(recipe: Mapping[str, Any], threads: int) -> str:
+    """What a step's time depends on: the family, the model, the batch and the threads
+    (not the run's length or the learning rate), so a measurement is reused for those."""
+    shaping = {"family": recipe["family"], "config": recipe["config"],
+               "batch_size": recipe["train"].get("batch_size"), "threads": int(threads),
+               "size": recipe["studio_train"]["size"]}
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def read_log(run_id: str) -> list[dict[str, Any]]:
+    """The run's log (studio.core.run_log): one record per logged step, with the held-out
+    figures, oldest first."""
+    return read_run_log(run_dir(run_id))
 
 
 def has_checkpoint(run_id: str) -> int:

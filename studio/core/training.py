@@ -13,8 +13,10 @@ Recipe format:
       "dataset": {"name": "glyphs", "train_per_class": 2000, "held_out_per_class": 100},
       "config": {...},                  # the family's model config (saved in the card)
       "train": {"steps": 6000, "batch_size": 64, "lr": 0.001, ...,
-                "log_every": 50, "sample_every": 500, "checkpoint_every": 500},
-      "evaluate": {"samples": 256}
+                "log_every": 50, "sample_every": 500, "sample_count": 16,
+                "checkpoint_every": 500},
+      "evaluate": {"samples": 256},
+      "class_names": ["cats", "dogs"]     # optional: the card's class names (a folder's subfolders)
     }
 
 DataLoader-free on purpose: batches are slices of in-memory uint8 arrays (no workers,
@@ -43,6 +45,7 @@ from studio.core.cards import ModelCard
 from studio.core.datasets import Split, build_dataset
 from studio.core.family import Cancelled, JobContext
 from studio.core.paths import confined, studio_home
+from studio.core.run_log import append_run_log, start_run_log
 
 
 class Trainable(Protocol):
@@ -60,6 +63,9 @@ class Trainable(Protocol):
     def export(self, folder: Path, metrics: Mapping[str, float]) -> ModelCard: ...
 
     # optional: def extra_metrics(self, evaluator) -> dict[str, float], recorded in the card
+    # optional: def held_out_logs(self) -> dict[str, float]: figures on (part of) the
+    #   held-out split, e.g. "held_out_bpd", added to the logs at every log interval. The
+    #   driver runs it under a forked random state, so it never changes what is trained.
 
 
 class EMATrainable:
@@ -100,6 +106,7 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 50
     sample_every: int = 0  # 0: never
+    sample_count: int = 16  # images in each sample grid (from fixed seeds 0..n-1)
     checkpoint_every: int = 500  # 0: only at the end and on cancel
     keep_checkpoints: int = 2
 
@@ -111,6 +118,17 @@ class TrainConfig:
 
 
 LogFn = Callable[[int, Mapping[str, float]], None]
+
+
+def held_out_logs(trainable: Trainable) -> dict[str, float]:
+    """The trainable's held-out figures (empty when it has none). Its random draws come
+    from a forked torch state: the training's own stream stays as it was, so a run with
+    these figures trains the same weights as one without."""
+    figures = getattr(trainable, "held_out_logs", None)
+    if figures is None:
+        return {}
+    with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        return {k: float(v) for k, v in figures().items()}
 
 
 # -----------------------------------------------------------------------------
@@ -203,6 +221,8 @@ def train_loop(trainable: Trainable, data: Split, config: TrainConfig,
 
     Cancel (ctx's event, checked every step) saves a checkpoint, then raises Cancelled.
     Progress goes to ctx.progress(step, steps); sample grids to ctx.preview and on_samples.
+    Every `log_every` steps the logs, with the held-out figures, go to on_log and to the
+    run's log (checkpoint_dir/log.jsonl).
     `stats` (if given) gets "seconds": training time over all runs, and "resumed_from".
     """
     ctx = ctx or JobContext()
@@ -216,9 +236,12 @@ def train_loop(trainable: Trainable, data: Split, config: TrainConfig,
         else:  # a fresh run: old checkpoints would be resumed by mistake later
             for _, old in checkpoints(checkpoint_dir):
                 old.unlink()
+    if checkpoint_dir is not None:
+        start_run_log(checkpoint_dir, start)
     step = start
     last_saved = start
     stats["resumed_from"] = start
+    held: dict[str, float] = {}  # the latest held-out figures, shown with the progress
     before = stats["seconds"]
 
     def checkpoint() -> None:
@@ -242,12 +265,18 @@ def train_loop(trainable: Trainable, data: Split, config: TrainConfig,
         step += 1
         stats["seconds"] = before + time.monotonic() - started
         assert all(math.isfinite(v) for v in logs.values()), f"step {step}: {logs}"
-        if on_log and (step % max(1, config.log_every) == 0 or step == config.steps):
+        reporting = on_log is not None or checkpoint_dir is not None
+        if reporting and (step % max(1, config.log_every) == 0 or step == config.steps):
+            held = held_out_logs(trainable)
             rate = (step - start) / max(1e-9, time.monotonic() - started)
-            on_log(step, {**logs, "steps_per_s": rate})
-        ctx.progress(step, config.steps, " ".join(f"{k}={v:.4g}" for k, v in logs.items()))
+            record = {**logs, **held, "steps_per_s": rate}
+            if checkpoint_dir is not None:
+                append_run_log(checkpoint_dir, step, record)
+            if on_log:
+                on_log(step, record)
+        ctx.progress(step, config.steps, " ".join(f"{k}={v:.4g}" for k, v in {**logs, **held}.items()))
         if config.sample_every and step % config.sample_every == 0 and (on_samples or ctx.wants_preview()):
-            images = trainable.sample_images(16)
+            images = trainable.sample_images(config.sample_count)
             ctx.preview(images, force=True)
             if on_samples:
                 on_samples(step, images)
@@ -332,6 +361,8 @@ def train_from_recipe(recipe_path: str | Path, registry: Any, out_dir: str | Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     card = trainable.export(out_dir, {})
     card.recipe = recipe_path.name
+    if recipe.get("class_names") and not card.classes:  # a folder's subfolders name its classes
+        card.classes = [str(name) for name in recipe["class_names"]]
     card.training = {**card.training, "steps": steps, "seconds": round(stats["seconds"], 1),
                      "threads": torch.get_num_threads(),
                      "seed": config.seed, "batch_size": config.batch_size,

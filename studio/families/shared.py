@@ -217,6 +217,18 @@ def save_weights(module: torch.nn.Module, folder: Path, fmt: str, config: Mappin
     return hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
 
 
+HELD_OUT_LIVE = 64  # held-out images scored at each log interval: about one batch's forward pass
+
+
+def held_out_batch(data: Mapping[str, Any], limit: int = HELD_OUT_LIVE) -> dict[str, torch.Tensor]:
+    """The first `limit` held-out images (a random subset: the split is drawn at random)
+    as a training batch, for the figures streamed while a model trains."""
+    from studio.core.training import to_batch
+
+    held = data["held_out"]
+    return to_batch(held, np.arange(min(len(held), limit)))
+
+
 def glyph_classes(recipe: Mapping[str, Any]) -> list[str] | None:
     return list(GLYPH_CLASSES) if recipe["dataset"].get("name") == "glyphs" else None
 

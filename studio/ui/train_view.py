@@ -2,14 +2,18 @@
 
 Data (a folder: its contact sheet, the count, what was skipped and why; resolution, grey
 or colour, subfolders as classes, held-out fraction, flips), a family and a size preset
-(with its parameter count and time per step measured here before the run), and Advanced
+(each size's parameter count and time per step measured here, in a spawned process, as
+soon as the data and family are chosen, so the estimate is there before the run), the VAE
+latent diffusion works in (picked from the library's VAEs that fit the data), and Advanced
 (steps, batch, learning rate, seed, threads). The recipe is the one `studio train --data`
 writes (studio.core.train_runs.make_recipe).
 
 Training runs in a spawned process (train_runs.TrainProcess), never in the window: a
 QTimer drains its messages, so the window and its engine stay live and a crash in
-training is a message, not a crash. Loss curves per term (pyqtgraph), a sample grid from
-fixed seeds every N steps, steps per second and ETA stream back. Pause checkpoints and
+training is a message, not a crash. Loss curves per term (pyqtgraph) with the held-out
+figures dashed beside them (bits/dim for the flow and PixelCNN, the loss for the VAE), a
+sample grid from fixed seeds every N steps, steps per second and ETA stream back; a
+resumed run's curves are read back from its log. Pause checkpoints and
 ends the process; Resume starts it again from that checkpoint (bit for bit); Cancel
 checkpoints too, so the next start offers to resume. When the run ends the model is in
 the library and `model_ready` opens it in its explorer.
@@ -21,6 +25,7 @@ import json
 import os
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +62,11 @@ from studio.core.train_runs import (
     SIZES,
     RunSettings,
     TrainProcess,
+    estimate_key,
     has_checkpoint,
     make_recipe,
     presets,
+    read_log,
     unfinished_runs,
     write_recipe,
 )
@@ -67,6 +74,11 @@ from studio.ui.images import to_pixmap
 
 POLL_MS = 100  # how often the window drains the training process's messages
 PREVIEW_SCALE = 3  # small sample grids are shown enlarged, nearest neighbour
+MEASURE_DELAY_MS = 400  # settle time after a change before measuring (a burst of edits measures once)
+MEASURE_STEPS = 3
+# how the curves are named; held-out figures are drawn dashed beside their training term
+CURVE_NAMES = {"bpd": "bits/dim", "held_out_bpd": "held-out bits/dim", "held_out_loss": "held-out loss"}
+NOT_PLOTTED = ("steps_per_s", "beta", "lr", "grad")  # rates and diagnostics on other scales
 
 
 def _fmt_seconds(seconds: float) -> str:
@@ -86,11 +98,16 @@ class TrainDialog(QDialog):
     estimate_shown = Signal(dict)
     _prepared = Signal(object, str)  # from the scanning thread: (PreparedFolder | None, error)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, library: Any = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train New Model")
         self.resize(980, 680)
+        self.library = library  # studio.core.library.Library: where the VAE picker looks
         self._presets = presets()
+        # measured figures by estimate_key (family, size, model config, batch, threads)
+        self.estimates: dict[str, dict[str, float]] = {}
+        self._measuring: dict[str, str] = {}  # estimate_key -> size, while the estimator runs
+        self._recipes: dict[str, dict[str, Any]] = {}  # recipe_for's memory
         self.prepared: PreparedFolder | None = None
         self.process: TrainProcess | None = None
         self.estimator: TrainProcess | None = None
@@ -102,6 +119,8 @@ class TrainDialog(QDialog):
         self.last_step = 0
         self._rate_mark: tuple[float, int] | None = None
         self.steps_per_s = 0.0
+        self._eta_per_step = 0.0  # the measured seconds per step, until the run has a rate
+        self.eta_seconds = 0.0
         self.metrics: dict[str, float] = {}
         self._prepared.connect(self._on_scan_finished)
         self._build()
@@ -170,16 +189,15 @@ class TrainDialog(QDialog):
         self.size_combo = QComboBox()
         self.size_combo.addItems(list(SIZES))
         self.size_combo.setCurrentText("small")
-        self.vae_edit = QLineEdit()
-        self.vae_edit.setPlaceholderText("VAE model id (latent diffusion)")
+        self.vae_combo = QComboBox()
+        self.vae_combo.setToolTip("Latent diffusion works in this VAE's latent space: a VAE "
+                                  "trained here or imported, at the data's resolution and channels")
         m.addRow("Family", self.family_combo)
         m.addRow("Size", self.size_combo)
-        m.addRow("VAE", self.vae_edit)
-        self.estimate_button = QPushButton("Measure time per step")
-        self.estimate_button.clicked.connect(self.measure)
-        self.estimate_label = QLabel("")
+        m.addRow("VAE", self.vae_combo)
+        self.estimate_label = QLabel("Choose a folder: each size is measured on it here.")
         self.estimate_label.setWordWrap(True)
-        m.addRow(self.estimate_button)
+        self.estimate_label.setTextFormat(Qt.TextFormat.RichText)
         m.addRow(self.estimate_label)
         form_col.addWidget(model)
 
@@ -201,6 +219,11 @@ class TrainDialog(QDialog):
         self.sample_spin = QSpinBox()
         self.sample_spin.setRange(0, 1_000_000)
         self.sample_spin.setValue(100)
+        self.sample_count_spin = QSpinBox()
+        self.sample_count_spin.setRange(1, 64)
+        self.sample_count_spin.setValue(16)
+        self.sample_count_spin.setToolTip("Images in each sample grid (PixelCNN and diffusion "
+                                          "samples cost more than a training step: fewer is quicker)")
         self.checkpoint_spin = QSpinBox()
         self.checkpoint_spin.setRange(1, 1_000_000)
         self.checkpoint_spin.setValue(200)
@@ -213,6 +236,7 @@ class TrainDialog(QDialog):
         a.addRow("Learning rate", self.lr_spin)
         a.addRow("Seed", self.seed_spin)
         a.addRow("Samples every", self.sample_spin)
+        a.addRow("Samples per grid", self.sample_count_spin)
         a.addRow("Checkpoint every", self.checkpoint_spin)
         a.addRow("Threads", self.threads_spin)
         form_col.addWidget(adv)
@@ -271,6 +295,19 @@ class TrainDialog(QDialog):
             w.currentIndexChanged.connect(self._refresh_resume)
         for w in (self.grey_check, self.classes_check, self.flip_check):
             w.toggled.connect(self.scan)
+        # measure the sizes again once the settings that shape a step settle
+        self._measure_timer = QTimer(self)
+        self._measure_timer.setSingleShot(True)
+        self._measure_timer.setInterval(MEASURE_DELAY_MS)
+        self._measure_timer.timeout.connect(self.measure)
+        for combo in (self.family_combo, self.size_combo, self.resolution_combo, self.vae_combo):
+            combo.currentIndexChanged.connect(self._schedule_measure)
+        for spin in (self.batch_spin, self.threads_spin):
+            spin.valueChanged.connect(self._schedule_measure)
+        self.steps_spin.valueChanged.connect(self._show_estimates)
+        for w in (self.resolution_combo,):
+            w.currentIndexChanged.connect(self.refresh_vaes)
+        self.grey_check.toggled.connect(self.refresh_vaes)
         self._on_family_changed()
         self._set_state("idle")
         self.refresh_unfinished()
@@ -316,6 +353,7 @@ class TrainDialog(QDialog):
 
     def _on_scan_finished(self, prepared: PreparedFolder | None, error: str) -> None:
         self.prepared = prepared
+        self._recipes.clear()
         if prepared is None:
             self.count_label.setText(error)
             self.sheet_label.clear()
@@ -332,6 +370,7 @@ class TrainDialog(QDialog):
             sheet.repeat(scale, 0).repeat(scale, 1))))
         self.skipped_text.setPlainText("\n".join(f"{p}: {why}" for p, why in prepared.skipped))
         self._refresh_resume()
+        self._schedule_measure()
 
     def _on_family_changed(self) -> None:
         preset = self._presets[self.family_combo.currentData()]
@@ -347,8 +386,32 @@ class TrainDialog(QDialog):
         if grey_only:
             self.grey_check.setChecked(True)
         self.grey_check.setEnabled(not grey_only)
-        self.vae_edit.setEnabled(bool(preset.get("needs_vae")))
+        self.vae_combo.setEnabled(bool(preset.get("needs_vae")))
+        self.refresh_vaes()
         self._refresh_resume()
+        self._show_estimates()
+
+    def refresh_vaes(self) -> None:
+        """The library's VAEs at the data's resolution and channels, for latent diffusion."""
+        if not hasattr(self, "vae_combo"):
+            return
+        current = self.vae_combo.currentData()
+        size = int(self.resolution_combo.currentData() or 32)
+        channels = 1 if self.grey_check.isChecked() else 3
+        fits = []
+        if self.library is not None:
+            self.library.refresh()
+            fits = [e for e in self.library.entries() if e.family == "vae"
+                    and e.card.resolution == size and e.card.channels == channels]
+        self.vae_combo.blockSignals(True)
+        self.vae_combo.clear()
+        for entry in fits:
+            self.vae_combo.addItem(f"{entry.card.name} ({entry.id})", entry.id)
+        if not fits:
+            kind = "grey" if channels == 1 else "colour"
+            self.vae_combo.addItem(f"No VAE at {size} px {kind}: train one here (family VAE)", None)
+        self.vae_combo.setCurrentIndex(max(0, self.vae_combo.findData(current)))
+        self.vae_combo.blockSignals(False)
 
     # -- the recipe ----------------------------------------------------------------
     def run_settings(self) -> RunSettings:
@@ -356,16 +419,25 @@ class TrainDialog(QDialog):
                            size=self.size_combo.currentText(), steps=self.steps_spin.value(),
                            batch_size=self.batch_spin.value() or None,
                            lr=self.lr_spin.value() or None, seed=self.seed_spin.value(),
-                           vae=self.vae_edit.text().strip() or None,
+                           vae=self.vae_combo.currentData() if self.vae_combo.isEnabled() else None,
                            sample_every=self.sample_spin.value(),
+                           sample_count=self.sample_count_spin.value(),
                            checkpoint_every=self.checkpoint_spin.value())
+
+    def recipe_for(self, settings: RunSettings) -> dict[str, Any]:
+        """make_recipe, remembered until the next scan: with class subfolders it reads the
+        prepared folder, which the window should not do again for every field it redraws."""
+        key = json.dumps(asdict(settings), sort_keys=True, default=str)
+        if key not in self._recipes:
+            self._recipes[key] = make_recipe(settings)  # ValueError: not remembered
+        return json.loads(json.dumps(self._recipes[key]))  # a copy: callers may change theirs
 
     def _make_recipe(self) -> dict[str, Any] | None:
         if self.prepared is None:
             self.status_label.setText("Choose a folder with at least 2 readable images first.")
             return None
         try:
-            return make_recipe(self.run_settings())
+            return self.recipe_for(self.run_settings())
         except ValueError as exc:
             self.status_label.setText(str(exc))
             return None
@@ -374,31 +446,100 @@ class TrainDialog(QDialog):
         step = 0
         if self.prepared is not None:
             try:
-                step = has_checkpoint(make_recipe(self.run_settings())["id"])
+                step = has_checkpoint(self.recipe_for(self.run_settings())["id"])
             except ValueError:
                 step = 0
         self.resume_check.setEnabled(step > 0 and self.state in ("idle", "cancelled", "done", "failed"))
         self.resume_check.setChecked(step > 0)
         self.resume_check.setText(f"Resume from step {step}" if step else "Resume from its checkpoint")
 
+    def _schedule_measure(self) -> None:
+        if self.prepared is not None and self.state not in (
+                "running", "pausing", "cancelling", "saving", "paused"):
+            self._measure_timer.start()
+        self._show_estimates()
+
+    def _size_recipes(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(size, estimate_key, recipe) of each size of the chosen family, the chosen size
+        first; those that the settings do not allow are left out."""
+        sizes = [self.size_combo.currentText()] + [s for s in SIZES if s != self.size_combo.currentText()]
+        out = []
+        for size in sizes:
+            settings = self.run_settings()
+            settings.size = size
+            try:
+                recipe = self.recipe_for(settings)
+            except ValueError:
+                continue
+            out.append((size, estimate_key(recipe, self.threads_spin.value()), recipe))
+        return out
+
     def measure(self) -> None:
-        """Parameters and time per step of the chosen preset, measured for a few steps in
-        a spawned process (the window never imports torch)."""
-        recipe = self._make_recipe()
-        if recipe is None or self.estimator is not None:
+        """Parameters and time per step of every size of the chosen family, measured for a
+        few steps each in one spawned process (the window never imports torch, and never
+        waits on it); sizes measured before with the same settings are not measured again."""
+        self._measure_timer.stop()
+        if self.prepared is None or self.state in ("running", "pausing", "cancelling", "saving", "paused"):
             return
-        self.estimate_label.setText("Measuring a few steps…")
-        self.estimator = TrainProcess("estimate", recipe=recipe, steps=3,
-                                      threads=self.threads_spin.value())
+        todo = [(size, key, recipe) for size, key, recipe in self._size_recipes()
+                if key not in self.estimates]
+        if self.estimator is not None:
+            if {key for _, key, _ in todo} <= set(self._measuring):
+                return  # already measuring exactly these
+            self._stop_estimator()
+        if not todo:
+            self._show_estimates()
+            return
+        self._measuring = {key: size for size, key, _ in todo}
+        self.estimator = TrainProcess("estimate", recipes=[(key, r) for _, key, r in todo],
+                                      steps=MEASURE_STEPS, threads=self.threads_spin.value())
         self.estimator.start()
         self._timer.start()
+        self._show_estimates()
 
-    def _show_estimate(self, figures: dict[str, float]) -> None:
-        per = figures["seconds_per_step"]
-        self.estimate_label.setText(
-            f"{int(figures['parameters']):,} parameters · {per * 1000:.0f} ms per step "
-            f"({int(figures['threads'])} threads) · about {_fmt_seconds(figures['estimate_seconds'])} "
-            f"for {self.steps_spin.value()} steps")
+    def _stop_estimator(self) -> None:
+        """A measurement is not worth finishing once the settings changed or a run starts:
+        it would only take cores from what comes next."""
+        if self.estimator is not None:
+            self.estimator.kill()
+            self.estimator = None
+        self._measuring = {}
+
+    def measured(self) -> dict[str, float] | None:
+        """The chosen size's measured figures, when measured with the current settings."""
+        try:
+            recipe = self.recipe_for(self.run_settings())
+        except ValueError:
+            return None
+        return self.estimates.get(estimate_key(recipe, self.threads_spin.value()))
+
+    def _show_estimates(self) -> None:
+        if not hasattr(self, "estimate_label"):
+            return
+        if self.prepared is None:
+            self.estimate_label.setText("Choose a folder: each size is measured on it here.")
+            return
+        steps = self.steps_spin.value()
+        chosen = self.size_combo.currentText()
+        lines = []
+        for size, key, _ in sorted(self._size_recipes(), key=lambda t: SIZES.index(t[0])):
+            figures = self.estimates.get(key)
+            if figures is not None:
+                per = figures["seconds_per_step"]
+                text = (f"{size}: {int(figures['parameters']):,} parameters · {per * 1000:.0f} ms per "
+                        f"step ({int(figures['threads'])} threads) · about {_fmt_seconds(per * steps)} "
+                        f"for {steps} steps")
+            elif key in self._measuring:
+                text = f"{size}: measuring a few steps…"
+            else:
+                text = f"{size}: not measured"
+            lines.append(f"<b>{text}</b>" if size == chosen else text)
+        self.estimate_label.setText("<br>".join(lines))
+
+    def _on_estimate(self, figures: dict[str, float], key: str) -> None:
+        self.estimates[key] = dict(figures)
+        self._measuring.pop(key, None)
+        self._show_estimates()
         self.estimate_shown.emit(dict(figures))
 
     # -- the run -------------------------------------------------------------------
@@ -408,17 +549,22 @@ class TrainDialog(QDialog):
             return
         self.recipe = recipe
         resume = self.resume_check.isChecked() and has_checkpoint(recipe["id"]) > 0
-        if not resume:
-            self._clear_curves()
+        self._clear_curves()
+        if resume:
+            self._replay_log()
         self._launch(resume)
 
     def _launch(self, resume: bool) -> None:
         assert self.recipe is not None
+        self._measure_timer.stop()
+        self._stop_estimator()  # the run gets the cores
+        self._eta_per_step = (self.measured() or {}).get("seconds_per_step", 0.0)
         path = write_recipe(self.recipe)
         self.process = TrainProcess("run", recipe_path=str(path), resume=resume,
                                     threads=self.threads_spin.value())
         self.process.start()
         self._rate_mark = None
+        self.steps_per_s = 0.0
         self._timer.start()
         self._set_state("running")
         self.status_label.setText(("Resuming " if resume else "Starting ") + self.recipe["id"] + "…")
@@ -458,7 +604,16 @@ class TrainDialog(QDialog):
             self.status_label.setText(f"{path}: {exc}")
             return
         self._clear_curves()
+        self._replay_log()
         self._launch(resume=True)
+
+    def _replay_log(self) -> None:
+        """A resumed run's curves up to its checkpoint, from the run's log."""
+        assert self.recipe is not None
+        step = has_checkpoint(self.recipe["id"])
+        for record in read_log(self.recipe["id"]):
+            if record["step"] <= step:
+                self._plot(int(record["step"]), record)
 
     def pause(self) -> None:
         if self.process is not None and self.state == "running":
@@ -496,12 +651,16 @@ class TrainDialog(QDialog):
         if self.estimator is not None:
             for message in self.estimator.poll():
                 if message[0] == "estimate":
-                    self._show_estimate(message[1])
+                    self._on_estimate(message[1], message[2] if len(message) > 2 else "")
                 elif message[0] == "error":
-                    self.estimate_label.setText(message[1])
-            if self.estimator.finished or not self.estimator.alive:
+                    self._measuring = {}
+                    self._show_estimates()
+                    self.estimate_label.setText(self.estimate_label.text()
+                                                + f"<br>Measuring failed: {message[1]}")
+            if self.estimator is not None and (self.estimator.finished or not self.estimator.alive):
                 self.estimator.join(1)
                 self.estimator = None
+                self._measuring = {}
         if self.process is not None:
             for message in self.process.poll():
                 self._on_message(message)
@@ -536,6 +695,7 @@ class TrainDialog(QDialog):
             self.status_label.setText(f"Done: {result['model_id']} is in the library.")
             self.metrics_label.setText(self._metrics_text(self.metrics))
             self.model_ready.emit(result["model_id"], result["folder"])
+            self.refresh_vaes()  # a VAE trained here is offered to latent diffusion at once
         elif kind == "error":
             self._set_state("failed")
             self.status_label.setText(f"Training stopped: {message[1]}")
@@ -554,8 +714,6 @@ class TrainDialog(QDialog):
         return " · ".join(parts)
 
     def _on_log(self, step: int, logs: dict[str, float]) -> None:
-        import pyqtgraph as pg
-
         self.last_step = step
         now = time.monotonic()
         if self._rate_mark is None:
@@ -565,18 +723,39 @@ class TrainDialog(QDialog):
             if now > t0 and step > s0:
                 self.steps_per_s = (step - s0) / (now - t0)
         total = self.recipe["train"]["steps"] if self.recipe else step
-        eta = (total - step) / self.steps_per_s if self.steps_per_s > 0 else 0.0
-        self.status_label.setText(f"step {step}/{total} · {self.steps_per_s:.2f} steps/s · "
-                                  f"ETA {_fmt_seconds(eta)}")
+        self.eta_seconds = self._eta(step, total)
+        held = "".join(f" · {CURVE_NAMES[k]} {v:.4g}" for k, v in logs.items()
+                       if k.startswith("held_out") and k in CURVE_NAMES)
+        rate = f"{self.steps_per_s:.2f} steps/s" if self.steps_per_s > 0 else "measuring steps/s"
+        self.status_label.setText(f"step {step}/{total} · {rate} · "
+                                  f"ETA {_fmt_seconds(self.eta_seconds)}{held}")
+        self._plot(step, logs)
+
+    def _eta(self, step: int, total: int) -> float:
+        """Seconds left: from this run's own rate once it has one, before that from the
+        time per step measured before the run."""
+        if self.steps_per_s > 0:
+            return (total - step) / self.steps_per_s
+        return (total - step) * self._eta_per_step
+
+    def _plot(self, step: int, logs: dict[str, Any]) -> None:
+        import pyqtgraph as pg
+
         for key, value in logs.items():
-            if key in ("steps_per_s", "beta", "lr", "grad") or not np.isfinite(value):
+            if key in NOT_PLOTTED or key == "step" or not isinstance(value, (int, float)) \
+                    or not np.isfinite(value):
                 continue
             points = self.losses.setdefault(key, [])
             points.append((step, float(value)))
             curve = self.curves.get(key)
             if curve is None:
-                pen = pg.intColor(len(self.curves), hues=9)
-                curve = self.curves[key] = self.plot.plot(name=key, pen=pen)
+                base = key.removeprefix("held_out_")
+                # a held-out figure: its training term's colour, dashed
+                index = list(self.curves).index(base) if base in self.curves else len(self.curves)
+                pen = pg.mkPen(pg.intColor(index, hues=9), width=1.5,
+                               style=Qt.PenStyle.DashLine if key.startswith("held_out_") else
+                               Qt.PenStyle.SolidLine)
+                curve = self.curves[key] = self.plot.plot(name=CURVE_NAMES.get(key, key), pen=pen)
             xs, ys = zip(*points)
             curve.setData(np.asarray(xs, float), np.asarray(ys, float))
 

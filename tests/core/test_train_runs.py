@@ -241,3 +241,89 @@ def test_unfinished_runs_are_offered_newest_first(tmp_path: Path) -> None:
     runs = unfinished_runs()
     assert [(r[0], r[1], r[2]) for r in runs] == [(stopped["id"], 6, 10)]
     assert runs[0][3] == run_dir(stopped["id"]) / "recipe.json"
+
+
+def _trained_weights(family: str, recipe: dict, data: dict, **kw) -> dict:
+    import torch
+
+    from studio.core.training import TrainConfig, train_loop
+    from studio.wiring import family_registry
+
+    torch.manual_seed(0)
+    trainable = family_registry().get(family).implementation().make_trainable(recipe, data)
+    train_loop(trainable, data["train"], TrainConfig.from_recipe(recipe), **kw)
+    return trainable.state_dict()["model"]
+
+
+def test_held_out_figures_stream_are_logged_and_change_nothing_trained(tmp_path: Path) -> None:
+    """The flow and PixelCNN report bits/dim on held-out images (the VAE its held-out loss)
+    at every log interval, to on_log and to the run's log; a resumed run keeps the log up
+    to its checkpoint; and computing them leaves the trained weights exactly as they are."""
+    from studio.core.datasets import build_dataset
+    from studio.core.train_runs import read_log
+
+    folder = image_folder(tmp_path / "shapes", count=16)
+    for family, key, channels in (("flow", "held_out_bpd", 3), ("autoregressive", "held_out_bpd", 1),
+                                  ("vae", "held_out_loss", 3)):
+        recipe = make_recipe(settings(folder, family=family, steps=4, channels=channels))
+        data = build_dataset(recipe["dataset"])
+        logged: list[tuple[int, dict]] = []
+        reported = _trained_weights(family, recipe, data, checkpoint_dir=run_dir(recipe["id"]),
+                                    resume=False, on_log=lambda step, logs, out=logged: out.append(
+                                        (step, dict(logs))))
+        assert [s for s, _ in logged] == [1, 2, 3, 4], family
+        figures = [logs[key] for _, logs in logged]
+        assert all(np.isfinite(figures)) and len(set(figures)) > 1, (family, figures)
+        if key == "held_out_bpd":  # 8-bit images: about 8 bits/dim untrained, never below 0
+            assert all(0 < f < 20 for f in figures), (family, figures)
+        log = read_log(recipe["id"])
+        assert [r["step"] for r in log] == [1, 2, 3, 4]
+        assert [r[key] for r in log] == pytest.approx(figures)
+        silent = _trained_weights(family, recipe, data)  # no log, no held-out figures
+        for name in silent:
+            np.testing.assert_array_equal(silent[name].numpy(), reported[name].numpy())
+
+    # a resumed run drops the records after its checkpoint (it logs those steps again)
+    recipe = make_recipe(settings(folder, family="flow", steps=4, checkpoint_every=2))
+    path = write_recipe(recipe)
+    assert main(["train", "--recipe", str(path), "--steps", "3", "--no-resume", "--threads", "1"]) == 0
+    assert [r["step"] for r in read_log(recipe["id"])] == [1, 2, 3] and has_checkpoint(recipe["id"]) == 3
+    (run_dir(recipe["id"]) / "step-00000003.pt").unlink()  # as if killed before step 3's checkpoint
+    assert main(["train", "--recipe", str(path), "--threads", "1"]) == 0
+    assert [r["step"] for r in read_log(recipe["id"])] == [1, 2, 3, 4]
+
+
+def test_train_help_lists_the_data_form_too(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--recipe", "--data", "--family", "--size", "--resolution", "--grey", "--classes",
+                 "--flip", "--held-out", "--batch", "--lr", "--seed", "--vae", "--sample-every",
+                 "--checkpoint-every", "--steps", "--no-resume", "--threads"):
+        assert flag in out, flag
+    assert "training on your own images (with --data)" in out
+
+
+def test_train_refuses_flags_of_the_other_form(tmp_path: Path, capsys) -> None:
+    folder = image_folder(tmp_path / "imgs")
+    recipe = write_recipe(make_recipe(settings(folder)))
+    assert main(["train", "--recipe", str(recipe), "--family", "gan", "--grey"]) == 2
+    assert "--family, --grey: only with --data" in capsys.readouterr().err
+    assert main(["train", "--data", str(folder), "--out", str(tmp_path / "m")]) == 2
+    assert "--out goes with --recipe" in capsys.readouterr().err
+    for argv in (["--data", str(folder), "--recipe", str(recipe)], []):  # one or the other
+        with pytest.raises(SystemExit) as exit_:
+            main(["train", *argv])
+        assert exit_.value.code == 2
+    assert "one of the arguments --recipe --data is required" in capsys.readouterr().err
+
+
+def test_class_subfolders_name_the_models_classes(tmp_path: Path) -> None:
+    from studio.train_worker import train_and_land
+
+    folder = image_folder(tmp_path / "imgs", classes=True)
+    recipe = make_recipe(settings(folder, family="gan", classes=True, steps=1, sample_every=0))
+    assert recipe["class_names"] == ["k0", "k1"] and recipe["config"]["num_classes"] == 2
+    model_id, _, _ = train_and_land(write_recipe(recipe), resume=False, evaluate=False)
+    assert Library().get(model_id).card.classes == ["k0", "k1"]

@@ -67,11 +67,33 @@ def test_train_a_model_in_the_window(qtbot, real_window, tmp_path: Path) -> None
     assert "readme.txt: not an image (.txt)" in dialog.skipped_text.toPlainText()
     assert not dialog.sheet_label.pixmap().isNull()
 
+    # every size is measured as soon as the data is chosen, in a spawned process (the
+    # window never waits on it): parameters, time per step, the whole run's estimate
+    qtbot.waitUntil(lambda: dialog.estimator is None and len(dialog.estimates) == 3, timeout=WAIT)
+    tiny = dialog.measured()
+    assert tiny is not None and tiny["parameters"] > 1000 and tiny["seconds_per_step"] > 0
+    lines = dialog.estimate_label.text().split("<br>")
+    assert [line.removeprefix("<b>").split(":")[0] for line in lines] == ["tiny", "small", "medium"]
+    assert lines[0].startswith("<b>tiny: ") and f"{int(tiny['parameters']):,} parameters" in lines[0]
+    assert "for 60 steps" in lines[0]
+    measured = {}
+    for size in ("small", "medium", "tiny"):  # measured already: shown, not measured again
+        dialog.size_combo.setCurrentText(size)
+        measured[size] = dialog.measured()
+    assert tiny["parameters"] < measured["small"]["parameters"] < measured["medium"]["parameters"]
+    dialog.steps_spin.setValue(6000)  # the run's length: the estimate is redrawn
+    assert "for 6000 steps" in dialog.estimate_label.text()
+    dialog.steps_spin.setValue(60)
+    qtbot.wait(600)
+    assert dialog.estimator is None
+
     # start, and see a sample grid arrive from the training process
     with qtbot.waitSignal(dialog.samples_shown, timeout=WAIT):
         dialog.start_button.click()
     assert dialog.state == "running" and not dialog.samples_label.pixmap().isNull()
-    assert "loss" in dialog.curves and "steps/s" in dialog.status_label.text()
+    assert "loss" in dialog.curves and "held_out_loss" in dialog.curves
+    assert "steps/s" in dialog.status_label.text()
+    assert dialog._eta_per_step == tiny["seconds_per_step"]  # the ETA before the run has a rate
 
     # pause: a checkpoint is written and the process ends
     with qtbot.waitSignal(dialog.state_changed, timeout=WAIT,
@@ -113,3 +135,63 @@ def test_train_a_model_in_the_window(qtbot, real_window, tmp_path: Path) -> None
     # the trained model is in the library and opens in its explorer
     qtbot.waitUntil(lambda: window.session.model_id == model_id, timeout=WAIT)
     assert window.library.get(model_id).card.family == "vae"
+
+
+def _open_train_view(qtbot, window, family: str, folder: Path, steps: int = 400):
+    window.train_action.trigger()
+    dialog = window.train_dialog
+    qtbot.waitExposed(dialog)
+    dialog.family_combo.setCurrentIndex(dialog.family_combo.findData(family))
+    dialog.size_combo.setCurrentText("tiny")
+    dialog.steps_spin.setValue(steps)
+    dialog.batch_spin.setValue(4)
+    dialog.sample_spin.setValue(2)
+    dialog.sample_count_spin.setValue(4)  # PixelCNN and diffusion samples cost most here
+    dialog.checkpoint_spin.setValue(1000)  # pause and cancel write their own checkpoints
+    dialog.threads_spin.setValue(1)
+    with qtbot.waitSignal(dialog._prepared, timeout=WAIT):
+        dialog.set_folder(str(folder))
+    return dialog
+
+
+@pytest.mark.parametrize("family", ["gan", "diffusion", "latent_diffusion", "flow", "autoregressive"])
+def test_every_family_trains_in_the_window(qtbot, real_window, tmp_path: Path, family: str) -> None:
+    """Each family the Train view offers (the VAE has its own test above): start, a sample
+    grid arrives, pause (a checkpoint), resume (it continues past it), cancel."""
+    folder = image_folder(tmp_path / "shapes")
+    vae_id = None
+    if family == "latent_diffusion":  # it works in a VAE of the data's size: one trained here
+        from studio.core.train_data import FolderSettings
+        from studio.core.train_runs import RunSettings, make_recipe, write_recipe
+        from studio.train_worker import train_and_land
+
+        vae = make_recipe(RunSettings(FolderSettings(str(folder), size=32), family="vae",
+                                      size="tiny", steps=1, batch_size=4, sample_every=0))
+        vae_id, _, _ = train_and_land(write_recipe(vae), resume=False, evaluate=False)
+    dialog = _open_train_view(qtbot, real_window, family, folder)
+    if vae_id is not None:  # the picker offers the library's VAEs that fit the data
+        assert dialog.vae_combo.isEnabled() and dialog.vae_combo.currentData() == vae_id
+    if family == "autoregressive":  # grey only: the view says so by its check box
+        assert dialog.grey_check.isChecked() and not dialog.grey_check.isEnabled()
+
+    with qtbot.waitSignal(dialog.samples_shown, timeout=WAIT):
+        dialog.start_button.click()
+    assert dialog.state == "running" and not dialog.samples_label.pixmap().isNull()
+    assert dialog.recipe["family"] == family
+    qtbot.waitUntil(lambda: bool(dialog.curves), timeout=WAIT)  # the first log (every 8 steps here)
+    if family in ("flow", "autoregressive"):  # bits/dim on held-out images, drawn live
+        assert "held_out_bpd" in dialog.curves and "held-out bits/dim" in dialog.status_label.text()
+
+    with qtbot.waitSignal(dialog.state_changed, timeout=WAIT, check_params_cb=lambda s: s == "paused"):
+        dialog.pause_button.click()
+    run_id, paused_at = dialog.recipe["id"], dialog.last_step
+    assert 2 <= paused_at < 400 and has_checkpoint(run_id) == paused_at
+
+    with qtbot.waitSignal(dialog.samples_shown, timeout=WAIT, check_params_cb=lambda s: s > paused_at):
+        dialog.resume_button.click()
+    # the curves continue from the checkpoint (drawn again from the run's log), not from 0
+    first = min(step for points in dialog.losses.values() for step, _ in points)
+    assert first <= paused_at and dialog.state == "running"
+    with qtbot.waitSignal(dialog.state_changed, timeout=WAIT, check_params_cb=lambda s: s == "cancelled"):
+        dialog.cancel_button.click()
+    assert has_checkpoint(run_id) > paused_at

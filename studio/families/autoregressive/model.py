@@ -266,6 +266,14 @@ class PixelCNNTrainable(EMATrainable):
         self.update_ema()
         return {"bpd": loss.item() / math.log(2.0), "grad": float(grad)}
 
+    def held_out_logs(self) -> dict[str, float]:
+        """Bits/dim of the EMA weights (what is saved) on held-out images: exact, no noise."""
+        self.ema.eval()
+        batch = shared.held_out_batch(self.data)
+        classes = batch.get("labels") if self.cfg.num_classes > 0 else None
+        nll = pixel_nll(self.ema, torch.round(batch["images"] * 255.0), classes).mean()
+        return {"held_out_bpd": float(nll) / math.log(2.0)}
+
     def sample_images(self, n: int, seed: int = 0) -> np.ndarray:
         self.ema.eval()
         req = new_request(self.cfg, n, seed, -1, 1.0, 0, "cpu")

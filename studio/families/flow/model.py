@@ -421,6 +421,15 @@ class FlowTrainable(EMATrainable):
         self.update_ema()
         return {"bpd": bpd.item(), "grad": float(grad)}
 
+    def held_out_logs(self) -> dict[str, float]:
+        """Bits/dim of the EMA weights (what is saved) on held-out images, with fixed
+        dequantisation noise: one figure per step that only the weights move."""
+        self.ema.eval()
+        batch = shared.held_out_batch(self.data)
+        y = dequantise(batch["images"], torch.Generator().manual_seed(0))
+        nll = -self.ema.log_prob(y, self._classes(batch)).mean()
+        return {"held_out_bpd": float((nll / self.cfg.dims + math.log(256.0)) / LOG2)}
+
     @torch.inference_mode()
     def sample_images(self, n: int, temperature: float = 0.7, seed: int = 0) -> np.ndarray:
         self.ema.eval()

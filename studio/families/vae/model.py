@@ -39,6 +39,7 @@ from studio.families.shared import (
     OpDispatch,
     card_file,
     check_shapes_first,
+    held_out_batch,
     image_input,
     load_tensors,
 )
@@ -249,6 +250,14 @@ class VAETrainable(EMATrainable):
         self.steps_done += 1
         self.update_ema()
         return logs
+
+    def held_out_logs(self) -> dict[str, float]:
+        """The training loss (negative ELBO at the current β) of the EMA weights on
+        held-out images: beside the training loss, it shows when the model overfits."""
+        self.ema.eval()
+        warm = min(1.0, self.steps_done / max(1, self.kl_warmup))
+        _, logs = vae_loss(self.ema, held_out_batch(self.data)["images"], self.cfg.beta * warm)
+        return {"held_out_loss": logs["loss"]}
 
     def extra_metrics(self, evaluator: Any) -> dict[str, float]:
         """Figures the driver records beside the evaluator's: with a fitted prior, the
