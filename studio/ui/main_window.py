@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from studio.core.params import ParamError
 from studio.core.requests import Request, Result
 from studio.core.session import Session
+from studio.core.shown import changed_settings
 from studio.ui.bridge import EngineBridge
 from studio.ui.explorers import ExplorerContext, ExplorerTable, builtin_table
 from studio.ui.explorers.base import Explorer
@@ -38,6 +39,7 @@ from studio.ui.jobs import JobRouter
 from studio.ui.message_bar import MessageBar
 from studio.ui.model_panel import ModelPanel, human_size
 from studio.ui.params_panel import ParamsPanel
+from studio.ui.shown_line import ShownLine
 from studio.ui.theme import apply_theme
 from studio.ui.window_actions import APP_TITLE, SHORTCUTS, ActionsMixin
 from studio.ui.window_files import FilesMixin
@@ -96,6 +98,10 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         layout.setSpacing(4)
         layout.addWidget(self.message_bar)
         layout.addWidget(self.explorer_stack, 1)
+        self.shown_line = ShownLine()  # what the view shows, from its result's own request
+        layout.addWidget(self.shown_line)
+        # re-read once the explorer has taken the change (it follows the same events)
+        self._shown_timer = QTimer(self, singleShot=True, interval=0, timeout=self._update_shown_line)
         self.setCentralWidget(centre)
 
     def explorer_context(self) -> ExplorerContext:
@@ -120,6 +126,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         for canvas in explorer.canvases():
             canvas.set_dark(self._dark)
         explorer.view_changed.connect(self._on_explorer_view_changed)
+        explorer.view_changed.connect(lambda _view: self._shown_timer.start())
         explorer.files_dropped.connect(self.open_files)
         explorer.generate_requested.connect(self.generate)
         explorer.message_raised.connect(self.show_info)
@@ -218,6 +225,9 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         events.model_changed.connect(self._on_session_model_changed)
         events.view_changed.connect(self._on_session_view_changed)
         events.op_changed.connect(self._on_session_op_changed)
+        for event in (events.model_changed, events.view_changed, events.values_changed,
+                      events.result_added, events.seed_lock_changed, events.run_ended):
+            event.connect(lambda *_args: self._shown_timer.start())
         self.history_strip.entry_activated.connect(self._on_history_entry_activated)
         self.history_strip.problem_raised.connect(self.show_error)
         self.jobs.error_raised.connect(self._on_jobs_error_raised)
@@ -483,6 +493,21 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             self._rebuild_params()
         else:
             self.session.set_view(view)  # the panel follows: _on_session_view_changed
+
+    def _update_shown_line(self) -> None:
+        """Say what the view on screen shows, and whether the settings moved on since."""
+        result = self.explorer.result() if self.session.model_id else None
+        if result is None or result.request.model_id != self.session.model_id:
+            self.shown_line.show_request(None, None, [])
+            return
+        try:
+            spec = self.registry.get(self.session.family).op(result.request.op)
+        except KeyError:
+            self.shown_line.show_request(None, None, [])
+            return
+        changed = changed_settings(result.request, self.session.values(result.request.op), spec,
+                                   seed_locked=self.session.seed_locked)
+        self.shown_line.show_request(result.request, spec, changed)
 
     # the panel and the explorer follow the session's values_changed ("undo", "redo")
     def undo(self) -> None:

@@ -48,6 +48,7 @@ QFrame#messageBar[level="error"] { background: #5a2a2c; border: 1px solid #8c3b3
 QFrame#messageBar[level="info"] { background: #24405c; border: 1px solid #35618b; border-radius: 4px; }
 QFrame#messageBar QLabel { color: #f2f2f2; }
 QLabel#caption { color: %(muted)s; }
+QLabel#changedMark { color: #e0a040; font-weight: 600; }
 QLabel#endpoint { border: 1px dashed %(muted)s; border-radius: 4px; }
 QDockWidget::title { padding: 5px 6px; }
 """

@@ -52,7 +52,8 @@ def test_unlocked_the_field_shows_the_seed_the_next_run_uses(qtbot, services, se
         shown.append(field.value())
         before = window.last_result
         QTest.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-        qtbot.waitUntil(lambda: window.last_result is not before and not window.busy(), timeout=10000)
+        qtbot.waitUntil(lambda before=before: window.last_result is not before and not window.busy(),
+                        timeout=10000)
         assert window.last_result.request.seed == shown[-1]  # what the field showed ran
         assert field.value() != shown[-1]  # and the next seed is drawn already
     assert len(set(shown)) == 3 and not window.session.seed_locked

@@ -360,7 +360,11 @@ class Explorer(QTabWidget):
         result = self.result()
         if result is None or result.request.op != op or self.session.model_id is None:
             return
-        request = self.session.request(op, inputs=result.request.inputs)
+        # the shown result's own seed: the one drawn in advance is for the next Generate
+        spec = self.session.op_spec(op)
+        seeds = {p.name: result.request.params[p.name] for p in spec.scalar_params
+                 if p.kind == "seed" and p.name in result.request.params}
+        request = self.session.request(op, params=seeds, inputs=result.request.inputs)
         self.jobs.submit(request, lane="live", latest_wins=True, label=f"{op} (live)",
                          on_result=lambda _job, r: self.session.add_result(r, self.view_of(r.request)))
 
