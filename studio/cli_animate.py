@@ -62,10 +62,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="class-conditional diffusion: each keyframe's class, in keyframe order "
                         "(default: the --set class_index, else each seed's own class); between "
                         "keyframes of two classes the class embedding is lerped")
+    p.add_argument("--prompt", action="append", default=[], metavar="TEXT", dest="prompts",
+                   help="imported Stable Diffusion / SDXL pipelines: each keyframe's prompt, "
+                        "once per keyframe in keyframe order (default: the --set prompt); "
+                        "between keyframes of two prompts the text embeddings are lerped")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
                    help="a sampler or conditioning setting of the render op, fixed for every "
                         "frame and kept in the recipe (diffusion: steps, scheduler, eta, "
-                        "guidance, class_index, negative_class_index); repeat for more")
+                        "guidance, class_index, negative_class_index; imported pipelines also "
+                        "prompt, negative_prompt, width, height); repeat for more")
     p.add_argument("--fps", type=float, default=24, help="frames per second (default 24)")
     p.add_argument("--scale", metavar="S",
                    help="each frame enlarged: a whole factor (1, 2, 4, 8) or a pixel size "
@@ -131,7 +136,13 @@ def cmd_animate(argv: Sequence[str]) -> int:
     animation = Animation(args.model, np.zeros((len(seeds), 1), np.float32), settings,
                           render_op=op.name, render_params=fixed, fps=args.fps,
                           quality=args.quality, measure=args.measure, batch=args.batch)
-    each = [{"class_index": c} for c in classes]
+    if args.prompts and len(args.prompts) != len(seeds):
+        raise UsageError(f"--prompt: give one per keyframe ({len(seeds)}), not {len(args.prompts)}")
+    if args.prompts and not any(p.name == "prompt" for p in info.op("sample").params):
+        raise UsageError(f"--prompt: the {info.label} family has no prompts")
+    if classes and args.prompts:
+        raise UsageError("--classes and --prompt: a family has one or the other")
+    each = [{"class_index": c} for c in classes] or [{"prompt": p} for p in args.prompts]
     return _run(animation, info, args.output, scale, resample, args.device, args.threads, seeds,
                 each)
 

@@ -33,7 +33,7 @@ from studio.core.requests import RecipeError, Request
 from studio.core.video import DEFAULT_QUALITY, AnimationWriter
 
 ANIMATE_OP = "animate"  # the op of an animation's recipe (the studio runs it, not a family)
-FIXED_GROUPS = ("Sampler", "Conditioning")  # the render op's settings the panel fixes
+FIXED_GROUPS = ("Sampler", "Conditioning", "Size")  # the render op's settings the panel fixes
 DEFAULT_BATCH = 8
 
 

@@ -276,6 +276,8 @@ class AnimatorPanel(QWidget):
                 classes = result.extras.get("classes")
                 if condition is not None and classes:
                     label += f" · class {classes[0]}"
+                elif condition is not None and result.request.params.get("prompt"):
+                    label += f" · {str(result.request.params['prompt'])[:32]}"
                 self.add_keyframe(latent, result.images[0], label, condition)
 
         return self.jobs.submit(request, lane="animator-keys", label=f"keyframe · seed {seed}",

@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from studio.core import diffusers_folder
+from studio.core import latent as latent_math
 from studio.core.cards import ModelCard
 from studio.core.family import JobContext, ModelLoadError, Output
 from studio.core.params import ParamError
@@ -292,6 +293,8 @@ class LoadedDiffusers:
         with self._hooks.watching(ctx), torch.inference_mode():
             if op == "fork":
                 return self._run_fork(values, ctx)
+            if op == "interpolate":
+                return self._run_interpolate(values, inputs, ctx)
             if self.kind in ("sd", "sdxl") and op != "sample":
                 return self._run_pipeline(op, values, inputs, ctx)
             return self._run_loop(op, values, inputs, ctx)
@@ -404,10 +407,13 @@ class LoadedDiffusers:
             if upcast:
                 ae.to(torch.float16)
 
-    def _conditioning(self, values: Mapping[str, Any], count: int, height: int,
-                      width: int) -> tuple[Guidance, Callable[..., torch.Tensor]]:
+    def _conditioning(self, values: Mapping[str, Any], count: int, height: int, width: int,
+                      embedding: np.ndarray | None = None
+                      ) -> tuple[Guidance, Callable[..., torch.Tensor]]:
         """The prompt's conditioning and the UNet call, as the SD and SDXL pipelines make
-        them (their own encode_prompt and size ids); unconditional models: none."""
+        them (their own encode_prompt and size ids); unconditional models: none. With
+        `embedding` (count, D): each image's own prompt embedding, flattened as
+        `_flat_embedding` gives it, instead of the prompt's (the negative prompt stays)."""
         unet = self.unet
         if self.kind not in ("sd", "sdxl"):
             return Guidance(cond=None), lambda x, t, cond: unet(x, t).sample
@@ -418,6 +424,8 @@ class LoadedDiffusers:
             embeds, negative_embeds = pipe.encode_prompt(values["prompt"], device, count, guided,
                                                          negative)
             cond, uncond = {"encoder_hidden_states": embeds}, None
+            if embedding is not None:
+                cond = self._unflatten(embedding, cond)
             if guided:
                 uncond = {"encoder_hidden_states": negative_embeds}
         else:
@@ -431,6 +439,8 @@ class LoadedDiffusers:
                                               text_encoder_projection_dim=projection)
             time_ids = time_ids.to(device).repeat(count, 1)
             cond = {"encoder_hidden_states": embeds, "text_embeds": pooled, "time_ids": time_ids}
+            if embedding is not None:
+                cond = self._unflatten(embedding, cond)
             uncond = None
             if guided:
                 uncond = {"encoder_hidden_states": negative_embeds,
@@ -445,6 +455,83 @@ class LoadedDiffusers:
         # diffusers' pipelines run the conditional model alone at guidance ≤ 1
         scale = values["guidance"] if guided else 1.0
         return Guidance(cond=cond, uncond=uncond, scale=scale), denoiser
+
+    @staticmethod
+    def _flat_embedding(cond: Any) -> np.ndarray | None:
+        """(count, D) float32: each image's prompt conditioning in one row (SD: the text
+        encoder's hidden states; SDXL: those, then the pooled embedding). None: unconditional."""
+        if not isinstance(cond, dict):
+            return None
+        parts = [cond["encoder_hidden_states"]] + ([cond["text_embeds"]] if "text_embeds" in cond else [])
+        return torch.cat([p.float().reshape(len(p), -1) for p in parts], 1).cpu().numpy()
+
+    @staticmethod
+    def _unflatten(embedding: np.ndarray, cond: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """`cond` with its hidden states (and SDXL's pooled embedding) taken from the rows of
+        `embedding`, shaped as the prompt's own; a row of the wrong length is a ParamError."""
+        hidden = cond["encoder_hidden_states"]
+        pooled = cond.get("text_embeds")
+        width = hidden[0].numel() + (0 if pooled is None else pooled[0].numel())
+        rows = np.asarray(embedding, np.float32)
+        if rows.ndim != 2 or rows.shape != (len(hidden), width):
+            raise ParamError(f"prompt_embedding: expected ({len(hidden)}, {width}), one row per "
+                             f"frame, got {rows.shape}")
+        if not np.isfinite(rows).all():
+            raise ParamError("prompt_embedding: the embeddings hold NaN or infinite values")
+        given = torch.from_numpy(rows).to(hidden.device, hidden.dtype)
+        out = dict(cond)
+        out["encoder_hidden_states"] = given[:, : hidden[0].numel()].reshape(hidden.shape)
+        if pooled is not None:
+            out["text_embeds"] = given[:, hidden[0].numel():].reshape(pooled.shape)
+        return out
+
+    def _run_interpolate(self, values: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+                         ctx: JobContext) -> Output:
+        """Denoise a path of initial noises with the sampler settings fixed and the same step
+        noise for every frame: the slerp between two seeds' noises, or the given noises
+        (and prompt embeddings) of the Animator's frames."""
+        unet, device = self.unet, self._execution_device
+        shape = (unet.config.in_channels, *self._latent_size(values))
+        given = inputs.get("latent")
+        if given is not None:
+            noise_np = np.asarray(given, dtype=np.float32)
+            if noise_np.ndim != len(shape) + 1 or noise_np.shape[1:] != shape or not len(noise_np):
+                raise ParamError(f"latent: expected noise of shape (N, {', '.join(map(str, shape))}), "
+                                 f"got {noise_np.shape}")
+            if not np.isfinite(noise_np).all():
+                raise ParamError("latent: the noise holds NaN or infinite values")
+        else:
+            ends = [initial_noise(generators([s]), shape)[0].numpy()
+                    for s in (values["seed"], values["seed_b"])]
+            noise_np = latent_math.path(ends, values["frames"], "slerp")
+        frames = len(noise_np)
+        embedding = inputs.get("prompt_embedding")
+        if embedding is not None and self.kind not in ("sd", "sdxl"):
+            raise ParamError("prompt_embedding: this pipeline takes no prompt")
+        run = {**values, "count": frames}
+        h, w = self._latent_size(values)
+        factor = int(self.card.config.get("vae_scale_factor", 1))
+        guidance, denoiser = self._conditioning(run, frames, h * factor, w * factor, embedding)
+        name = values["scheduler"]
+        loop = DiffusionLoop(denoiser, self._scheduler(name), name, ctx.check_cancelled,
+                             eta=values["eta"])
+        loop.set_steps(values["steps"], device)
+        gens = generators([values["seed"]] * frames)  # every frame gets the same step noise
+        noise = torch.from_numpy(np.ascontiguousarray(noise_np)).to(device, unet.dtype)
+        watcher = StepWatcher(ctx, self._preview, loop.scheduler, False, self._frame_shape())
+        final = loop.run(loop.start(noise, gens), guidance, gens, on_step=watcher)
+        out = self._finish(final.latents, ctx, self._keyframe_extras(noise, guidance))
+        out.columns = frames
+        return out
+
+    def _keyframe_extras(self, noise: torch.Tensor, guidance: Guidance) -> dict[str, Any]:
+        """What the Animator takes back from a result: each image's initial noise, and its
+        prompt embedding when the pipeline has prompts."""
+        extras: dict[str, Any] = {"noise": noise.float().cpu().numpy()}
+        embedding = self._flat_embedding(guidance.cond)
+        if embedding is not None:
+            extras["prompt_embedding"] = embedding
+        return extras
 
     def _preview(self, x0: torch.Tensor) -> np.ndarray:
         """A fast image of a predicted x0: as is for pixel models, through the fitted
@@ -524,7 +611,10 @@ class LoadedDiffusers:
         self.last_timeline = timeline
         if op == "sample" and timeline is not None:
             self._remember(values, _Stored(timeline, watcher.x0_frames or [], watcher.xt_frames))
-        return self._finish(final.latents, ctx, watcher.extras())
+        extras = watcher.extras()
+        if op == "sample":  # a sample's seeds can be the Animator's keyframes
+            extras.update(self._keyframe_extras(noise, guidance))
+        return self._finish(final.latents, ctx, extras)
 
     def _finish(self, latents: torch.Tensor, ctx: JobContext, extras: dict[str, Any]) -> Output:
         if self.kind != "pixel":

@@ -53,6 +53,13 @@ _DF_MEMORY = (
               label="Precision", group="Memory",
               help="auto: fp16 on a CUDA GPU, fp32 elsewhere. fp16 and bf16 need a GPU."),
 )
+# interpolate: _DF_GENERAL without its count (the frames make the batch)
+_DF_INTERPOLATE = tuple(p for p in _DF_GENERAL if p.name != "count") + (
+    ParamSpec("seed_b", "seed", default=1, label="End seed",
+              help="The seed whose initial noise the path ends at."),
+    ParamSpec("frames", "int", default=9, minimum=2, maximum=64, label="Frames",
+              help="Images along the path, ends included."),
+)
 _DF_MASK = ParamSpec("mask", "mask", required=True, label="Mask",
                      help="Painted on the canvas: white is repainted, black is kept.")
 
@@ -80,6 +87,20 @@ DIFFUSERS = FamilyInfo(
                       "repaints it from noise, less keeps some of what was there."),
         ) + _DF_SIZE + _DF_MEMORY, label="Inpaint",
                help="Repaint the masked part of the canvas image; the rest stays."),
+        OpSpec("interpolate", _DF_INTERPOLATE + _DF_SIZE + _DF_MEMORY + (
+            ParamSpec("latent", "latent", label="Noise frames",
+                      help="Initial noises to denoise, one per frame, instead of the slerp "
+                           "between the two seeds (the Animator's frames)."),
+            ParamSpec("prompt_embedding", "latent", label="Prompt embeddings",
+                      help="With noise frames (Stable Diffusion, SDXL): each frame's prompt "
+                           "embedding, flattened, instead of the prompt's; the Animator lerps "
+                           "them between keyframes of different prompts."),
+        ), label="Interpolate", animated=True,
+               help="Slerp between the initial noises of two seeds and denoise every frame "
+                    "(one prompt, the same step noise for every frame).",
+               # the Animator renders given noise here; a seed's keyframe is its initial noise
+               # and its prompt's embedding, lerped between keyframes
+               extra={"keyframe_latent": "noise", "keyframe_condition": "prompt_embedding"}),
         OpSpec("fork", _DF_GENERAL + (
             ParamSpec("fork_step", "int", default=10, minimum=0, maximum=1000,
                       label="Fork at step", group="Fork",
