@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="model id (see `studio models`); any family "
                    "with a latent: VAE, GAN, imported StyleGAN, flow, pixel and latent "
-                   "diffusion (a seed's keyframe is its initial noise)")
+                   "diffusion, imported diffusers pipelines (a seed's keyframe is its initial "
+                   "noise, with its class or prompt)")
     p.add_argument("--keyframes", required=True, metavar="SEEDS",
                    help="comma-separated seeds, one keyframe each (at least 2), e.g. 3,17,42")
     p.add_argument("--frames-per-keyframe", type=int, default=24, metavar="N",
