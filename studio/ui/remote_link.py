@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -90,7 +89,7 @@ class RemoteLink(QObject):
             return False
         try:
             library = remote.library(self.local_library)  # the model dock lists the server's
-        except (OSError, ValueError, httpx.HTTPError) as exc:
+        except (OSError, ValueError) as exc:
             remote.disconnect()
             self.window.show_error(f"{url}: cannot list its models ({exc})")
             return False
