@@ -98,6 +98,15 @@ class Canvas(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMinimumSize(120, 90)
         self._background = QBrush(_checker_tile(True))
+        self._strip = False  # a filmstrip: fit to the height, scroll sideways
+        self._focus: QRectF | None = None  # the part a strip keeps in view
+
+    def make_strip(self) -> None:
+        """Show a long row of frames as a filmstrip: Fit fills the height (whole-number
+        zooms, so small models' frames are enlarged square, not ~30 px smudges) and a
+        scroll bar runs along it; a picked frame is scrolled into view."""
+        self._strip = True
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
 
     # -- content -------------------------------------------------------------------
     def set_images(self, images: np.ndarray, columns: int = 0,
@@ -108,6 +117,7 @@ class Canvas(QGraphicsView):
         if images.ndim == 3:
             images = images[None]
         self._labels = tuple(labels)
+        self._focus = None  # a strip's marked frame was of the old images
         self._count, self._columns = len(images), imgs.grid_columns(len(images), columns)
         self._cell = (images.shape[1], images.shape[2])
         self._set_pixmap(imgs.to_pixmap(imgs.grid_image(images, self._columns)))
@@ -128,7 +138,7 @@ class Canvas(QGraphicsView):
         if size != self._size:
             self._size = size
             h, w = size
-            # room to pan a little past the edges
+            # room to pan a little past the edges (a strip's is set by fit)
             self.setSceneRect(QRectF(-w, -h, 3 * w, 3 * h) if w else QRectF())
             self.set_selection([])
             if self._auto_fit:
@@ -177,6 +187,26 @@ class Canvas(QGraphicsView):
             tag.setPos((15 - tag.boundingRect().width()) / 2, (15 - tag.boundingRect().height()) / 2)
             self.scene().addItem(rect)
             self._highlights.append(rect)
+        if self._strip:
+            self._show_selected()
+
+    def keep_in_view(self, rect: QRectF) -> None:
+        """A strip keeps this part (a marked frame) scrolled into view, now and after a
+        resize or a re-fit."""
+        self._focus = QRectF(rect)
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        """A strip scrolls its marked or first picked frame into view (else its start)."""
+        focus = self._focus if self._focus is not None else (
+            self._highlights[0].rect() if self._highlights else None)
+        if focus is not None:
+            shown = self.mapToScene(self.viewport().rect()).boundingRect()
+            if focus.left() < shown.left() or focus.right() > shown.right():
+                # sideways only: the strip stays centred on its height
+                self.centerOn(focus.center().x(), self.sceneRect().center().y())
+        else:
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().minimum())
 
     def _make_marker(self) -> QGraphicsEllipseItem:
         marker = QGraphicsEllipseItem(-7, -7, 14, 14)
@@ -240,12 +270,22 @@ class Canvas(QGraphicsView):
             return
         view = self.viewport().rect()
         gutter = ROW_LABEL_GUTTER if self._row_labels else 0  # room for row labels, left
-        scale = min((view.width() - 24 - gutter) / w, (view.height() - 24) / h)
+        if self._strip:  # the height decides; the scroll bar's room is kept for it
+            bar = self.horizontalScrollBar().sizeHint().height()
+            scale = (view.height() + (bar if self.horizontalScrollBar().isVisible() else 0)
+                     - 16 - bar) / h
+        else:
+            scale = min((view.width() - 24 - gutter) / w, (view.height() - 24) / h)
         if scale >= 1:
             scale = math.floor(scale)
         scale = min(MAX_ZOOM, max(MIN_ZOOM, scale))
         self.setTransform(QTransform.fromScale(scale, scale))
-        self.centerOn(w / 2 - gutter / 2 / scale, h / 2)
+        if self._strip:  # just the strip (and its row labels) to scroll along
+            left, margin = (gutter + 8) / scale, 8 / scale
+            self.setSceneRect(QRectF(-left, -margin, w + left + margin, h + 2 * margin))
+            self._show_selected()
+        else:
+            self.centerOn(w / 2 - gutter / 2 / scale, h / 2)
 
     def set_row_labels(self, labels: list[str] | tuple[str, ...]) -> None:
         """Names left of each grid row (a traversal's directions), in screen pixels."""

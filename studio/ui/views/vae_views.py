@@ -102,6 +102,7 @@ class InterpolateView(QWidget):
             ends[side] = column
         self.strip = Canvas(placeholder="Generate to render the frames from A to B")
         self.strip.setFixedHeight(120)
+        self.strip.make_strip()
         self.strip.setToolTip("The frames of the interpolation; click one to jump to it")
         self.strip.cell_clicked.connect(self._on_strip_cell_clicked)
         top = QHBoxLayout()

@@ -96,6 +96,7 @@ class TimelineView(QWidget):
         self.strip = Canvas()
         self.strip.setMinimumHeight(110)
         self.strip.setMaximumHeight(170)
+        self.strip.make_strip()
         self.strip.cell_clicked.connect(self._on_strip_cell_clicked)
         self.branches.cell_clicked.connect(lambda index, _mods: self.branch_clicked.emit(index))
         self.caption = caption("Scrub the steps of the picked sample (no model runs); "
@@ -246,6 +247,7 @@ class TimelineView(QWidget):
         gap = imgs.GRID_GAP
         self._marker.setRect(QRectF(x - 1, y - 1, w + 2, 2 * h + gap + 2))
         self._marker.show()
+        self.strip.keep_in_view(self._marker.rect())  # the strip scrolls to the step
 
     def _on_slider_value_changed(self, k: int) -> None:
         self.show_step(k)
