@@ -11,10 +11,11 @@ import pytest
 from studio.core.engine import JobState, run_sync
 from studio.core.params import ParamError
 from studio.core.requests import Request
+from studio.server.http_client import HttpClient, HttpError
 from studio.server.remote import RemoteEngine, RemoteError
 from studio.server.serve import ServerThread
 from tests.fakes import FakeModel
-from tests.server.conftest import make_engine
+from tests.server.conftest import TOKEN, make_engine
 
 
 def sample(seed: int = 3, count: int = 4) -> Request:
@@ -137,4 +138,35 @@ def test_reconnects_after_the_server_restarts(reset_fakes, remote_factory):
         assert job.wait(10) and job.state is JobState.DONE
     finally:
         second.stop()
+        engine.shutdown()
+
+
+def test_a_remote_engine_with_the_token_works_and_without_it_is_refused(token_server, remote_factory):
+    with pytest.raises(RemoteError, match="cannot connect"):
+        RemoteEngine(token_server.url, timeout=5)
+    with pytest.raises(RemoteError, match="cannot connect"):
+        RemoteEngine(token_server.url, token="wrong-token-of-32-characters-xxxx", timeout=5)
+    remote = remote_factory(token_server.url, token=TOKEN)
+    job = remote.submit(sample(seed=2))
+    assert job.wait(10) and job.state is JobState.DONE
+    status = remote.status()
+    assert status.wait(10) and status.value["loaded"] == ["fake-model"]
+
+
+def test_a_keep_alive_connection_the_server_dropped_is_replaced(reset_fakes):
+    engine, library = make_engine()
+    first = ServerThread(engine, library).start()
+    http = HttpClient(first.url)
+    try:
+        assert http.get("/v1/models").status_code == 200
+        first.stop()  # the kept connection is closed under the client
+        second = ServerThread(engine, library, port=first.port).start()
+        try:
+            assert http.get("/v1/models").status_code == 200  # sent again, once, afresh
+        finally:
+            second.stop()
+        with pytest.raises(HttpError):
+            http.get("/v1/models")  # nobody listens now
+    finally:
+        http.close()
         engine.shutdown()
