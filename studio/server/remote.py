@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)  # seconds between reconnection attempts
 EARLY_EVENT_WAIT = 5.0  # seconds an event may wait for its job's POST to return
+ENDED_KEPT = 4096  # ended jobs remembered, so their replayed events are skipped at once
 
 
 class RemoteError(OSError):
@@ -62,6 +64,8 @@ class RemoteEngine:
         self._by_remote: dict[int, Job] = {}  # server job id → local job, while it runs
         self._remote_of: dict[int, int] = {}  # local job id → server job id
         self._in_flight = 0  # POSTs not answered yet (their events may come first)
+        # server ids of jobs that ended here: a replay after a reconnection names them again
+        self._ended: deque[int] = deque(maxlen=ENDED_KEPT)
         self._running: Job | None = None
         self._closed = False
         self.connected = threading.Event()
@@ -152,7 +156,8 @@ class RemoteEngine:
         deadline = time.monotonic() + EARLY_EVENT_WAIT
         with self._lock:
             # an event can overtake the answer to its POST: wait for the POST to return
-            while remote_id not in self._by_remote and self._in_flight:
+            while (remote_id not in self._by_remote and self._in_flight
+                   and remote_id not in self._ended):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -204,7 +209,8 @@ class RemoteEngine:
         with self._lock:
             if job.state.finished:
                 return
-            self._by_remote.pop(remote_id, None)
+            if self._by_remote.pop(remote_id, None) is not None:
+                self._ended.append(remote_id)
             self._remote_of.pop(job.id, None)
             if self._running is job:
                 self._running = None
