@@ -40,6 +40,9 @@ class ParamSpec:
     # a class list's name for −1 where it is not "Random" (a class drawn per image): what
     # the op does without a class, e.g. "Any (all classes)" for a likelihood
     unset_label: str = ""
+    # for array kinds: the session input that fills it, where the names differ (a
+    # traversal's "latent" is the picked "center", not the decoded latent)
+    source: str = ""
 
     def __post_init__(self) -> None:
         assert self.kind in SCALAR_KINDS + ARRAY_KINDS, f"unknown kind {self.kind!r}"

@@ -34,13 +34,7 @@ from studio.core.params import OpSpec, random_seed
 from studio.core.registry import Registry
 from studio.core.requests import Request, Result
 
-# Where a recipe's results go when the caller does not say (the window always does: its
-# explorer knows its views).
-VIEW_OF_OP = {"interpolate": "interpolate", "traverse": "traverse", "map": "map"}
 DEFAULT_VIEW = "samples"
-# An op's array parameter → the session input that fills it, where the names differ:
-# traversals and maps are centred on the session's "center", not on a decoded latent.
-INPUT_OF_PARAM = {("traverse", "latent"): "center", ("map", "latent"): "center"}
 UNDO_LIMIT = 100
 # causes after which views re-read everything (they did not make the change themselves)
 WHOLESALE = ("reset", "restore", "undo", "redo")
@@ -335,7 +329,7 @@ class Session:
     def inputs_for(self, op: str) -> dict[str, np.ndarray]:
         out = {}
         for spec in self.op_spec(op).array_params:
-            array = self.inputs.get(INPUT_OF_PARAM.get((op, spec.name), spec.name))
+            array = self.inputs.get(spec.source or spec.name)
             if array is not None:
                 out[spec.name] = array
         if op == "interpolate":
@@ -416,12 +410,14 @@ class Session:
     def restore(self, request: Request, view: str | None = None) -> None:
         """Take model, view, op, parameters and inputs from a recipe. The seed is locked,
         so that Generate makes the same image again. `view`: where the UI shows this
-        op's results, when it knows better than the default mapping."""
+        op's results (the window's explorer knows); without it, the view named after the
+        op, as explorers name a view after the op it runs."""
         self.select_model(request.model_id)
-        self.set_view(view or VIEW_OF_OP.get(request.op, DEFAULT_VIEW))
+        self.set_view(view or request.op)
         self.set_op(request.op)
+        sources = {p.name: p.source or p.name for p in self.op_spec(request.op).array_params}
         for name, array in request.inputs.items():
-            self.set_input(INPUT_OF_PARAM.get((request.op, name), name), array)
+            self.set_input(sources.get(name, name), array)
         if request.seed is not None:
             self.seed_locked = True
         self.set_values(request.params, request.op, cause="restore")

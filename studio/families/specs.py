@@ -15,7 +15,7 @@ IMAGE = ParamSpec("image", "image", required=True, label="Image",
                   help="An image from the canvas, resized to the model's resolution.")
 LATENT = ParamSpec("latent", "latent", required=True, label="Latent",
                    help="A latent code, as made by encode or sample.")
-CENTER = ParamSpec("latent", "latent", label="Centre latent",
+CENTER = ParamSpec("latent", "latent", label="Centre latent", source="center",
                    help="Start from this latent; without it, a prior sample from the seed.")
 EXTENT = ParamSpec("extent", "float", default=2.5, minimum=0.25, maximum=6.0, step=0.25,
                    label="Extent (σ)", group="Directions", live=True,
