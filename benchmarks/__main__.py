@@ -16,7 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 BENCHMARKS = ["gui_stall", "scrub_latency", "gan_scrub", "diffusion_overhead",
               "pixelcnn_sampling", "flow_sampling", "reproducibility", "soak", "stylegan_drag",
-              "model_switch", "vae_scrub", "animation", "train_studio", "server"]
+              "model_switch", "vae_scrub", "animation", "train_studio", "server", "batch"]
 
 
 def main() -> int:

@@ -4,7 +4,8 @@ Each worker holds at most `depth` chunks at once (one running, one queued behind
 it never waits for the driver); chunks further than `window` ahead of the next one due
 are not handed out yet, so results waiting for an earlier chunk stay few. A chunk whose
 worker died (killed, out of memory, its node gone) goes back to the front of the queue
-and runs on another worker; the dead one is replaced while spares last. A chunk that
+and runs on another worker; the dead one is replaced while spares last, and the new one
+takes chunks once it has loaded the model (until then the others carry on). A chunk that
 fails in the studio's own code is not retried: it would fail again.
 """
 
@@ -33,6 +34,7 @@ class WorkersLost(RuntimeError):
 class _Slot:
     actor: Any
     busy: int = 0
+    starting: Any = None  # the ObjectRef of its ready() call while it loads the model
 
 
 @dataclass
@@ -84,11 +86,15 @@ class WorkerPool:
         try:
             while following < len(items):
                 self._hand_out(submit, items, todo, flying, following + window)
-                if not flying:
+                starting = {s.starting: s for s in self._slots if s.starting is not None}
+                if not flying and not starting:
                     raise WorkersLost("no worker is left to run the remaining chunks: "
                                       + "; ".join(self.stats.lost[-3:]))
-                ready, _ = ray.wait(list(flying), num_returns=1)
+                ready, _ = ray.wait([*flying, *starting], num_returns=1)
                 for ref in ready:
+                    if ref in starting:
+                        self._started(starting[ref])
+                        continue
                     index, slot = flying.pop(ref)
                     slot.busy -= 1
                     try:
@@ -120,7 +126,7 @@ class WorkerPool:
     def _hand_out(self, submit: Callable[[Any, Any], Any], items: Sequence[Any], todo: list[int],
                   flying: dict[Any, tuple[int, _Slot]], limit: int) -> None:
         for slot in sorted(self._slots, key=lambda s: s.busy):  # the idlest first
-            while slot.busy < self.depth and todo and todo[0] < limit:
+            while slot.starting is None and slot.busy < self.depth and todo and todo[0] < limit:
                 index = heapq.heappop(todo)
                 flying[submit(slot.actor, items[index])] = (index, slot)
                 slot.busy += 1
@@ -133,7 +139,17 @@ class WorkerPool:
         if self.spares > 0:
             self.spares -= 1
             self.stats.replaced += 1
-            self._slots.append(_Slot(self._spawn()))
+            actor = self._spawn()
+            self._slots.append(_Slot(actor, starting=actor.ready.remote()))
+
+    def _started(self, slot: _Slot) -> None:
+        """A replacement has loaded the model (or died trying)."""
+        try:
+            ray.get(slot.starting)
+            slot.starting = None
+        except WORKER_LOST as exc:
+            slot.starting = None
+            self._lose(slot, exc)
 
     @staticmethod
     def _value(ref: Any) -> Any:
