@@ -7,6 +7,7 @@ Torch is imported here, so only family modules (loaded on the engine's thread) u
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -195,10 +196,16 @@ class OpDispatch:
         values = self.ops[op].validate(params, inputs)  # defaults filled, ranges checked
         ctx.check_cancelled()
         method = getattr(self, f"_op_{op}")
-        if self.inference:
-            with torch.inference_mode():
-                return method(values, inputs, ctx)
-        return method(values, inputs, ctx)
+        with self.running(values, ctx):
+            if self.inference:
+                with torch.inference_mode():
+                    return method(values, inputs, ctx)
+            return method(values, inputs, ctx)
+
+    def running(self, values: Mapping[str, Any], ctx: JobContext) -> contextlib.AbstractContextManager:
+        """What every op of this model runs inside, once its values are checked (an
+        imported pipeline applies its memory switches and watches for a cancel)."""
+        return contextlib.nullcontext()
 
 
 def save_weights(module: torch.nn.Module, folder: Path, fmt: str, config: Mapping[str, Any],

@@ -64,6 +64,7 @@ from studio.families.diffusion.loop import (
     scheduler_state,
     x0_estimate,
 )
+from studio.families.shared import OpDispatch
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +248,14 @@ KEEP_TIMELINES = 2
 _Stored = StoredRun  # a sample's timeline and filmstrip, kept for forks
 
 
-class LoadedDiffusers:
+class LoadedDiffusers(OpDispatch):
+    """An imported pipeline: the family base dispatches its ops; each op runs with the
+    memory switches applied and the cancel hooks watching (`running`)."""
+
+    info = DIFFUSERS_INFO
+    label = "diffusers pipeline"
+    inference = True
+
     def __init__(self, pipe: Any, card: ModelCard, device: str, kind: str) -> None:
         self.pipe, self.card, self.device, self.kind = pipe, card, device, kind
         self.unet = pipe.unet
@@ -285,19 +293,39 @@ class LoadedDiffusers:
         if self.device.startswith("cuda"):
             torch.cuda.empty_cache()
 
-    def run(self, op: str, params: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
-            ctx: JobContext) -> Output:
-        values = DIFFUSERS_INFO.op(op).validate(params, inputs)
-        ctx.check_cancelled()
+    @contextlib.contextmanager
+    def running(self, values: Mapping[str, Any], ctx: JobContext) -> Iterator[None]:
         self._apply_switches(values)
-        with self._hooks.watching(ctx), torch.inference_mode():
-            if op == "fork":
-                return self._run_fork(values, ctx)
-            if op == "interpolate":
-                return self._run_interpolate(values, inputs, ctx)
-            if self.kind in ("sd", "sdxl") and op != "sample":
-                return self._run_pipeline(op, values, inputs, ctx)
-            return self._run_loop(op, values, inputs, ctx)
+        with self._hooks.watching(ctx):
+            yield
+
+    def _op_sample(self, values: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+                   ctx: JobContext) -> Output:
+        return self._run_loop("sample", values, inputs, ctx)
+
+    def _op_img2img(self, values: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+                    ctx: JobContext) -> Output:
+        return self._run_edit("img2img", values, inputs, ctx)
+
+    def _op_inpaint(self, values: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+                    ctx: JobContext) -> Output:
+        return self._run_edit("inpaint", values, inputs, ctx)
+
+    def _run_edit(self, op: str, values: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+                  ctx: JobContext) -> Output:
+        """Stable Diffusion's own img2img and inpaint pipelines where it has them; the
+        shared loop for the rest."""
+        if self.kind in ("sd", "sdxl"):
+            return self._run_pipeline(op, values, inputs, ctx)
+        return self._run_loop(op, values, inputs, ctx)
+
+    def _op_fork(self, values: Mapping[str, Any], _inputs: Mapping[str, np.ndarray],
+                 ctx: JobContext) -> Output:
+        return self._run_fork(values, ctx)
+
+    def _op_interpolate(self, values: Mapping[str, Any], inputs: Mapping[str, np.ndarray],
+                        ctx: JobContext) -> Output:
+        return self._run_interpolate(values, inputs, ctx)
 
     # -- memory switches ----------------------------------------------------------------
     def _apply_switches(self, values: Mapping[str, Any]) -> None:
