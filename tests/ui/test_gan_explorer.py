@@ -118,6 +118,7 @@ def test_each_setting_appears_in_one_place(window, qtbot, model):
     assert not params.is_shown("truncation") and not params.editor("truncation").isVisible()
     assert not params.is_shown("edits")
     assert params.is_shown("seed") and params.is_shown("class_index")
+    assert not params.is_shown("count")  # the edit renders the pick or the grid: no count
     assert explorer.edit.truncation_slider.isVisible() and explorer.edit.rows[0].slider.isVisible()
     assert explorer.edit.findChildren(QPushButton) == []  # Generate keeps the edit
     row = explorer.edit.rows[0]

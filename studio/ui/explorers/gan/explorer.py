@@ -50,7 +50,9 @@ OPS_OF_VIEW = {SAMPLES: ("sample", "arithmetic", "project"), "edit": ("sample",)
                "walk": ("walk", "interpolate"), "mix": ("mix",)}
 # each setting in one place: the tabs' own controls set these, so the panel hides them
 # there; the direction edits are sliders in Truncation & directions only (no JSON field)
-TAB_PARAMS = {SAMPLES: ("edits",), "edit": ("truncation", "edits"),
+# (Images is hidden in Truncation & directions too: the edit renders the picked image or
+# the whole grid, never a count of its own)
+TAB_PARAMS = {SAMPLES: ("edits",), "edit": ("truncation", "edits", "count"),
               "mix": ("row_seeds", "column_seeds", "layers")}
 EDIT_LANE, MIX_LANE = "gan-edit", "gan-mix"
 PREVIEW_PAUSE_MS = 150  # no slider event for this long: the drag has paused
