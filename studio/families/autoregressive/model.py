@@ -370,7 +370,7 @@ class LoadedPixelCNN(shared.OpDispatch):
         image = shared.image_input(inputs["image"], "image", self.cfg.resolution, self.cfg.channels)
         fill = shared.mask_input(inputs["mask"], "mask", self.cfg.resolution)
         if not fill.any():
-            raise ParamError("mask: nothing is erased; paint over the part to repaint")
+            raise ParamError("mask: nothing is marked; paint the part to repaint first")
         k = values["class_index"]
         self._check_class(k)
         chosen = None
