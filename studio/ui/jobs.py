@@ -25,6 +25,7 @@ OnError = Callable[[Any, str], None]  # (job, message)
 class _Route:
     on_result: OnResult | None
     on_error: OnError | None
+    on_cancel: Callable[[Any], None] | None = None  # cancelled or dropped before its end
 
 
 class JobRouter(QObject):
@@ -58,10 +59,11 @@ class JobRouter(QObject):
         return self._route(job, _Route(on_result, on_error))
 
     def command(self, job: Any, *, on_result: OnResult | None = None,
-                on_error: OnError | None = None) -> Any:
+                on_error: OnError | None = None,
+                on_cancel: Callable[[Any], None] | None = None) -> Any:
         """Route the answer of an engine command (`engine.load(id)`, `unload`,
-        `set_device`, `status`) back to the GUI thread."""
-        return self._route(job, _Route(on_result, on_error))
+        `set_device`, `status`) back to the GUI thread; `on_cancel`: Esc stopped it."""
+        return self._route(job, _Route(on_result, on_error, on_cancel))
 
     def _route(self, job: Any, route: _Route) -> Any:
         if getattr(self.engine, "synchronous", False):  # it has run already
@@ -98,4 +100,6 @@ class JobRouter(QObject):
             self._deliver(job, route)
 
     def _on_bridge_job_ended(self, job: Any) -> None:
-        self._routes.pop(job.id, None)
+        route = self._routes.pop(job.id, None)
+        if route is not None and route.on_cancel is not None:
+            route.on_cancel(job)

@@ -49,6 +49,7 @@ __all__ = ["APP_TITLE", "SHORTCUTS", "MainWindow"]
 
 PREFERRED_MODEL = "vae-glyphs"
 MODELS_MIN_WIDTH, PARAMS_MIN_WIDTH = 180, 250  # px: names and values stay readable
+TITLE_BAR_ROOM = 40  # px a window manager's title bar and frame take above a window
 
 
 class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
@@ -246,6 +247,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 800)
+        self._fit_to_screen()
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
@@ -256,6 +258,19 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         if device in self.device_actions and device != "auto":
             self.device_actions[device].setChecked(True)
             self.jobs.command(self.engine.set_device(device, check=False, label="device"))
+
+    def _fit_to_screen(self) -> None:
+        """No bigger than the screen it opens on: the default 1280×800 (or a layout saved
+        on a larger monitor) on a 1024×700 screen left Parameters off its right edge.
+        Room is kept for the window manager's title bar."""
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is None or screen.width() <= 0 or screen.height() <= 0:
+            return
+        width = min(self.width(), screen.width())
+        height = min(self.height(), screen.height() - TITLE_BAR_ROOM)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+            self.move(screen.left() + (screen.width() - width) // 2, screen.top())
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -331,9 +346,14 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
             self.job_label.setText(f"Could not load {model_id}")
             self.show_error(message)
 
+        def cancelled(_job: Any) -> None:  # Esc while it loaded: it loads on the next run
+            self._show_loading(False)
+            self.job_label.setText(f"Loading {model_id} cancelled")
+
         self.job_label.setText(f"Loading {model_id}…")
         self._show_loading(True)
-        self.jobs.command(self.engine.load(model_id), on_result=loaded, on_error=failed)
+        self.jobs.command(self.engine.load(model_id), on_result=loaded, on_error=failed,
+                          on_cancel=cancelled)
 
     def _show_loading(self, loading: bool) -> None:
         """An indeterminate bar while a model loads (the first load imports torch)."""
