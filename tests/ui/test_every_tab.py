@@ -6,10 +6,10 @@ in one line what it needs first; never a silent nothing."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from studio.ui.main_window import MainWindow
+from tests.ui.conftest import make_window
 
 FAMILIES = ("vae", "gan", "diffusion", "latent_diffusion", "flow", "autoregressive")
 QUICK = {"count": 1, "steps": 4, "frames": 4, "rows": 2, "size": 3}  # where an op has them
@@ -36,17 +36,9 @@ def quicken(session) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_every_tab_renders_or_says_what_to_do(qtbot, services, tmp_path, family):
+def test_every_tab_renders_or_says_what_to_do(qtbot, services, settings, family):
     model_id = next(e.id for e in services.library.entries() if e.family == family and e.builtin)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(services.engine, services.library, services.registry, services.history,
-                        settings=settings)
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    window.start(model_id, sample=False)
-    qtbot.waitUntil(lambda: window.models.is_loaded(model_id), timeout=60000)
+    window = make_window(qtbot, services, settings, model_id=model_id)
     quicken(window.session)
     explorer = window.explorer
     assert window.session.view == explorer.VIEWS[0]  # a model opens on its first tab
