@@ -1,8 +1,9 @@
 """`studio serve` on loopback (issue 18): the real server on a thread, the built-in models,
 remote engines as the window uses them.
 
-- job overhead: the same ~50 ms job (a VAE sample grid) through the server against
-  in-process, median of each. Target: remote ≤ 1.10 × in-process.
+- job overhead: the same ~50 ms job (a VAE sample grid of 64) through the server against
+  in-process, 60 pairs run back to back, the median of their ratios. Target: remote ≤
+  1.10 × in-process.
 - preview latency: from the server's preview callback (its engine listener) to the
   remote engine's listener, for a diffusion sample's step previews. Target: median ≤ 20 ms.
 - scrub latency: a latest-wins decode of one latent with the built-in VAE, one after
@@ -30,7 +31,9 @@ from studio.server.serve import ServerThread
 from studio.wiring import build_services
 
 VAE, DIFFUSION = "vae-glyphs", "diffusion-glyphs"
-JOB_TARGET_MS = 50.0
+# the "50 ms job": a VAE sample grid of 64 (the op's maximum) takes 45-55 ms in-process on
+# this 2-core machine; a fixed job, so that a slow moment while calibrating cannot shorten it
+JOB_IMAGES = 64
 
 
 def run(smoke: bool = False) -> list[Report]:
@@ -67,19 +70,10 @@ def _timed(engine, request: Request, reps: int, **options) -> list[float]:
     return times
 
 
-def _sample_of_about(engine, ms: float) -> Request:
-    """A VAE sample grid that takes about `ms` in-process here."""
-    count = 16
-    for _ in range(4):
-        request = Request(VAE, "sample", {"seed": 1, "count": count})
-        took = median(_timed(engine, request, 5)) * 1000
-        count = int(np.clip(round(count * ms / max(took, 0.1)), 1, 64))  # the op's maximum
-    return Request(VAE, "sample", {"seed": 1, "count": count})
-
-
 def _overhead(engine, remote, smoke: bool) -> Report:
-    request = _sample_of_about(engine, JOB_TARGET_MS)
-    reps = 3 if smoke else 40
+    request = Request(VAE, "sample", {"seed": 1, "count": JOB_IMAGES})
+    _timed(engine, request, 3)  # warm
+    reps = 3 if smoke else 60
     local, far = [], []
     for _ in range(reps):  # interleaved: the machine's load hits both alike
         local += _timed(engine, request, 1)
@@ -88,8 +82,11 @@ def _overhead(engine, remote, smoke: bool) -> Report:
     report.add("images per job", int(request.params["count"]))
     report.add("in-process (median)", median(local) * 1000, "ms")
     report.add("remote (median)", median(far) * 1000, "ms")
-    ratio = median(far) / median(local)
-    report.add("ratio remote / in-process", ratio)
+    report.add("ratio of the medians", median(far) / median(local))
+    # each pair ran back to back, under the same load from the machine's other work; the
+    # median of their ratios is what the server adds, where the medians drift with that load
+    ratio = median([f / n for f, n in zip(far, local)])
+    report.add("ratio remote / in-process (median of the pairs)", ratio)
     report.target("remote ≤ 1.10 × in-process (same 50 ms job)", ratio, 1.10)
     return report
 

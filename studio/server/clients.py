@@ -75,10 +75,7 @@ class Delivery:
     sjob: ServerJob
 
     def frame(self) -> bytes:
-        result = self.sjob.job.result
-        header = {"event": ev.FINISHED, "job": self.sjob.id, "lane": self.sjob.lane,
-                  "count": result.count}
-        return protocol.binary_frame(header, protocol.result_to_json(result))
+        return protocol.finished_frame(self.sjob.id, self.sjob.lane, self.sjob.job.result)
 
 
 Message = str | bytes | Delivery

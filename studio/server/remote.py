@@ -184,7 +184,7 @@ class RemoteEngine:
         elif event == ev.PROGRESS:
             self._emit(ev.PROGRESS, job, (data.get("fraction", 0.0), data.get("message", "")))
         elif event == ev.FINISHED:
-            self._finished(remote_id, job, payload)
+            self._finished(remote_id, job, data, payload)
         elif event == ev.FAILED:
             job.unexpected = bool(data.get("unexpected", False))
             self._end(remote_id, job, JobState.FAILED, ev.FAILED, str(data.get("error", "")))
@@ -194,16 +194,22 @@ class RemoteEngine:
             job.superseded = True
             self._end(remote_id, job, JobState.CANCELLED, ev.DROPPED, job.error)
 
-    def _finished(self, remote_id: int, job: Job, payload: memoryview | None) -> None:
-        if payload is None:  # sent without its result: ask for it
+    def _finished(self, remote_id: int, job: Job, header: dict[str, Any],
+                  payload: memoryview | None) -> None:
+        assert job.request is not None
+        if payload is not None:
+            result = protocol.result_from_frame(header, payload, job.request)
+        else:  # sent without its result: ask for it
             response = self.http.get(f"{protocol.PREFIX}/jobs/{remote_id}/result")
             if response.status_code != 200:
                 self._end(remote_id, job, JobState.FAILED, ev.FAILED,
                           _error_text(response, "the server lost the result"))
                 return
-            payload = memoryview(response.content)
-        job.result = protocol.result_from_json(payload, job.request)
-        self._end(remote_id, job, JobState.DONE, ev.FINISHED, job.result)
+            result = protocol.result_from_json(response.content, job.request)
+        # as in-process: the job's request is the checked one, defaults filled in
+        job.request = result.request
+        job.result = result
+        self._end(remote_id, job, JobState.DONE, ev.FINISHED, result)
 
     def _end(self, remote_id: int, job: Job, state: JobState, event: str, payload: Any) -> None:
         with self._lock:

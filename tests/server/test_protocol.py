@@ -7,6 +7,7 @@ import io
 import threading
 
 import numpy as np
+import pytest
 
 from studio.core import media
 from studio.core.engine import run_sync
@@ -56,9 +57,13 @@ def test_a_job_streams_its_events_and_its_result_equals_the_in_process_one(serve
     finished = texts[-1]  # a binary frame: the event's header, the result as its payload
     assert {k: finished[k] for k in ("event", "job", "lane", "count")} == {
         "event": "finished", "job": job_id, "lane": "default", "count": 4}
-    pushed = protocol.result_from_json(finished["payload"])
+    assert finished["arrays"] == {"images": {"dtype": "|u1", "shape": [4, 8, 8, 1]},
+                                  "latents": {"dtype": "<f4", "shape": [4, 4, 2, 2]}}
+    pushed = protocol.result_from_frame(finished, memoryview(finished["payload"]), sample())
     assert np.array_equal(pushed.images, expected.images)
     assert np.array_equal(pushed.latents, expected.latents)
+    assert pushed.request.same_recipe(expected.request)  # the checked params, defaults in
+    assert pushed.timings["run"] > 0 and pushed.rendered_on == expected.rendered_on
     state = client.http.get(f"/v1/jobs/{job_id}").json()
     assert state["state"] == "done" and state["shape"] == [4, 8, 8, 1]
     result = protocol.result_from_json(client.http.get(f"/v1/jobs/{job_id}/result").content)
@@ -139,3 +144,18 @@ def test_a_reconnecting_client_gets_the_results_that_finished_meanwhile(server, 
     assert again.events_until(job_id)[-1]["event"] == "finished"
     result = protocol.result_from_json(again.http.get(f"/v1/jobs/{job_id}/result").content)
     assert np.array_equal(result.images, in_process(sample(seed=5)).images)
+
+
+def test_a_malformed_finished_frame_is_refused_not_misread():
+    result = in_process(sample())
+    frame = protocol.finished_frame(7, "default", result)
+    header, payload = protocol.read_binary_frame(frame)
+    again = protocol.result_from_frame(header, payload, sample())
+    assert np.array_equal(again.images, result.images) and again.images.flags.writeable
+    with pytest.raises(protocol.ProtocolError, match="do not fit"):
+        protocol.result_from_frame(header, payload[:-1], sample())
+    with pytest.raises(protocol.ProtocolError, match="not allowed"):
+        bad = {**header, "arrays": {"images": {"dtype": "|O", "shape": [1]}, "latents": None}}
+        protocol.result_from_frame(bad, payload, sample())
+    with pytest.raises(protocol.ProtocolError, match="malformed binary frame"):
+        protocol.read_binary_frame(b"\x00\x00\x00\x09{not json")

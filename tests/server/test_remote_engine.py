@@ -45,7 +45,9 @@ def test_a_remote_job_reports_what_an_in_process_job_reports(server, remote_fact
     previews = [p for e, _j, p in remote_events if e == "preview"]
     local_previews = [p for e, _j, p in local_events if e == "preview"]
     assert all(np.array_equal(a, b) for a, b in zip(previews, local_previews))
-    assert job.result.request is job.request  # the window keeps the object it submitted
+    assert job.result.request is job.request
+    assert job.request.same_recipe(expected.request)  # checked: every default filled in
+    assert job.request.params["temperature"] == 0.8
     assert np.array_equal(job.result.images, expected.images)
     assert np.array_equal(job.result.latents, expected.latents)
     assert job.label == "grid" and remote.idle()
