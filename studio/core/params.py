@@ -43,6 +43,9 @@ class ParamSpec:
     # for array kinds: the session input that fills it, where the names differ (a
     # traversal's "latent" is the picked "center", not the decoded latent)
     source: str = ""
+    # a text naming a file or folder on the machine that runs the job: `studio serve`
+    # refuses a value for it, as the server never reads a path a client names
+    local_path: bool = False
 
     def __post_init__(self) -> None:
         assert self.kind in SCALAR_KINDS + ARRAY_KINDS, f"unknown kind {self.kind!r}"

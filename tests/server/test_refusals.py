@@ -87,3 +87,36 @@ def test_binding_past_loopback_needs_a_token_file(tmp_path, capsys):
     good.write_text(TOKEN + "\n")
     assert read_token(good, "0.0.0.0") == TOKEN
     assert main(["serve", "--port", "0"]) == 2
+
+
+def test_a_parameter_naming_a_path_on_the_server_is_refused(reset_fakes, tmp_path):
+    # the diffusers autoencoder's `directions_folder` names a folder of images to encode:
+    # the server must not read a folder a client names
+    from dataclasses import replace
+
+    from studio.core.cache import ModelCache
+    from studio.core.engine import Engine, validator_for
+    from studio.families.diffusers_vae.spec import DIFFUSERS_VAE
+    from studio.server.serve import ServerThread
+    from tests.fakes import FakeFamily, FakeLibrary, fake_card, fake_registry
+
+    registry = fake_registry()
+    registry.register(replace(DIFFUSERS_VAE, name="fake-dvae", loader="tests.fakes:FakeFamily",
+                              _cache={}))
+    library = FakeLibrary(fake_card("my-vae", family="fake-dvae"))
+    engine = Engine(ModelCache(library, registry, device="cpu"), threads=1,
+                    validate=validator_for(registry, library))
+    (tmp_path / "secret.png").write_bytes(b"not for the client")
+    loads = len(FakeFamily.loads)
+    try:
+        with ServerThread(engine, library) as thread:
+            client = httpx.post(f"{thread.url}/v1/clients").json()["client"]
+            request = Request("my-vae", "traverse", {"directions_folder": str(tmp_path)})
+            response = httpx.post(f"{thread.url}/v1/jobs", content=request.to_json(),
+                                  headers={"X-Studio-Client": client})
+            assert response.status_code == 422
+            assert response.json()["error"].startswith("directions_folder: names a path on "
+                                                       "the server")
+    finally:
+        engine.shutdown()
+    assert len(FakeFamily.loads) == loads  # nothing ran, nothing was read

@@ -15,7 +15,7 @@ _WORKING_SIZE = ParamSpec(
 _DIRECTIONS_FOLDER = ParamSpec(
     "directions_folder", "text", default="", label="Directions from folder", group="Directions",
     help="A folder of images to encode for the principal directions (with progress). Empty: "
-         "the latents of the images you have encoded with this model.")
+         "the latents of the images you have encoded with this model.", local_path=True)
 
 DIFFUSERS_VAE = FamilyInfo(
     name="diffusers_vae",
