@@ -111,16 +111,14 @@ class WorkerPool:
                     yield done.pop(following)
                     following += 1
         finally:  # stopped early (an error, Ctrl-C): drop what is still queued on workers
-            for ref in flying:
-                try:
-                    ray.cancel(ref)
-                except Exception:  # noqa: BLE001 - a finished or lost task: nothing to cancel
-                    pass
+            _settle(list(flying))
 
     def close(self) -> None:
+        loading = [slot.starting for slot in self._slots if slot.starting is not None]
         for slot in self._slots:
             ray.kill(slot.actor)
         self._slots.clear()
+        _settle(loading, cancel=False)  # a replacement still loading: its ready() fails now
 
     # -- inside ----------------------------------------------------------------------------------
     def _hand_out(self, submit: Callable[[Any, Any], Any], items: Sequence[Any], todo: list[int],
@@ -160,6 +158,25 @@ class WorkerPool:
             if isinstance(cause, BatchJobError):
                 raise cause from None
             raise
+
+
+def _settle(refs: list[Any], timeout: float = 5.0, cancel: bool = True) -> None:
+    """Cancel calls no longer wanted and take their outcomes (a chunk already running
+    ends first, within `timeout`): Ray logs an outcome nobody took as an "unhandled
+    error", which would follow the job's own one-line reason on stderr."""
+    for ref in refs if cancel else ():
+        try:
+            ray.cancel(ref)
+        except Exception:  # noqa: BLE001 - finished or lost already: nothing to cancel
+            pass
+    if not refs:
+        return
+    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+    for ref in ready:
+        try:
+            ray.get(ref)
+        except Exception:  # noqa: BLE001 - cancelled, or failed like the chunk that stopped us
+            pass
 
 
 def _first_line(exc: BaseException) -> str:

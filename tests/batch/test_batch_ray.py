@@ -122,3 +122,17 @@ def test_an_evaluation_gives_studio_eval_figures(local_ray, monkeypatch, capsys)
                  "--chunk", "1", "--json"]) == 0
     distributed = json.loads(capsys.readouterr().out)
     assert distributed == local and distributed["figures"]["samples"] == 150.0
+
+
+def test_a_chunk_that_fails_in_the_studio_stops_the_job_with_its_reason(local_ray, walk,
+                                                                          tmp_path, capsys):
+    sidecar, _local = walk
+    recipe = json.loads(sidecar.read_text())
+    recipe["params"]["render_params"] = {"truncation": 99.0}  # out of the op's range
+    bad = tmp_path / "bad.recipe.json"
+    bad.write_text(json.dumps(recipe))
+    out = tmp_path / "bad.mp4"
+    assert main(["batch", "--recipe", str(bad), "-o", str(out), "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "truncation" in err and len(err.strip().splitlines()) == 1  # the spec's reason
+    assert not out.exists() and not (tmp_path / "bad.mp4.recipe.json").exists()
