@@ -138,7 +138,8 @@ def stage_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write `data` to a temp beside `path` and flush it to disk, without landing it yet:
     `land()` does that later. Lets a writer do its slow part (the fsync) while other work
     runs, and keep only the rename for the end."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)  # as atomic_path does
+    if not Path(path).parent.is_dir():  # as atomic_path does (a stat: mkdir would take the
+        Path(path).parent.mkdir(parents=True, exist_ok=True)  # folder's lock)
     temp = reserve_temp(Path(path))
     try:
         with open(temp, "wb") as fh:

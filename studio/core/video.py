@@ -323,7 +323,8 @@ class AnimationWriter:
 
         # a temp of the atomic writer's kind (a kill -9 leaves a name it knows); it moves into
         # the atomic writer's hands at finish(), so that the sidecar lands with it
-        self.path.parent.mkdir(parents=True, exist_ok=True)  # as atomic_path does
+        if not self.path.parent.is_dir():  # as atomic_path does
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._temp = atomic.reserve_temp(self.path)
         # the temp name ends in .tmp: the container format is named, not guessed
         self._container = av.open(str(self._temp), "w", format=self.kind)
