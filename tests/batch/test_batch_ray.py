@@ -132,7 +132,7 @@ def test_a_chunk_that_fails_in_the_studio_stops_the_job_with_its_reason(local_ra
     bad = tmp_path / "bad.recipe.json"
     bad.write_text(json.dumps(recipe))
     out = tmp_path / "bad.mp4"
-    assert main(["batch", "--recipe", str(bad), "-o", str(out), "--workers", "2"]) == 2
+    assert main(["batch", "--recipe", str(bad), "-o", str(out), "--workers", "1"]) == 2
     err = capsys.readouterr().err
     assert "truncation" in err and len(err.strip().splitlines()) == 1  # the spec's reason
     assert not out.exists() and not (tmp_path / "bad.mp4.recipe.json").exists()
