@@ -308,14 +308,15 @@ def write_animation(animation: Animation, batches: Iterator[np.ndarray], path: s
     record = recipe_record(animation, scale, resample, first.shape[1:3], extra)
     writer = AnimationWriter(path, animation.fps, animation.quality,
                              comment=json.dumps(record, sort_keys=True), scale=scale,
-                             resample=resample, threaded=threaded, on_frame=on_frame)
+                             resample=resample, threaded=threaded, on_frame=on_frame,
+                             sidecar=json.dumps(record, indent=2) + "\n")
     with writer:
         writer.add(first)
         for images in batches:
             writer.add(images)
         if before_finish is not None:
             before_finish()
-        writer.finish(json.dumps(record, indent=2) + "\n")
+        writer.finish()
     return writer
 
 

@@ -158,7 +158,17 @@ def points(keys: np.ndarray, positions: Sequence[float], settings: PathSettings,
            ease: bool = True) -> np.ndarray:
     """(N, *latent) latents at the given path positions."""
     keys = np.asarray(keys, dtype=np.float32)
-    return np.stack([point(keys, float(u), settings, ease) for u in positions]).astype(np.float32)
+    if settings.method != "slerp":
+        return np.stack([point(keys, float(u), settings, ease) for u in positions]).astype(np.float32)
+    # slerp: each segment's norms and angle once (the same values `point` gives)
+    count, arcs = len(keys), {}
+    out = []
+    for u in positions:
+        index, t = _segment(count, float(u), settings, ease)
+        if index not in arcs:
+            arcs[index] = latent_math.Slerp(keys[index], keys[(index + 1) % count])
+        out.append(arcs[index].at(t))
+    return np.stack(out).astype(np.float32)
 
 
 # -- where the frames fall ---------------------------------------------------------------------

@@ -20,20 +20,33 @@ def lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 def slerp(a: np.ndarray, b: np.ndarray, t: float, eps: float = 1e-7) -> np.ndarray:
     """Spherical interpolation of the flattened vectors; their norms are interpolated
     linearly, so slerp between Gaussian draws stays at a typical radius."""
-    a = np.asarray(a, dtype=np.float32)
-    b = np.asarray(b, dtype=np.float32)
-    assert a.shape == b.shape, (a.shape, b.shape)
-    fa, fb = a.reshape(-1).astype(np.float64), b.reshape(-1).astype(np.float64)
-    na, nb = np.linalg.norm(fa), np.linalg.norm(fb)
-    if na < eps or nb < eps:
-        return lerp(a, b, t)
-    ua, ub = fa / na, fb / nb
-    omega = float(np.arccos(np.clip(np.dot(ua, ub), -1.0, 1.0)))
-    if omega < 1e-4:  # nearly parallel: slerp degenerates to lerp
-        return lerp(a, b, t)
-    direction = (np.sin((1.0 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
-    radius = (1.0 - t) * na + t * nb
-    return (direction * radius).reshape(a.shape).astype(np.float32)
+    return Slerp(a, b, eps).at(t)
+
+
+class Slerp:
+    """`slerp(a, b, t)` for many t: the ends' norms and angle are worked out once, by the
+    same operations, so `at(t)` gives the very same values as `slerp` (an animation's
+    frames, re-rendered from a recipe, must not move by an ulp)."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, eps: float = 1e-7) -> None:
+        self.a = np.asarray(a, dtype=np.float32)
+        self.b = np.asarray(b, dtype=np.float32)
+        assert self.a.shape == self.b.shape, (self.a.shape, self.b.shape)
+        fa, fb = self.a.reshape(-1).astype(np.float64), self.b.reshape(-1).astype(np.float64)
+        self.na, self.nb = np.linalg.norm(fa), np.linalg.norm(fb)
+        self.linear = bool(self.na < eps or self.nb < eps)
+        if not self.linear:
+            self.ua, self.ub = fa / self.na, fb / self.nb
+            self.omega = float(np.arccos(np.clip(np.dot(self.ua, self.ub), -1.0, 1.0)))
+            self.linear = self.omega < 1e-4  # nearly parallel: slerp degenerates to lerp
+
+    def at(self, t: float) -> np.ndarray:
+        if self.linear:
+            return lerp(self.a, self.b, t)
+        direction = (np.sin((1.0 - t) * self.omega) * self.ua
+                     + np.sin(t * self.omega) * self.ub) / np.sin(self.omega)
+        radius = (1.0 - t) * self.na + t * self.nb
+        return (direction * radius).reshape(self.a.shape).astype(np.float32)
 
 
 def interpolate(a: np.ndarray, b: np.ndarray, t: float, method: str = "slerp") -> np.ndarray:

@@ -182,7 +182,11 @@ class AnimationWriter:
     def __init__(self, path: str | os.PathLike[str], fps: float, quality: int = DEFAULT_QUALITY,
                  comment: str | None = None, scale: ExportScale | None = None,
                  resample: str | None = None, threaded: bool = True,
-                 on_frame: Callable[[int], None] | None = None) -> None:
+                 on_frame: Callable[[int], None] | None = None,
+                 sidecar: str | None = None) -> None:
+        """`sidecar`: the recipe text to land beside the file (or give it to `finish()`);
+        given here, a video's is written to disk by the encoder thread as it opens the
+        video, while the model renders, leaving only a rename for the end."""
         self.path = Path(path)
         self.kind = output_kind(self.path)
         if fps <= 0:
@@ -201,6 +205,8 @@ class AnimationWriter:
         self._container: Any = None
         self._stream: Any = None
         self._line_sizes: tuple[int, ...] = ()
+        self._sidecar = sidecar
+        self._staged: Path | None = None  # the sidecar's temp, once written
         self._folder: Path | None = None
         self._error: BaseException | None = None
         self._done = False
@@ -321,6 +327,8 @@ class AnimationWriter:
             return
         import av
 
+        if self._sidecar is not None:  # on disk early: finish() only renames it
+            self._staged = atomic.stage_bytes(self._sidecar_path(), self._sidecar.encode("utf-8"))
         # a temp of the atomic writer's kind (a kill -9 leaves a name it knows); it moves into
         # the atomic writer's hands at finish(), so that the sidecar lands with it
         if not self.path.parent.is_dir():  # as atomic_path does
@@ -371,13 +379,20 @@ class AnimationWriter:
             self._thread = None
 
     def finish(self, sidecar: str | None = None) -> Path:
-        """Flush the encoder, then land the file (or folder) and its sidecar together."""
+        """Flush the encoder, then land the file (or folder) and its sidecar (this one, or
+        the constructor's) together."""
         staged: Path | None = None
         try:
             if sidecar is not None and self.kind in VIDEO_SUFFIXES.values():
                 # written and flushed to disk while the encoder thread finishes the last frames
                 staged = atomic.stage_bytes(self._sidecar_path(), sidecar.encode("utf-8"))
+            sidecar = self._sidecar if sidecar is None else sidecar
             self._stop_thread()
+            early, self._staged = self._staged, None  # staged as the video opened
+            if staged is None:
+                staged = early
+            elif early is not None:  # a sidecar given twice: this one wins
+                early.unlink()
             self._raise_if_failed()
             if self.written == 0:
                 raise VideoError(f"{self.path}: no frames to write")
@@ -473,6 +488,10 @@ class AnimationWriter:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
+        if self._staged is not None:
+            with contextlib.suppress(OSError):
+                self._staged.unlink()
+            self._staged = None
         self._frames.clear()
 
     def __enter__(self) -> AnimationWriter:

@@ -182,3 +182,28 @@ def test_keyframe_conditions_are_lerped_at_the_latents_eased_time(method):
     assert np.allclose(mixes[1], [1 - t, t, 0])  # first segment: eased
     assert np.allclose(mixes[5], [0, 0.75, 0.25])  # second: linear
     assert np.allclose(mixes[11], [0.75, 0, 0.25])  # the loop's last segment: back to 0
+
+
+def _slerp_reference(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """slerp as the recipes of earlier versions computed it, operation for operation."""
+    fa, fb = a.reshape(-1).astype(np.float64), b.reshape(-1).astype(np.float64)
+    na, nb = np.linalg.norm(fa), np.linalg.norm(fb)
+    ua, ub = fa / na, fb / nb
+    omega = float(np.arccos(np.clip(np.dot(ua, ub), -1.0, 1.0)))
+    direction = (np.sin((1.0 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
+    radius = (1.0 - t) * na + t * nb
+    return (direction * radius).reshape(a.shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_slerp_frames_are_bit_identical_to_slerping_each_frame_alone(loop):
+    """The frames' latents reuse each segment's norms and angle: not one ulp may move, or a
+    recipe re-rendered would not give the same frames."""
+    k = keys(4, dim=64, seed=5)
+    settings = PathSettings("slerp", 7, loop=loop, easing=("ease-in",))
+    positions = anim.frame_positions(k, settings)
+    frames = anim.frame_latents(k, positions, settings)
+    for frame, u in zip(frames, positions):
+        index = min(int(u), anim.segment_count(4, loop) - 1)
+        t = settings.easing_of(index)(u - index)
+        assert np.array_equal(frame, _slerp_reference(k[index], k[(index + 1) % 4], t))

@@ -132,3 +132,25 @@ def test_without_pyav_videos_are_refused_in_one_line_and_the_rest_still_writes(t
         writer.add(frames(3))
         writer.finish("{}")
         assert len(video.read_frames(tmp_path / name)) == 3
+
+
+@pytest.mark.parametrize("name", ["a.mp4", "a.webm", "a.gif", "pngs"])
+def test_a_sidecar_given_up_front_lands_with_the_file_and_goes_with_an_abort(name, tmp_path):
+    """A video's sidecar given to the writer is written (as a temp) while the frames are
+    encoded, so finish() only renames it; an abort removes it with the rest."""
+    writer = video.AnimationWriter(tmp_path / name, 12, sidecar='{"up": "front"}\n')
+    writer.add(frames(3))
+    writer.finish()
+    assert listing(tmp_path) == sorted([name, f"{name}.recipe.json"])
+    assert (tmp_path / f"{name}.recipe.json").read_text() == '{"up": "front"}\n'
+    again = tmp_path / "again"
+    again.mkdir()
+    writer = video.AnimationWriter(again / name, 12, sidecar="{}\n", threaded=False)
+    writer.add(frames(3))
+    writer.abort()
+    assert listing(again) == []
+    writer = video.AnimationWriter(again / name, 12, sidecar="old\n")
+    writer.add(frames(3))
+    writer.finish("new\n")  # given twice: finish's wins, and no temp is left
+    assert listing(again) == sorted([name, f"{name}.recipe.json"])
+    assert (again / f"{name}.recipe.json").read_text() == "new\n"
