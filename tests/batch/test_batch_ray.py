@@ -32,12 +32,16 @@ def local_ray():
 
 @pytest.fixture
 def walk(tmp_path):
-    """A 40-frame GAN loop's recipe (5 batches of 8) and its frames rendered locally, at
-    one torch thread as each worker renders."""
+    """A 40-frame GAN loop's recipe (5 batches of 8) at constant speed in pixels with its
+    frames not yet placed (a worker renders the path densely to place them), and its
+    frames rendered locally, at one torch thread as each worker renders."""
     out = tmp_path / "walk.gif"
     assert main(["animate", "--model", GAN, "--keyframes", "3,17", "--frames-per-keyframe",
                  "20", "--loop", "--threads", "1", "-o", str(out)]) == 0
-    sidecar = tmp_path / "walk.gif.recipe.json"
+    recipe = json.loads((tmp_path / "walk.gif.recipe.json").read_text())
+    recipe["params"].update(constant_speed=True, measure="pixels", positions=None)
+    sidecar = tmp_path / "walk.recipe.json"
+    sidecar.write_text(json.dumps(recipe))
     local = tmp_path / "local"
     assert main(["generate", "--recipe", str(sidecar), "--threads", "1", "-o", str(local)]) == 0
     return sidecar, video.read_frames(local)
@@ -53,17 +57,17 @@ def test_the_cli_renders_an_animation_recipe_equal_to_the_local_render(local_ray
     frames = video.read_frames(out)  # numbered PNGs: the exact pixels
     assert frames.shape == local.shape == (40, 32, 32, 3)
     assert np.array_equal(frames, local)  # bit for bit, every frame in its place
-    # the same recipe beside them as the local render's
+    # the same recipe beside them as the local render's (the frames placed alike)
     assert (json.loads((tmp_path / "ray.recipe.json").read_text())
             == json.loads((tmp_path / "local.recipe.json").read_text()))
 
 
 def test_a_killed_worker_has_its_chunks_run_on_another(local_ray, walk):
     sidecar, local = walk
-    animation = Animation.from_request(open_recipe(sidecar))
     pool = start_pool(WorkerSpec(GAN), 2)
     try:
         pool.ready()
+        animation = jobs.planned(pool, Animation.from_request(open_recipe(sidecar)))
         chunks, killed = [], []
         for chunk in jobs.render_frames(pool, animation, batches_per_chunk=1):
             if not killed:  # mid-run: a worker that holds chunks now dies
