@@ -220,7 +220,7 @@ def _on_ray(args: argparse.Namespace, model_id: str, bar: Any, items: int, run: 
     """Join or start Ray, start the workers, `run(pool)`, and say how long each part took."""
     from ray.exceptions import RayActorError
 
-    from studio.batch.cluster import WorkerSpec, connected, default_workers, start_pool
+    from studio.batch.cluster import WorkerSpec, connected, default_workers, shortfall, start_pool
     from studio.batch.pool import WorkersLost
     from studio.batch.worker import BatchJobError
     from studio.cli import Bug, UsageError
@@ -231,6 +231,10 @@ def _on_ray(args: argparse.Namespace, model_id: str, bar: Any, items: int, run: 
     try:
         with connected(args.ray, cpus):
             workers = args.workers or default_workers(spec)
+            short = shortfall(spec, workers)
+            if short:  # the actors would wait without a word: say why
+                print(f"studio batch: {short}; the workers wait until it has them (an "
+                      f"autoscaler may add nodes)", file=sys.stderr)
             pool = start_pool(spec, workers)
             try:
                 try:

@@ -72,6 +72,16 @@ def default_workers(spec: WorkerSpec) -> int:
     return max(1, int(resources.get("CPU", 1) // spec.threads))
 
 
+def shortfall(spec: WorkerSpec, workers: int) -> str:
+    """What the cluster lacks for `workers` of `spec` at once ('' when it has enough)."""
+    resources = ray.cluster_resources()
+    needs = [("CPUs", workers * spec.threads, resources.get("CPU", 0.0))]
+    if spec.gpus:
+        needs.append(("GPUs", workers * spec.gpus, resources.get("GPU", 0.0)))
+    return "; ".join(f"{workers} workers need {need:g} {what}, the cluster has {have:g}"
+                     for what, need, have in needs if need > have)
+
+
 def start_pool(spec: WorkerSpec, workers: int, *, depth: int = 2) -> WorkerPool:
     """`workers` actors, each holding the model (loaded as each one starts)."""
     remote = ray.remote(BatchWorker).options(num_cpus=spec.threads, num_gpus=spec.gpus,

@@ -140,3 +140,12 @@ def test_a_chunk_that_fails_in_the_studio_stops_the_job_with_its_reason(local_ra
     err = capsys.readouterr().err
     assert "truncation" in err and len(err.strip().splitlines()) == 1  # the spec's reason
     assert not out.exists() and not (tmp_path / "bad.mp4.recipe.json").exists()
+
+
+def test_more_workers_than_the_cluster_holds_are_named(local_ray):
+    from studio.batch.cluster import shortfall
+
+    assert shortfall(WorkerSpec(GAN), 2) == ""
+    assert shortfall(WorkerSpec(GAN, threads=2), 2) == ("2 workers need 4 CPUs, the cluster "
+                                                        "has 2")
+    assert "GPUs, the cluster has 0" in shortfall(WorkerSpec(GAN, device="cuda"), 1)
