@@ -14,24 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.cards import CardError, ModelCard
+from studio.core.library import ModelEntry
 
 NOWHERE = Path("/nonexistent/studio-server-model")  # a folder no file is read from
 
 
-@dataclass
-class ServerEntry:
-    card: ModelCard
-    folder: Path
-    builtin: bool
-    size_bytes: int
+@dataclass(frozen=True)
+class ServerEntry(ModelEntry):
+    """A model the server has: a library entry whose weights' size the server told."""
+
+    server_size: int = 0
 
     @property
-    def id(self) -> str:
-        return self.card.id
-
-    @property
-    def family(self) -> str:
-        return self.card.family
+    def size_bytes(self) -> int:
+        return self.server_size
 
 
 class ServerLibrary:
