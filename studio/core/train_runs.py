@@ -282,7 +282,10 @@ class TrainProcess:
     def join(self, timeout: float | None = None) -> None:
         self._process.join(timeout)
 
-    def kill(self) -> None:
+    def kill(self, wait: bool = True) -> None:
+        """SIGKILL the child (it writes nothing more); `wait=False` leaves the join to a
+        later `join` or `alive` check, for a caller that must not block."""
         if self._process.is_alive():
             self._process.kill()
-            self._process.join(5)
+            if wait:
+                self._process.join(5)

@@ -108,6 +108,7 @@ class TrainDialog(QDialog):
         self.estimates: dict[str, dict[str, float]] = {}
         self._measuring: dict[str, str] = {}  # estimate_key -> size, while the estimator runs
         self._recipes: dict[str, dict[str, Any]] = {}  # recipe_for's memory
+        self._ending: list[TrainProcess] = []  # children done with, not yet exited
         self.prepared: PreparedFolder | None = None
         self.process: TrainProcess | None = None
         self.estimator: TrainProcess | None = None
@@ -501,8 +502,10 @@ class TrainDialog(QDialog):
         """A measurement is not worth finishing once the settings changed or a run starts:
         it would only take cores from what comes next."""
         if self.estimator is not None:
-            self.estimator.kill()
+            self.estimator.kill(wait=False)
+            self._ending.append(self.estimator)
             self.estimator = None
+            self._timer.start()  # to reap it
         self._measuring = {}
 
     def measured(self) -> dict[str, float] | None:
@@ -658,17 +661,26 @@ class TrainDialog(QDialog):
                     self.estimate_label.setText(self.estimate_label.text()
                                                 + f"<br>Measuring failed: {message[1]}")
             if self.estimator is not None and (self.estimator.finished or not self.estimator.alive):
-                self.estimator.join(1)
+                self._ending.append(self.estimator)
                 self.estimator = None
                 self._measuring = {}
         if self.process is not None:
             for message in self.process.poll():
                 self._on_message(message)
             if self.process is not None and self.process.finished:
-                self.process.join(2)
+                self._ending.append(self.process)
                 self.process = None
-        if self.process is None and self.estimator is None:
+        self._reap()
+        if self.process is None and self.estimator is None and not self._ending:
             self._timer.stop()
+
+    def _reap(self) -> None:
+        """Join children that have said their last word once they have exited: a child
+        tearing torch down can take a second, which the window must not wait out."""
+        for proc in list(self._ending):
+            if not proc.alive:
+                proc.join(0)
+                self._ending.remove(proc)
 
     def _on_message(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
@@ -782,10 +794,11 @@ class TrainDialog(QDialog):
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop any child (checkpointing a run) and wait for it: the window is quitting."""
-        for proc in (self.process, self.estimator):
+        for proc in (self.process, self.estimator, *self._ending):
             if proc is not None:
                 proc.stop()
                 proc.join(timeout)
                 proc.kill()
         self.process = self.estimator = None
+        self._ending = []
         self._timer.stop()
