@@ -45,6 +45,9 @@ def main() -> int:
         dialog.threads_spin.setValue(default_thread_count())
         dialog.set_folder(str(folder))
         process_until(lambda: dialog.prepared is not None, timeout=600)
+        # as a user would: the sizes measured (the estimate shows in the view) before the run
+        process_until(lambda: dialog.estimator is None and dialog.measured() is not None, timeout=600)
+        print(dialog.estimate_label.text().replace("<br>", "\n").replace("<b>", "").replace("</b>", ""))
 
         def on_samples(step: int) -> None:
             if step in points:

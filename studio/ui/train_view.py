@@ -21,6 +21,7 @@ the library and `model_ready` opens it in its explorer.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import threading
@@ -537,6 +538,11 @@ class TrainDialog(QDialog):
             else:
                 text = f"{size}: not measured"
             lines.append(f"<b>{text}</b>" if size == chosen else text)
+        if not lines:  # no size fits these settings: say why (latent diffusion without a VAE, …)
+            try:
+                self.recipe_for(self.run_settings())
+            except ValueError as exc:
+                lines.append(html.escape(str(exc)))
         self.estimate_label.setText("<br>".join(lines))
 
     def _on_estimate(self, figures: dict[str, float], key: str) -> None:
@@ -659,7 +665,7 @@ class TrainDialog(QDialog):
                     self._measuring = {}
                     self._show_estimates()
                     self.estimate_label.setText(self.estimate_label.text()
-                                                + f"<br>Measuring failed: {message[1]}")
+                                                + f"<br>Measuring failed: {html.escape(message[1])}")
             if self.estimator is not None and (self.estimator.finished or not self.estimator.alive):
                 self._ending.append(self.estimator)
                 self.estimator = None
