@@ -99,11 +99,10 @@ class TrainDialog(QDialog):
     estimate_shown = Signal(dict)
     _prepared = Signal(object, str)  # from the scanning thread: (PreparedFolder | None, error)
 
-    def __init__(self, parent: QWidget | None = None, library: Any = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train New Model")
         self.resize(980, 680)
-        self.library = library  # studio.core.library.Library: where the VAE picker looks
         self._presets = presets()
         # measured figures by estimate_key (family, size, model config, batch, threads)
         self.estimates: dict[str, dict[str, float]] = {}
@@ -394,17 +393,18 @@ class TrainDialog(QDialog):
         self._show_estimates()
 
     def refresh_vaes(self) -> None:
-        """The library's VAEs at the data's resolution and channels, for latent diffusion."""
+        """The VAEs at the data's resolution and channels, for latent diffusion: read from
+        this machine's built-in models and user library, where the training process looks
+        for them (the window's library may be a server's)."""
         if not hasattr(self, "vae_combo"):
             return
+        from studio.core.library import Library
+
         current = self.vae_combo.currentData()
         size = int(self.resolution_combo.currentData() or 32)
         channels = 1 if self.grey_check.isChecked() else 3
-        fits = []
-        if self.library is not None:
-            self.library.refresh()
-            fits = [e for e in self.library.entries() if e.family == "vae"
-                    and e.card.resolution == size and e.card.channels == channels]
+        fits = [e for e in Library().entries() if e.family == "vae"
+                and e.card.resolution == size and e.card.channels == channels]
         self.vae_combo.blockSignals(True)
         self.vae_combo.clear()
         for entry in fits:

@@ -210,7 +210,7 @@ class ActionsMixin:
 
         dialog = getattr(self, "train_dialog", None)
         if dialog is None:
-            dialog = TrainDialog(parent=self, library=self.library)
+            dialog = TrainDialog(parent=self)
             dialog.model_ready.connect(lambda _id, folder: self.import_folder(folder))
             QApplication.instance().aboutToQuit.connect(dialog.shutdown)
             self.train_dialog = dialog

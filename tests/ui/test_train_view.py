@@ -170,7 +170,14 @@ def test_every_family_trains_in_the_window(qtbot, real_window, tmp_path: Path, f
         vae_id, _, _ = train_and_land(write_recipe(vae), resume=False, evaluate=False)
     dialog = _open_train_view(qtbot, real_window, family, folder)
     if vae_id is not None:  # the picker offers the library's VAEs that fit the data
-        assert dialog.vae_combo.isEnabled() and dialog.vae_combo.currentData() == vae_id
+        offered = [dialog.vae_combo.itemData(i) for i in range(dialog.vae_combo.count())]
+        assert dialog.vae_combo.isEnabled() and offered == [vae_id]
+        with qtbot.waitSignal(dialog._prepared, timeout=WAIT):
+            dialog.grey_check.setChecked(True)  # grey data: the colour VAE no longer fits
+        assert vae_id not in [dialog.vae_combo.itemData(i) for i in range(dialog.vae_combo.count())]
+        with qtbot.waitSignal(dialog._prepared, timeout=WAIT):
+            dialog.grey_check.setChecked(False)
+        assert dialog.vae_combo.currentData() == vae_id
     if family == "autoregressive":  # grey only: the view says so by its check box
         assert dialog.grey_check.isChecked() and not dialog.grey_check.isEnabled()
 
