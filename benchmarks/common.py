@@ -96,10 +96,18 @@ def median(values: list[float]) -> float:
 
 
 def on_worker_thread(fn: Callable[[], Any], threads: int) -> Any:
-    """Run `fn` on a fresh thread with the same torch thread count as the engine's
-    worker: the fair baseline for ratios (DESIGN.md)."""
+    """Run `fn` on a fresh thread with the same torch thread count and the same GIL
+    switch interval as the engine's worker: the fair baseline for ratios (DESIGN.md).
+    (The engine lowers the interval when it starts; without it, a thread that wants the
+    GIL back between two torch ops waits up to 5 ms for another thread's Python, which
+    measured something the app never runs, for the baseline and the measured alike.)"""
+    import sys
+
     import torch
 
+    from studio.core.engine import SWITCH_INTERVAL
+
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
     box: dict[str, Any] = {}
 
     def target() -> None:
