@@ -92,7 +92,14 @@ class RemoteEngine:
         if hello.get("event") != "hello" or hello.get("protocol") != protocol.PROTOCOL_VERSION:
             socket.close()
             raise RemoteError(f"{self.url} does not speak protocol v{protocol.PROTOCOL_VERSION}")
-        self.client_id = str(hello["client"])
+        client = str(hello["client"])
+        if self.client_id and client != self.client_id:
+            # a restarted server numbers its jobs from 1 again: the ids that ended on the
+            # old one must not make a new job's early events look like replays (they were
+            # dropped, and that job never ended here)
+            with self._lock:
+                self._ended.clear()
+        self.client_id = client
         self._socket = socket
         self.connected.set()
 

@@ -4,6 +4,7 @@ window cannot tell them apart; refusals, cancels, lost connections, a restarted 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -137,6 +138,39 @@ def test_reconnects_after_the_server_restarts(reset_fakes, remote_factory):
         assert lost.wait(10) and lost.state is JobState.FAILED
         assert "restarted" in lost.error
         job = remote.submit(sample(seed=4))
+        assert job.wait(10) and job.state is JobState.DONE
+    finally:
+        second.stop()
+        engine.shutdown()
+
+
+def test_a_restarted_servers_job_ids_are_not_taken_for_the_old_ones(reset_fakes, remote_factory,
+                                                                      monkeypatch):
+    """A restarted server numbers its jobs from 1 again. Its job 1's events, overtaking the
+    answer to their POST, were taken for replays of the old job 1 and dropped, so the job
+    never ended here (seen once in the full suite)."""
+    engine, library = make_engine()
+    first = ServerThread(engine, library).start()
+    remote = remote_factory(first.url)
+    connected = threading.Event()
+    remote.on_connection.append(lambda state: state == "connected" and connected.set())
+    old = remote.submit(sample(seed=1))  # the old server's job 1, ended here
+    assert old.wait(10) and old.state is JobState.DONE
+    first.stop()
+    engine.shutdown()
+    engine, library = make_engine()
+    second = ServerThread(engine, library, port=first.port).start()
+    try:
+        assert connected.wait(15)
+        post = remote.http.post
+
+        def slow_post(*args, **kwargs):
+            response = post(*args, **kwargs)
+            time.sleep(0.5)  # the job's events arrive before this answer does
+            return response
+
+        monkeypatch.setattr(remote.http, "post", slow_post)
+        job = remote.submit(sample(seed=4))  # the new server's job 1
         assert job.wait(10) and job.state is JobState.DONE
     finally:
         second.stop()
