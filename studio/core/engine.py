@@ -386,20 +386,30 @@ class Engine:
         job.state = state
         job.finished_at = time.perf_counter()
         self._emit(event, job, job.result if state is JobState.DONE else job.error)
-        callback = job.callbacks.get("done")
-        if callback is not None:
-            try:
-                callback(job)
-            except Exception:
-                log.exception("on_done callback of job %s raised", job.label)
-        job._done.set()
+        settle(job)
 
     def _emit(self, event: str, job: Job, payload: Any) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event, job, payload)
-            except Exception:  # a broken listener must not kill the worker
-                log.exception("engine listener raised on %s", event)
+        emit_to(self._listeners, event, job, payload)
+
+
+def emit_to(listeners: list[Listener], event: str, job: Job, payload: Any) -> None:
+    """Tell every listener of an engine (this one, or the remote one) about `job`."""
+    for listener in list(listeners):
+        try:
+            listener(event, job, payload)
+        except Exception:  # a broken listener must not kill the worker
+            log.exception("engine listener raised on %s", event)
+
+
+def settle(job: Job) -> None:
+    """A job has ended: run its on_done callback, then release whoever waits on it."""
+    callback = job.callbacks.get("done")
+    if callback is not None:
+        try:
+            callback(job)
+        except Exception:
+            log.exception("on_done callback of job %s raised", job.label)
+    job._done.set()
 
 
 def cache_status(cache: Any) -> dict[str, Any]:

@@ -233,20 +233,10 @@ class RemoteEngine:
             job.finished_at = time.perf_counter()
             self._lock.notify_all()
         self._emit(event, job, payload)
-        callback = job.callbacks.get("done")
-        if callback is not None:
-            try:
-                callback(job)
-            except Exception:
-                log.exception("on_done callback of job %s raised", job.label)
-        job._done.set()
+        ev.settle(job)
 
     def _emit(self, event: str, job: Job, payload: Any) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event, job, payload)
-            except Exception:
-                log.exception("remote engine listener raised on %s", event)
+        ev.emit_to(self._listeners, event, job, payload)
 
     # -- the engine's interface -----------------------------------------------------------
     def add_listener(self, listener: ev.Listener) -> None:
