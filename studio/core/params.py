@@ -55,6 +55,12 @@ class ParamSpec:
             object.__setattr__(self, "label", self.name.replace("_", " ").capitalize())
 
     @property
+    def unset_name(self) -> str:
+        """What a class parameter's −1 is called: its `unset_label`, else "None" for a
+        negative class (the unconditional model), else "Random" (a class per image)."""
+        return self.unset_label or ("None" if "negative" in self.name else "Random")
+
+    @property
     def is_array(self) -> bool:
         return self.kind in ARRAY_KINDS
 

@@ -35,8 +35,8 @@ def caption_parts(request: Request, spec: OpSpec) -> list[str]:
             continue
         if param.kind == "seed":
             parts.append(f"{param.label.lower()} {value}")
-        elif param.name == "class_index" and int(value) < 0:
-            parts.append(f"{param.label.lower()} {param.unset_label or 'random'}".lower())
+        elif param.name.endswith("class_index") and int(value) < 0:  # as the panel's list says
+            parts.append(f"{param.label} {param.unset_name}".lower())
         else:
             parts.append(f"{param.label.lower()} {format_value(value)}")
     return parts

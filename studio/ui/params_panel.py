@@ -338,7 +338,7 @@ class ParamsPanel(QWidget):
         image, from the seed), for a negative class "None" (the unconditional model), or
         what the op says it does without a class (its spec's `unset_label`)."""
         combo = QComboBox()
-        combo.addItem(spec.unset_label or ("None" if "negative" in spec.name else "Random"), -1)
+        combo.addItem(spec.unset_name, -1)
         for index, name in enumerate(self._class_names):
             if spec.maximum is None or index <= spec.maximum:
                 combo.addItem(name, index)

@@ -23,6 +23,10 @@ def test_the_caption_says_what_the_request_made():
     assert caption(request(), SPEC) == "Sample · seed 3 · images 16 · ψ 0.7 · class random"
     assert "ψ 1.5" in caption(request(truncation=1.5), SPEC)
     assert "class 4" in caption(request(class_index=4), SPEC)
+    negative = OpSpec("sample", (ParamSpec("negative_class_index", "int", default=-1, minimum=-1,
+                                           maximum=9, label="Negative class"),), label="Sample")
+    assert caption(Request("m", "sample", {"negative_class_index": -1}, {}), negative) \
+        == "Sample · negative class none"  # as the panel's list names it, never "-1"
 
 
 def test_changed_names_the_settings_the_shown_result_was_not_made_with():
