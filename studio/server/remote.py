@@ -263,32 +263,39 @@ class RemoteEngine:
         if on_done is not None:
             job.callbacks["done"] = on_done
         with self._lock:
-            self._in_flight += 1
+            self._in_flight += 1  # the reader holds this job's early events meanwhile
+        known = False
         try:
-            response = self.http.post(
-                f"{protocol.PREFIX}/jobs", content=protocol.request_body(request),
-                params={"lane": lane, "latest_wins": int(latest_wins), "label": job.label})
-        except OSError as exc:
-            self._emit(ev.QUEUED, job, None)
-            self._end(0, job, JobState.FAILED, ev.FAILED, f"the server is unreachable ({exc})")
+            try:
+                response = self.http.post(
+                    f"{protocol.PREFIX}/jobs", content=protocol.request_body(request),
+                    params={"lane": lane, "latest_wins": int(latest_wins), "label": job.label})
+            except OSError as exc:
+                self._emit(ev.QUEUED, job, None)
+                self._end(0, job, JobState.FAILED, ev.FAILED, f"the server is unreachable ({exc})")
+                return job
+            if response.status_code in (400, 404, 413, 422):
+                raise ParamError(_error_text(response, "the server refused the request"))
+            if response.status_code != 201:
+                self._emit(ev.QUEUED, job, None)
+                self._end(0, job, JobState.FAILED, ev.FAILED, _error_text(response, "refused"))
+                return job
+            remote_id = int(response.json()["id"])
+            self._emit(ev.QUEUED, job, None)  # as in-process: `queued` before its other events
+            # known and no longer in flight in one step: a reader holding an early event
+            # must never see the gap between (it dropped the job's events there)
+            with self._lock:
+                self._by_remote[remote_id] = job
+                self._remote_of[job.id] = remote_id
+                self._in_flight -= 1
+                known = True
+                self._lock.notify_all()
             return job
         finally:
-            with self._lock:
-                self._in_flight -= 1
-                self._lock.notify_all()
-        if response.status_code in (400, 404, 413, 422):
-            raise ParamError(_error_text(response, "the server refused the request"))
-        if response.status_code != 201:
-            self._emit(ev.QUEUED, job, None)
-            self._end(0, job, JobState.FAILED, ev.FAILED, _error_text(response, "refused"))
-            return job
-        remote_id = int(response.json()["id"])
-        with self._lock:
-            self._by_remote[remote_id] = job
-            self._remote_of[job.id] = remote_id
-            self._lock.notify_all()
-        self._emit(ev.QUEUED, job, None)
-        return job
+            if not known:
+                with self._lock:
+                    self._in_flight -= 1
+                    self._lock.notify_all()
 
     def submit_call(self, task: Any, *, label: str, lane: str = "default",
                     latest_wins: bool = False, on_done: Callable[[Job], None] | None = None) -> Job:

@@ -69,6 +69,11 @@ def test_cancel_and_latest_wins_through_the_connection(server, remote_factory):
     remote = remote_factory(thread.url)
     events = recorded(remote)
     running = remote.submit(sample(seed=1))
+    # on the worker (held by the gate) before the scrub lane's jobs, which would jump ahead
+    # of it in the queue while the worker still does its start-up imports
+    deadline = time.monotonic() + 10
+    while running.state is not JobState.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.01)
     superseded = remote.submit(sample(seed=2), lane="scrub", latest_wins=True)
     newest = remote.submit(sample(seed=3), lane="scrub", latest_wins=True)
     assert superseded.wait(10) and superseded.superseded
@@ -175,6 +180,47 @@ def test_a_restarted_servers_job_ids_are_not_taken_for_the_old_ones(reset_fakes,
     finally:
         second.stop()
         engine.shutdown()
+
+
+def test_events_that_overtake_their_post_are_kept_and_told_after_queued(reset_fakes,
+                                                                         remote_factory,
+                                                                         monkeypatch):
+    """The job's events arrive before the answer to its POST and wait for it. The reader
+    woke when the POST was no longer in flight but before the job was known (while its
+    answer was read), and dropped them: the job never ended here."""
+    engine, library = make_engine()
+    thread = ServerThread(engine, library).start()
+    try:
+        remote = remote_factory(thread.url)
+        assert remote.submit(sample(seed=4)).wait(10)  # the model loaded
+        assert engine.warmed_up.wait(30)  # and the worker's idle imports done: jobs start at once
+        _overtaken_post_keeps_events(remote, monkeypatch)
+    finally:
+        thread.stop()
+        engine.shutdown()
+
+
+def _overtaken_post_keeps_events(remote, monkeypatch) -> None:
+    events = recorded(remote)
+    post = remote.http.post
+
+    def slow_post(*args, **kwargs):
+        response = post(*args, **kwargs)
+        time.sleep(0.3)  # the job runs and its events arrive meanwhile
+        answer = response.json
+
+        def slow_json():
+            time.sleep(0.3)  # reading the answer takes a while
+            return answer()
+
+        response.json = slow_json
+        return response
+
+    monkeypatch.setattr(remote.http, "post", slow_post)
+    job = remote.submit(sample(seed=5))
+    assert job.wait(10) and job.state is JobState.DONE
+    names = [e for e, j, _p in events if j is job]
+    assert names[0] == "queued" and names[-1] == "finished" and "started" in names
 
 
 def test_a_remote_engine_with_the_token_works_and_without_it_is_refused(token_server, remote_factory):
