@@ -6,7 +6,9 @@ exported to MP4 at 4× (128 × 128). The export renders batches on one
 thread while another scales, converts and encodes. Target: its wall time ≤ 1.15 × the
 larger of two baselines measured alone: the raw forward passes on the precomputed latents
 (same batches, same kind of thread and thread count as the engine's worker), and the
-scaling plus encoding of the precomputed frames.
+scaling plus encoding of the precomputed frames. Rounds of the three run back to back; the
+target holds the median of the rounds' ratios. A first, untimed export starts the encoder
+process (studio.core.video_process), as an app's first export does; its time is reported.
 
 GUI stall (`stall_reports`, run by bench_gui_stall): the real window exporting a loop from
 the Animator, and playing one live at 24 fps. Target: max stall ≤ 50 ms in both.
@@ -55,7 +57,8 @@ def _throughput(model_id: str, family: str, seeds: tuple[int, ...], per: int,
     info = register_all(Registry()).get(family)
     ctx = JobContext()
     per = 1 if smoke else per
-    repeats = 1 if smoke else 3
+    # rounds: the fast families' are ~0.2 s each, a diffusion model's several seconds
+    repeats = 1 if smoke else (3 if "diffusion" in family else 9)
     keys = on_worker_thread(lambda: _seed_keys(model, info, ctx, seeds), threads)
     animation = Animation(model_id, keys, anim.PathSettings("slerp", per, loop=True),
                           render_op=render_op_for(info).name, batch=8)
@@ -70,14 +73,9 @@ def _throughput(model_id: str, family: str, seeds: tuple[int, ...], per: int,
     frames = np.concatenate(on_worker_thread(forward, threads))
 
     def timed(fn) -> float:
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - started)
-        return statistics.median(times)
-
-    raw = timed(lambda: on_worker_thread(forward, threads))
+        started = time.perf_counter()
+        fn()
+        return time.perf_counter() - started
 
     def encode_alone() -> None:
         writer = AnimationWriter(folder / "alone.mp4", 24, scale=scale, threaded=False)
@@ -85,9 +83,17 @@ def _throughput(model_id: str, family: str, seeds: tuple[int, ...], per: int,
             writer.add(frames[start : start + animation.batch])
         writer.finish()
 
-    encode = timed(encode_alone)
-    whole = timed(lambda: on_worker_thread(
-        lambda: export(model, info, animation, folder / "walk.mp4", ctx, scale), threads))
+    def export_once() -> float:
+        return timed(lambda: on_worker_thread(
+            lambda: export(model, info, animation, folder / "walk.mp4", ctx, scale), threads))
+
+    first = export_once()  # starts the encoder process, as an app's first export does
+    # each round runs the three back to back, under the same load from the machine's other
+    # work; the median of the rounds' ratios is what the export adds
+    rounds = [(timed(lambda: on_worker_thread(forward, threads)), timed(encode_alone),
+               export_once()) for _ in range(repeats)]
+    raw, encode, whole = (statistics.median(column) for column in zip(*rounds))
+    ratio = statistics.median(e / max(f, n) for f, n, e in rounds)
     for path in folder.iterdir():
         path.unlink()
     folder.rmdir()
@@ -99,7 +105,10 @@ def _throughput(model_id: str, family: str, seeds: tuple[int, ...], per: int,
     report.add("export", whole * 1000, "ms")
     report.add("export frames per second", count / whole, "fps")
     report.add("torch threads", threads)
-    report.target(f"export ≤ {RATIO} × max(forward, encode)", whole / max(raw, encode), RATIO, "×")
+    report.add("first export (starting the encoder process)", first * 1000, "ms")
+    report.add("rounds", repeats)
+    report.target(f"export ≤ {RATIO} × max(forward, encode), median of the rounds", ratio,
+                  RATIO, "×")
     return report
 
 

@@ -5,6 +5,7 @@ leaves nothing; a family without a latent says so."""
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -92,20 +93,30 @@ def test_a_cancelled_export_writes_nothing(qtbot, services, settings, tmp_path):
     panel.frames_box.setValue(60)
     FakeModel.step_delay = 0.0  # decode has no delay: cancel from the first progress report
     started = []
+    asked = threading.Event()
+
+    def hold(event, job, _payload):  # on the worker: the export waits for the GUI's cancel
+        if event == "progress" and job is panel._export_job:
+            asked.wait(10)
 
     def on_progress(job, fraction, message):
         if job is panel._export_job and not started:
             started.append(fraction)
             panel.cancel_export()
+            asked.set()
 
+    services.engine.add_listener(hold)
     window.bridge.job_progressed.connect(on_progress)
     out = tmp_path / "exports"
     out.mkdir()
-    panel.export_to(out / "never.mp4")
-    qtbot.waitUntil(lambda: panel._export_job is None, timeout=20000)
-    if started:  # cancelled mid-way (a fast machine may finish first: then it is complete)
-        assert sorted(p.name for p in out.iterdir()) == []  # no video, temp or sidecar
-        assert "nothing was written" in panel.eta_label.text()
+    try:
+        panel.export_to(out / "never.mp4")
+        qtbot.waitUntil(lambda: panel._export_job is None, timeout=20000)
+    finally:
+        services.engine.remove_listener(hold)
+    assert started  # cancelled after its first batch, before the next
+    assert sorted(p.name for p in out.iterdir()) == []  # no video, temp or sidecar
+    assert "nothing was written" in panel.eta_label.text()
     window.close()
 
 
