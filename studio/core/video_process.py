@@ -134,6 +134,8 @@ class EncoderProcess:
     def __init__(self) -> None:
         if os.name != "posix":
             raise OSError("the encoder process needs POSIX pipes")
+        if getattr(sys, "frozen", False):  # a bundle's executable is the app, not Python
+            raise OSError("a frozen app has no Python interpreter to start")
         child_reads, parent_writes = os.pipe()
         parent_reads, child_writes = os.pipe()
         package_root = str(Path(__file__).resolve().parents[2])  # where `studio` imports from

@@ -212,11 +212,15 @@ def test_diffusion_keyframes_take_the_panels_class_and_sampler_settings(qtbot, t
         qtbot.waitUntil(lambda: window.models.is_loaded("diffusion-glyphs"), timeout=60000)
         panel = window.animator
         assert panel.render_op == "interpolate"
-        window.session.set_values({"steps": 2, "scheduler": "ddim", "guidance": 1.5,
-                                   "class_index": 3}, "sample")
+        assert window.session.op == "sample"
+        # through the parameter panel's editors, as a user sets them
+        for name, value in {"steps": 2, "scheduler": "ddim", "guidance": 1.5,
+                            "class_index": 3}.items():
+            window.params.set_value(name, value)
+        assert window.session.values()["scheduler"] == "ddim"
         panel.add_seed(3)
         wait_keys(qtbot, panel, 1)
-        window.session.set_value("class_index", 5, "sample")
+        window.params.set_value("class_index", 5)
         panel.add_seed(17)
         wait_keys(qtbot, panel, 2)
         assert [k.label for k in panel.keyframes()] == ["seed 3 · class 3", "seed 17 · class 5"]
