@@ -222,12 +222,16 @@ def _run(animation: Animation, info: Any, output: Path, scale: Any, resample: st
          each: Sequence[Any] = (), quiet: bool = False) -> int:
     from studio.cli import Bug, UsageError, _services
     from studio.core.engine import JobState
-    from studio.core.video import VideoError, check_encoder
+    from studio.core.video import VIDEO_SUFFIXES, VideoError, check_encoder
 
     try:
-        check_encoder(output)
+        kind = check_encoder(output)
     except VideoError as exc:
         raise UsageError(str(exc)) from None
+    if kind in VIDEO_SUFFIXES.values():
+        from studio.core import video_process
+
+        video_process.prestart()  # its ~0.3 s start-up runs while the model loads
     services = _services(device, threads)
     try:
         task = export_task(info, animation, output, seeds=seeds, each=each, scale=scale,

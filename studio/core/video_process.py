@@ -183,7 +183,10 @@ def prestart() -> None:
     """Start the encoder process now (it takes ~0.3 s to import its libraries), so that
     the first export does not wait for it."""
     with _shared_lock:
-        _running()
+        try:
+            _running()
+        except (OSError, RuntimeError, ValueError) as exc:  # the export will say, or use a thread
+            log.warning("the video encoder process did not start: %s", exc)
 
 
 def _running() -> EncoderProcess:
@@ -205,15 +208,6 @@ def acquire() -> EncoderProcess | None:
         if not encoder.busy.acquire(blocking=False):
             return None
         return encoder
-
-
-def shutdown() -> None:
-    """End the encoder process (at exit it ends with its parent anyway)."""
-    global _shared
-    with _shared_lock:
-        if _shared is not None:
-            _shared.close()
-            _shared = None
 
 
 class RemoteVideo:

@@ -94,3 +94,11 @@ def test_a_second_export_at_once_encodes_on_a_thread(tmp_path):
     assert third._remote is not None
     third.abort()
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mp4") == ["a.mp4", "b.mp4"]
+
+
+def test_a_prestarted_encoder_is_the_one_the_next_export_uses(tmp_path):
+    video_process.prestart()
+    started = video_process._shared
+    assert started is not None and started.alive
+    writer = write(tmp_path / "a.mp4", frames(3))
+    assert writer.written == 3 and writer._remote._encoder is started
