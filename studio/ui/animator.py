@@ -110,9 +110,15 @@ class AnimatorPanel(QWidget):
         self.add_pick_button.clicked.connect(self.add_shown)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_selected)
-        for widget in (self.seed_box, self.add_seed_button, self.add_pick_button, self.remove_button):
+        # two rows: in one, the four made the dock wider than it is at 1024×700 (the scroll
+        # area never scrolls sideways, so the Cancel button and the row's end were cut off)
+        for widget in (self.seed_box, self.add_seed_button):
             adders.addWidget(widget)
         layout.addLayout(adders)
+        more = QHBoxLayout()
+        for widget in (self.add_pick_button, self.remove_button):
+            more.addWidget(widget)
+        layout.addLayout(more)
 
         self.strip = QListWidget()  # the timeline strip: drag to reorder
         self.strip.setViewMode(QListWidget.ViewMode.IconMode)

@@ -239,3 +239,21 @@ def test_diffusion_keyframes_take_the_panels_class_and_sampler_settings(qtbot, t
     finally:
         window.close()
         services.close()
+
+
+def test_the_animator_fits_its_dock_at_1024_by_700(qtbot, services, settings):
+    """The dock scrolls vertically only: anything wider than it is cut off (seen on a
+    1024×700 X screen: the keyframe buttons' row and the Cancel button)."""
+    from PySide6.QtWidgets import QScrollArea
+
+    window = make_window(qtbot, services, settings)
+    window.resize(1024, 700)
+    window.animator_dock.show()
+    window.animator_dock.raise_()
+    scroll = window.animator.findChild(QScrollArea)
+    qtbot.waitUntil(lambda: scroll.isVisible() and scroll.viewport().width() > 0)
+    QTest.qWait(50)
+    body = scroll.widget()
+    assert body.minimumSizeHint().width() <= scroll.viewport().width()
+    assert window.animator.cancel_button.geometry().right() <= scroll.viewport().width()
+    window.close()
