@@ -52,6 +52,7 @@ from studio.core.requests import Request, Result
 from studio.core.video import DEFAULT_QUALITY, VideoError, check_encoder, video_kinds_available
 from studio.ui import images as imgs
 from studio.ui.canvas import Canvas
+from studio.ui.wheel_guard import guard_wheel
 
 LANE = "animator"  # latest-wins: playback and scrubbing
 THUMB = 56
@@ -211,6 +212,7 @@ class AnimatorPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(body)
+        guard_wheel(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)

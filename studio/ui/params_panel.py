@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.params import SEED_MAX, OpSpec, ParamSpec, random_seed
 from studio.ui import icons
+from studio.ui.wheel_guard import guard_wheel
 
 SLIDER_MAX_INT_RANGE = 64  # int params with a range this small also get a slider
 
@@ -209,6 +210,7 @@ class ParamsPanel(QWidget):
             layout.addWidget(note)
         layout.addStretch(1)
         self._form_layout.addWidget(widget)
+        guard_wheel(widget)
         return _Form(spec, widget, self._rows, self._sections, self.seed_lock, self.seed_random)
 
     def _add_row(self, section: Section, spec: ParamSpec) -> None:

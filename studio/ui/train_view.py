@@ -72,6 +72,7 @@ from studio.core.train_runs import (
     write_recipe,
 )
 from studio.ui.images import to_pixmap
+from studio.ui.wheel_guard import guard_wheel
 
 POLL_MS = 100  # how often the window drains the training process's messages
 PREVIEW_SCALE = 3  # small sample grids are shown enlarged, nearest neighbour
@@ -309,6 +310,7 @@ class TrainDialog(QDialog):
         for w in (self.resolution_combo,):
             w.currentIndexChanged.connect(self.refresh_vaes)
         self.grey_check.toggled.connect(self.refresh_vaes)
+        guard_wheel(left)  # the settings column scrolls
         self._on_family_changed()
         self._set_state("idle")
         self.refresh_unfinished()

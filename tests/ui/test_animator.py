@@ -257,3 +257,39 @@ def test_the_animator_fits_its_dock_at_1024_by_700(qtbot, services, settings):
     assert body.minimumSizeHint().width() <= scroll.viewport().width()
     assert window.animator.cancel_button.geometry().right() <= scroll.viewport().width()
     window.close()
+
+
+def test_the_wheel_scrolls_the_panel_and_changes_only_a_focused_box(qtbot, services, settings):
+    """Seen on a 1024×700 screen: scrolling the Animator with the wheel changed the easing
+    under the pointer. The wheel scrolls; a box takes it once clicked (focused)."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication, QScrollArea
+
+    window = make_window(qtbot, services, settings)
+    window.resize(1024, 700)
+    window.animator_dock.show()
+    window.animator_dock.raise_()
+    panel = window.animator
+    scroll = panel.findChild(QScrollArea)
+    qtbot.waitUntil(lambda: scroll.isVisible() and scroll.verticalScrollBar().maximum() > 0)
+    box = panel.easing_box
+    before = box.currentIndex()
+
+    def wheel_down() -> bool:
+        """Whether the box kept the event (else Qt hands a real wheel event on to the
+        parents, and the scroll area scrolls; a synthetic one goes no further)."""
+        centre = QPointF(box.rect().center())
+        event = QWheelEvent(centre, QPointF(box.mapToGlobal(QPoint(0, 0))) + centre, QPoint(),
+                            QPoint(0, -120), Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(box, event)
+        return event.isAccepted()
+
+    assert not wheel_down()  # not focused: passed on to the scroll area
+    assert box.currentIndex() == before  # and the value stays
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus)
+    assert wheel_down()
+    assert box.currentIndex() == before + 1  # focused: the wheel changes it
+    window.close()
