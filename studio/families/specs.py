@@ -20,6 +20,10 @@ CENTER = ParamSpec("latent", "latent", label="Centre latent", source="center",
 EXTENT = ParamSpec("extent", "float", default=2.5, minimum=0.25, maximum=6.0, step=0.25,
                    label="Extent (σ)", group="Directions", live=True,
                    help="How far to move along each direction, in standard deviations of the data.")
+# the Animator's frames for a diffusion model's interpolate op (built-in and imported)
+NOISE_FRAMES = ParamSpec("latent", "latent", label="Noise frames",
+                         help="Initial noises to denoise, one per frame, instead of the slerp "
+                              "between the two seeds (the Animator's frames).")
 
 # the two ends of an interpolation, for the families that encode images
 ENDPOINTS = (

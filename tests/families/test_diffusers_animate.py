@@ -9,7 +9,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from studio.core import animation as anim
 from studio.core import diffusers_folder, video
@@ -24,12 +23,7 @@ FIXED = {"steps": 3, "scheduler": "ddim", "guidance": 4.0, "negative_prompt": "b
 PROMPTS = ("the cat", "a red thing")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/families/conftest.py
 
 
 @pytest.fixture(scope="module")

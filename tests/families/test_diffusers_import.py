@@ -34,14 +34,7 @@ PROMPT = "the cat"
 NEGATIVE = "a red thing"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread, as the engine's worker on this 2-core machine: with two, tiny
-    ops spin against each other (and any other load) and run 100× slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/families/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -25,13 +25,7 @@ from tests.families.diffusers_tiny import make_pipeline_folder
 SIZE = 64  # the smallest working size: a tiny model, 32 × 32 latents
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread, as the engine's worker: tiny ops crawl with two here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/families/conftest.py
 
 
 def tiny_autoencoder():

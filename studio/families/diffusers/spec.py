@@ -5,7 +5,7 @@ from __future__ import annotations
 from studio.core.params import OpSpec, ParamSpec
 from studio.core.registry import FamilyInfo
 from studio.families.diffusion.spec import SCHEDULERS
-from studio.families.specs import IMAGE, SEED
+from studio.families.specs import IMAGE, NOISE_FRAMES, SEED
 
 # -- imported diffusers pipelines ------------------------------------------------------
 # A user's own local diffusers folder (DDPM, DDIM, LDM, Stable Diffusion, SDXL); the
@@ -88,9 +88,7 @@ DIFFUSERS = FamilyInfo(
         ) + _DF_SIZE + _DF_MEMORY, label="Inpaint",
                help="Repaint the masked part of the canvas image; the rest stays."),
         OpSpec("interpolate", _DF_INTERPOLATE + _DF_SIZE + _DF_MEMORY + (
-            ParamSpec("latent", "latent", label="Noise frames",
-                      help="Initial noises to denoise, one per frame, instead of the slerp "
-                           "between the two seeds (the Animator's frames)."),
+            NOISE_FRAMES,
             ParamSpec("prompt_embedding", "latent", label="Prompt embeddings",
                       help="With noise frames (Stable Diffusion, SDXL): each frame's prompt "
                            "embedding, flattened, instead of the prompt's; the Animator lerps "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from studio.core.params import OpSpec, ParamSpec
 from studio.core.registry import FamilyInfo
-from studio.families.specs import SEED
+from studio.families.specs import NOISE_FRAMES, SEED
 
 # -- diffusion ---------------------------------------------------------------------------
 # Shared by the built-in pixel and latent models (diffusion.py, latent_diffusion.py) and
@@ -78,9 +78,7 @@ def _diffusion_ops(unit: str) -> tuple[OpSpec, ...]:
                 ParamSpec("frames", "int", default=9, minimum=2, maximum=64, label="Frames",
                           help="Images along the path, ends included."),
             ) + D_SAMPLER + D_CONDITION + (
-                ParamSpec("latent", "latent", label="Noise frames",
-                          help="Initial noises to denoise, one per frame, instead of the slerp "
-                               "between the two seeds (the Animator's frames)."),
+                NOISE_FRAMES,
                 ParamSpec("class_mix", "latent", label="Class mix",
                           help="With noise frames: each frame's class as weights over the "
                                "classes (one-hot = one class), instead of one class for all; "
