@@ -2,8 +2,8 @@
 
 Throughput, per family with a latent (the built-in GAN, VAE and flow: a 4-keyframe loop of
 96 frames; latent and pixel diffusion: 2-keyframe loops of 16 and 8 frames), batch 8,
-exported to MP4 at 4× (128 × 128). The export renders batches on one
-thread while another scales, converts and encodes. Target: its wall time ≤ 1.15 × the
+exported to MP4 at 4× (128 × 128). The export renders batches on the
+engine's kind of thread while the encoder process scales, converts and encodes. Target: its wall time ≤ 1.15 × the
 larger of two baselines measured alone: the raw forward passes on the precomputed latents
 (same batches, same kind of thread and thread count as the engine's worker), and the
 scaling plus encoding of the precomputed frames. Rounds of the three run back to back; the

@@ -3,10 +3,11 @@ and a folder of numbered PNGs. No torch, no Qt.
 
 One writer streams frames in: scaling, colour conversion and encoding run beside the
 model, which renders the next batch meanwhile: a video in the encoder process
-(studio.core.video_process, away from the render's GIL), the other kinds on a thread. Nothing appears at the target
-until `finish()`: the video and its JSON sidecar land together (studio.core.atomic), and a
-cancelled or failed export leaves no partial file. Videos are encoded in-process by PyAV
-(FFmpeg inside its wheels); see the README for the licences.
+(studio.core.video_process, away from the render's GIL), the other kinds on a thread.
+Nothing appears at the target until `finish()`: the video and its JSON sidecar land
+together (studio.core.atomic), and a cancelled or failed export leaves no partial file.
+Videos are encoded by PyAV (FFmpeg inside its wheels, no ffmpeg program); see the README
+for the licences.
 """
 
 from __future__ import annotations

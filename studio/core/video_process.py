@@ -2,7 +2,7 @@
 
 A thread beside the render shares the GIL with it: on 2 cores the built-in VAE's 96-frame
 export ran 1.18 × its raw forward with the encoder on a thread (the render waited for the
-GIL while the encoder converted and muxed), 1.09 × with it in a process. So MP4 and WebM
+GIL while the encoder converted and muxed), 1.12 × with it in a process. So MP4 and WebM
 are encoded by one long-lived child process (never forked: the parent may be the Qt
 window, and its torch threads do not survive a fork; see EncoderProcess), started at
 the first export and reused by the next, one export at a time.
@@ -10,17 +10,17 @@ the first export and reused by the next, one export at a time.
 The child runs the same `AnimationWriter`, unthreaded: it converts, encodes, stages the
 sidecar and lands the file, so what lands and when (nothing before `finish`, nothing
 after a cancel or failure) is the writer's own behaviour. The parent streams batches
-through a pipe. The child reads the next
-batch when it has encoded the last (a reader thread of its own, waking for each message,
-took a core from the render on 2 cores); a batch waits in the pipe meanwhile, and the
-render waits only when the encoder falls a whole pipe behind.
+through a pipe; the child reads the next when it has encoded the last (a reader thread
+of its own, waking for each message, took a core from the render), so a batch waits in
+the pipe meanwhile and the render waits only when the encoder falls a whole pipe behind.
 
 Protocol, one export at a time: ("open", options) ("frames", batch)* then ("finish",
 sidecar) or ("abort",). The child answers ("error", kind, text), once, when something
 fails (later batches are ignored), ("finished", count, size) to every finish (after its
 error, if any) and ("aborted",) to every abort, so each export's answers end with its
 own last one; nothing else: an answer per batch cost the render ~0.1 ms each (a
-wake-up across cores is dear in a VM). So progress counts the frames handed over. No torch, no Qt here.
+wake-up across cores is dear in a VM), so progress counts the frames handed over.
+No torch, no Qt here.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 REPLY_TIMEOUT = 120.0  # seconds to wait for the child at finish or abort (a long flush)
-_ERRORS = {"video": "VideoError", "os": "OSError"}
 
 
 class EncoderGone(OSError):
@@ -118,10 +117,6 @@ class _Duplex:
     def poll(self, timeout: float = 0.0) -> bool:
         return self.incoming.poll(timeout)
 
-    def close(self) -> None:
-        self.outgoing.close()
-        self.incoming.close()
-
 
 class EncoderProcess:
     """The child and the parent's end of its pipes.
@@ -166,13 +161,6 @@ class EncoderProcess:
         if self.alive:
             self.process.kill()
             self.process.wait(5)
-
-    def close(self) -> None:
-        self.conn.close()  # the child's inbox reads EOF and it ends
-        try:
-            self.process.wait(2)
-        except subprocess.TimeoutExpired:
-            self.kill()
 
 
 _shared: EncoderProcess | None = None
@@ -248,32 +236,26 @@ class RemoteVideo:
             self._error = OSError(text) if reply[1] == "os" else VideoError(text)
         return str(kind)
 
+    def _next(self, timeout: float) -> tuple[Any, ...] | None:
+        """The child's next answer, or None when none came within `timeout` seconds."""
+        conn = self._encoder.conn
+        try:
+            return conn.recv() if conn.poll(timeout) else None
+        except (EOFError, OSError) as exc:
+            raise self._gone(exc) from None
+
     def _drain(self) -> None:
         """Take the answers that arrived, without waiting."""
-        conn = self._encoder.conn
-        try:
-            while conn.poll():
-                self._take(conn.recv())
-        except (EOFError, OSError) as exc:
-            raise self._gone(exc) from None
+        while (reply := self._next(0.0)) is not None:
+            self._take(reply)
 
-    def _wait_for(self, *kinds: str) -> str:
-        conn = self._encoder.conn
-        try:
-            while True:
-                if not conn.poll(REPLY_TIMEOUT):
-                    raise self._gone()
-                kind = self._take(conn.recv())
-                if kind in kinds:
-                    return kind
-        except (EOFError, OSError) as exc:
-            if isinstance(exc, EncoderGone):
-                raise
-            raise self._gone(exc) from None
-
-    def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise self._error
+    def _wait_for(self, kind: str) -> None:
+        while True:
+            reply = self._next(REPLY_TIMEOUT)
+            if reply is None:
+                raise self._gone()
+            if self._take(reply) == kind:
+                return
 
     def add(self, frames: Any) -> None:
         self._drain()
@@ -289,7 +271,8 @@ class RemoteVideo:
         try:
             self._send(("finish", sidecar))
             self._wait_for("finished")
-            self._raise_if_failed()
+            if self._error is not None:
+                raise self._error
         except EncoderGone:
             self._discard_child()
             raise

@@ -271,15 +271,11 @@ class RemoteEngine:
                     f"{protocol.PREFIX}/jobs", content=protocol.request_body(request),
                     params={"lane": lane, "latest_wins": int(latest_wins), "label": job.label})
             except OSError as exc:
-                self._emit(ev.QUEUED, job, None)
-                self._end(0, job, JobState.FAILED, ev.FAILED, f"the server is unreachable ({exc})")
-                return job
+                return self._not_taken(job, f"the server is unreachable ({exc})")
             if response.status_code in (400, 404, 413, 422):
                 raise ParamError(_error_text(response, "the server refused the request"))
             if response.status_code != 201:
-                self._emit(ev.QUEUED, job, None)
-                self._end(0, job, JobState.FAILED, ev.FAILED, _error_text(response, "refused"))
-                return job
+                return self._not_taken(job, _error_text(response, "refused"))
             remote_id = int(response.json()["id"])
             self._emit(ev.QUEUED, job, None)  # as in-process: `queued` before its other events
             # known and no longer in flight in one step: a reader holding an early event
@@ -296,6 +292,12 @@ class RemoteEngine:
                 with self._lock:
                     self._in_flight -= 1
                     self._lock.notify_all()
+
+    def _not_taken(self, job: Job, why: str) -> Job:
+        """A job the server never took: queued and failed here, as the listeners expect."""
+        self._emit(ev.QUEUED, job, None)
+        self._end(0, job, JobState.FAILED, ev.FAILED, why)
+        return job
 
     def submit_call(self, task: Any, *, label: str, lane: str = "default",
                     latest_wins: bool = False, on_done: Callable[[Job], None] | None = None) -> Job:
