@@ -663,12 +663,14 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self._end_job(job)
 
     def _end_job(self, job: Any) -> None:
+        state = job.state.value
+        # a job another panel started (the Animator's export) showed "label…" when it
+        # started, and that stayed on after it ended: the line says how it ended too
+        if job.id in self._active or self.job_label.text() == f"{job.label}…":
+            self.job_label.setText({"done": f"Done: {job.label}", "failed": f"Failed: {job.label}",
+                                    "cancelled": "Cancelled"}.get(state, "Ready"))
         if job.id in self._active:
             self._active.discard(job.id)
-            state = job.state.value
-            text = {"done": f"Done: {job.label}", "failed": f"Failed: {job.label}",
-                    "cancelled": "Cancelled"}.get(state, "Ready")
-            self.job_label.setText(text)
             if job.request is not None:
                 self.session.run_ended(job.request, state)  # a cancelled preview is taken back
             self._update_busy()

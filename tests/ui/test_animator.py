@@ -79,6 +79,8 @@ def test_build_a_three_keyframe_loop_play_it_and_export_it(qtbot, services, sett
     assert recipe["params"]["easing"] == ["linear", "ease-in-out", "linear"]
     assert recipe["params"]["labels"] == [labels[2], *labels[:2]]
     assert not panel.progress.isVisible() and panel.export_button.isEnabled()
+    # the status line said "export animation…" while it ran; it says how it ended after
+    qtbot.waitUntil(lambda: window.job_label.text() == "Done: export animation")
     window.close()
 
 
