@@ -153,10 +153,13 @@ class TrainDialog(QDialog):
         glyphs = QPushButton("Glyphs")
         glyphs.setToolTip("The built-in glyph digits (32 px grey, 10 classes)")
         glyphs.clicked.connect(self.use_builtin_glyphs)
-        row.addWidget(self.folder_edit, 1)
+        # the buttons under the path: beside it the row was wider than the column at
+        # 1024×700, which scrolls vertically only and cut them off
         row.addWidget(browse)
         row.addWidget(glyphs)
-        f.addRow("Folder", row)
+        row.addStretch(1)
+        f.addRow("Folder", self.folder_edit)
+        f.addRow("", row)
         self.resolution_combo = QComboBox()
         self.grey_check = QCheckBox("Grey (otherwise colour)")
         self.classes_check = QCheckBox("Subfolders are classes")
@@ -311,6 +314,9 @@ class TrainDialog(QDialog):
             w.currentIndexChanged.connect(self.refresh_vaes)
         self.grey_check.toggled.connect(self.refresh_vaes)
         guard_wheel(left)  # the settings column scrolls
+        for combo in left.findChildren(QComboBox):  # a long entry widens the list, not the column
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         self._on_family_changed()
         self._set_state("idle")
         self.refresh_unfinished()

@@ -202,3 +202,17 @@ def test_every_family_trains_in_the_window(qtbot, real_window, tmp_path: Path, f
     with qtbot.waitSignal(dialog.state_changed, timeout=WAIT, check_params_cb=lambda s: s == "cancelled"):
         dialog.cancel_button.click()
     assert has_checkpoint(run_id) > paused_at
+
+
+def test_the_settings_column_fits_at_1024_by_700(qtbot, real_window) -> None:
+    """The column scrolls vertically only: anything wider than it is cut off (seen on a
+    1024×700 X screen: the Browse button, the lists' arrows and the number boxes' ends)."""
+    from PySide6.QtWidgets import QScrollArea
+
+    dialog = real_window.show_train()
+    dialog.resize(1024, 700)
+    scroll = dialog.findChild(QScrollArea)
+    qtbot.waitUntil(lambda: scroll.isVisible() and scroll.viewport().width() > 0)
+    qtbot.wait(50)
+    assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
+    assert scroll.widget().width() <= scroll.viewport().width()
