@@ -28,6 +28,7 @@ FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
 
 _handler: logging.Handler | None = None
 _fatal_file: IO[str] | None = None
+_faulthandler_was_on = False  # before fatal.log took it: handed back at teardown
 
 
 def log_dir(home: Path | None = None) -> Path:
@@ -62,8 +63,11 @@ def setup_logging(home: Path | None = None, *, level: int = logging.INFO,
         root.setLevel(level)
     _handler = handler
     if fatal:
+        global _faulthandler_was_on
         if _fatal_file is not None:
             _fatal_file.close()
+        else:
+            _faulthandler_was_on = faulthandler.is_enabled()
         _fatal_file = open(path.parent / FATAL_NAME, "a", encoding="utf-8")  # noqa: SIM115
         faulthandler.enable(_fatal_file)
     return path
@@ -78,6 +82,10 @@ def teardown_logging() -> None:
         _handler = None
     if _fatal_file is not None:
         faulthandler.disable()
+        # a host that had it on (pytest, a script embedding the studio) gets it back on
+        # stderr: a later crash in that process is not silent
+        if _faulthandler_was_on and sys.__stderr__ is not None:
+            faulthandler.enable(sys.__stderr__)
         _fatal_file.close()
         _fatal_file = None
 

@@ -55,6 +55,33 @@ def test_a_fatal_report_is_taken_once(studio_home):
     assert logs.take_fatal_report() == ""
 
 
+@pytest.mark.parametrize("before", [True, False])
+def test_faulthandler_is_handed_back_as_it_was(studio_home, before):
+    """The app's fatal.log takes faulthandler for the session; a host that had it on
+    (pytest, a script) has it on again afterwards, so a later crash there is not silent
+    (a pytest worker that ran the app in-process went on with it off)."""
+    import faulthandler
+    import sys
+
+    was = faulthandler.is_enabled()
+    try:
+        if before:
+            faulthandler.enable(sys.__stderr__)
+        else:
+            faulthandler.disable()
+        logs.setup_logging(fatal=True)
+        assert faulthandler.is_enabled()  # to fatal.log
+        logs.setup_logging(fatal=True)  # again: still what the host had before the first
+        logs.teardown_logging()
+        assert faulthandler.is_enabled() is before
+    finally:
+        logs.teardown_logging()
+        if was:
+            faulthandler.enable(sys.__stderr__)
+        else:
+            faulthandler.disable()
+
+
 def test_the_environment_line_names_the_versions_without_importing_torch():
     import subprocess
     import sys
