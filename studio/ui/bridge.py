@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from studio.core import engine as events
+from studio.ui.cross_thread import ThreadGate
 
 
 class EngineBridge(QObject):
@@ -34,22 +35,27 @@ class EngineBridge(QObject):
     def __init__(self, engine: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
+        # the worker may be emitting while the window closes: see cross_thread
+        self._gate = ThreadGate()
         self._relay.connect(self._on_relay)  # auto: queued from the worker, direct on the GUI thread
         engine.add_listener(self._on_engine_event)
 
     def detach(self) -> None:
-        """Stop listening (before the bridge is deleted while the engine lives on)."""
+        """Stop listening (before the bridge is deleted while the engine lives on): waits
+        for an event the worker is relaying, and relays none after."""
+        self._gate.close()
         self.engine.remove_listener(self._on_engine_event)
 
     def attach(self, engine: Any) -> None:
         """Listen to `engine` instead: the window moving to a remote engine and back."""
         self.detach()
         self.engine = engine
+        self._gate.reopen()
         engine.add_listener(self._on_engine_event)
 
     def _on_engine_event(self, event: str, job: Any, payload: Any) -> None:
         # runs on the thread that raised the event: the worker's, or the GUI's on submit
-        self._relay.emit(event, job, payload)
+        self._gate.emit(self._relay, event, job, payload)
 
     def _on_relay(self, event: str, job: Any, payload: Any) -> None:
         # runs on the GUI thread

@@ -25,6 +25,7 @@ from PySide6.QtCore import QObject, Qt, QUrl, Signal
 
 from studio.core import export, media
 from studio.core.requests import Request
+from studio.ui.cross_thread import ThreadGate
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class FileLoader(QObject):
         self._pending = 0  # counted on the GUI thread only
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._gate = ThreadGate()  # the window may close while the thread delivers
         self._delivered.connect(self._on_worker_delivered, Qt.ConnectionType.QueuedConnection)
 
     def busy(self) -> bool:
@@ -137,6 +139,7 @@ class FileLoader(QObject):
     def close(self) -> None:
         """Stop after the file being read; what is left is dropped."""
         self._closed = True
+        self._gate.close()
         self._queue.put(None)
 
     def _run(self) -> None:
@@ -149,11 +152,7 @@ class FileLoader(QObject):
             except Exception as exc:  # a bug: still one line, and the loader goes on
                 log.exception("reading %s failed", path)
                 opened = OpenedFile(path, index, error=f"{path}: cannot be opened ({exc})")
-            if self._closed:
-                return
-            try:
-                self._delivered.emit(opened, context)
-            except RuntimeError:  # the window went away meanwhile
+            if not self._gate.emit(self._delivered, opened, context):  # the window closed
                 return
 
     def _on_worker_delivered(self, opened: OpenedFile, context: Any) -> None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.cross_thread import ThreadGate
 from studio.ui.images import to_pixmap
 
 THUMB = 72
@@ -88,9 +89,10 @@ class HistoryStrip(QWidget):
     def __init__(self, history: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = history
+        self._gate = ThreadGate()  # the history's writer may outlive the window
         if hasattr(history, "on_problem"):
             # Qt queues a signal emitted on the writer thread onto the GUI thread
-            history.on_problem = self.problem_raised.emit
+            history.on_problem = self._gate.emitter(self.problem_raised)
         self.list = QListWidget()
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setFlow(QListView.Flow.LeftToRight)
@@ -125,6 +127,12 @@ class HistoryStrip(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(side)
         self.reload()
+
+    def release(self) -> None:
+        """The window is closing: the writer's problems no longer come here."""
+        self._gate.close()
+        if getattr(self.history, "on_problem", None) is not None:
+            self.history.on_problem = None
 
     def reload(self) -> None:
         self.list.clear()

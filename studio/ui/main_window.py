@@ -297,8 +297,14 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
+        # nothing a worker thread emits reaches the window after this (see cross_thread)
         self.bridge.detach()
         self.file_loader.close()
+        self.history_strip.release()
+        if getattr(self, "remote_link", None) is not None:
+            self.remote_link.close_gate()
+        if getattr(self, "train_dialog", None) is not None:
+            self.train_dialog.close()  # pauses a run at a checkpoint, as quitting does
         super().closeEvent(event)
 
     # -- start-up and models ---------------------------------------------------------------

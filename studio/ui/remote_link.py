@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.cross_thread import ThreadGate
+
 DEFAULT_URL = "http://127.0.0.1:7860"
 STAYS_LOCAL = "training, model imports and animation exports stay on this machine"
 
@@ -61,6 +63,7 @@ class RemoteLink(QObject):
         self.label.setObjectName("server_label")
         self.label.hide()
         window.statusBar().addPermanentWidget(self.label)
+        self._gate = ThreadGate()  # the connection's reader thread tells; the window may close
         self.connection_changed.connect(self._on_connection_changed)  # queued off-thread
 
     def ask(self) -> None:
@@ -94,7 +97,8 @@ class RemoteLink(QObject):
             self.window.show_error(f"{url}: cannot list its models ({exc})")
             return False
         self.remote = remote
-        remote.on_connection.append(self.connection_changed.emit)
+        self._gate.reopen()
+        remote.on_connection.append(self._gate.emitter(self.connection_changed))
         self.window.use_engine(remote, library)
         self._show(f"Server: {urlsplit(url).netloc}", f"Model runs go to {url}; {STAYS_LOCAL}.")
         self.window.show_info(f"Connected to {url}: model runs go to the server; {STAYS_LOCAL}.")
@@ -105,10 +109,15 @@ class RemoteLink(QObject):
         remote, self.remote = self.remote, None
         if remote is None:
             return
+        self._gate.close()
         remote.on_connection.clear()
         remote.disconnect()  # ends our jobs (cancelled), so the window is not left busy
         self.window.use_engine(self.local, self.local_library)
         self.label.hide()
+
+    def close_gate(self) -> None:
+        """The window is closing: the connection's news no longer comes here."""
+        self._gate.close()
 
     @property
     def connected(self) -> bool:

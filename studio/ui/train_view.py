@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -71,6 +71,7 @@ from studio.core.train_runs import (
     unfinished_runs,
     write_recipe,
 )
+from studio.ui.cross_thread import ThreadGate
 from studio.ui.images import to_pixmap
 from studio.ui.wheel_guard import guard_wheel
 
@@ -124,6 +125,10 @@ class TrainDialog(QDialog):
         self._eta_per_step = 0.0  # the measured seconds per step, until the run has a rate
         self.eta_seconds = 0.0
         self.metrics: dict[str, float] = {}
+        # closed while the view is closed (it may be deleted): a scan finishing then is
+        # read again when the view shows
+        self._scan_gate = ThreadGate()
+        self._scan_dropped = False
         self._prepared.connect(self._on_scan_finished)
         self._build()
         self._timer = QTimer(self)
@@ -354,9 +359,11 @@ class TrainDialog(QDialog):
 
         def work() -> None:
             try:
-                self._prepared.emit(prepare_folder(settings), "")
+                found: tuple[PreparedFolder | None, str] = (prepare_folder(settings), "")
             except (ValueError, OSError) as exc:
-                self._prepared.emit(None, str(exc))
+                found = (None, str(exc))
+            if not self._scan_gate.emit(self._prepared, *found):
+                self._scan_dropped = True
 
         threading.Thread(target=work, name="studio-train-scan", daemon=True).start()
 
@@ -804,7 +811,15 @@ class TrainDialog(QDialog):
         # closing the view pauses a run: the checkpoint keeps it for the next start
         if self.process is not None and self.state == "running":
             self.pause()
+        self._scan_gate.close()
         super().closeEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        self._scan_gate.reopen()
+        if self._scan_dropped:  # it finished while the view was closed
+            self._scan_dropped = False
+            self.scan()
+        super().showEvent(event)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop any child (checkpointing a run) and wait for it: the window is quitting."""

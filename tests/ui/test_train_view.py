@@ -216,3 +216,36 @@ def test_the_settings_column_fits_at_1024_by_700(qtbot, real_window) -> None:
     qtbot.wait(50)
     assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
     assert scroll.widget().width() <= scroll.viewport().width()
+
+
+def test_a_folder_read_while_the_view_is_closed_is_read_again_when_it_shows(qtbot, tmp_path,
+                                                                           monkeypatch):
+    """Closed, the view may be deleted: the scanning thread's answer is not sent to it
+    (see studio/ui/cross_thread), and the view reads the folder again when shown."""
+    import threading
+
+    from studio.ui import train_view
+
+    dialog = train_view.TrainDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    real_prepare = train_view.prepare_folder
+    hold, calls = threading.Event(), []
+
+    def held_prepare(settings):
+        calls.append(settings)
+        assert hold.wait(30)
+        return real_prepare(settings)
+
+    monkeypatch.setattr(train_view, "prepare_folder", held_prepare)
+    dialog.set_folder(str(image_folder(tmp_path / "pictures")))
+    qtbot.waitUntil(lambda: len(calls) == 1)
+    dialog.close()
+    hold.set()  # the scan ends while the view is closed
+    qtbot.waitUntil(lambda: dialog._scan_dropped, timeout=30_000)
+    assert dialog.count_label.text() == "Reading the folder…"
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.count_label.text().startswith("12 images"), timeout=30_000)
+    assert len(calls) == 2
+    dialog.shutdown()
