@@ -120,3 +120,17 @@ def test_a_detached_bridge_relays_nothing_a_stale_listener_call_brings(qtbot):
     bridge.attach(engine)  # back on an engine: relays again
     engine.listeners[0]("queued", "job 4", None)
     assert queued == ["job 1", "job 4"]
+
+
+def test_closing_the_window_closes_every_gate_a_thread_emits_through(qtbot, services, settings):
+    """After closeEvent the window may be deleted: the engine's events, the file loader's
+    files and the history writer's problems no longer reach it."""
+    from tests.ui.conftest import make_window
+
+    window = make_window(qtbot, services, settings)
+    assert window.bridge._gate.is_open and window.file_loader._gate.is_open
+    assert services.history.on_problem is not None
+    window.close()
+    assert not window.bridge._gate.is_open and not window.file_loader._gate.is_open
+    assert services.history.on_problem is None
+    assert window.bridge._on_engine_event not in services.engine._listeners
