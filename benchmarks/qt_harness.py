@@ -10,10 +10,18 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from benchmarks.common import percentile
+from studio.ui.gui_gc import GuiThreadCollector
+
+_collector: GuiThreadCollector | None = None
 
 
 def app() -> QApplication:
-    return QApplication.instance() or QApplication([])
+    """The application, collecting garbage on the GUI thread as the app does."""
+    global _collector
+    made = QApplication.instance() or QApplication([])
+    if _collector is None:
+        _collector = GuiThreadCollector(made)
+    return made
 
 
 def process_until(condition: Callable[[], bool], timeout: float = 600.0) -> bool:

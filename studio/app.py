@@ -111,6 +111,7 @@ def _run(argv: list[str], home, log_path) -> int:
 
     from studio import APP_ID, APP_NAME
     from studio.ui.crash import CrashReporter
+    from studio.ui.gui_gc import GuiThreadCollector
     from studio.wiring import build_services
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl+C in the terminal quits
@@ -122,12 +123,14 @@ def _run(argv: list[str], home, log_path) -> int:
     app.setWindowIcon(app_icon())
     reporter = CrashReporter(log_path.parent, app)
     reporter.install()
+    collector = GuiThreadCollector(app)  # Qt objects in garbage are destroyed on this thread
     services = None
     try:
         # the engine's worker imports torch when it starts: only once the window is up
         services = build_services(start_engine=False)
         return _show(app, services, reporter, home, files)
     finally:
+        collector.uninstall()
         reporter.uninstall()
         if services is not None:
             services.close()

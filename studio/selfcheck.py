@@ -216,11 +216,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ["LATENT_STUDIO_HOME"] = str(home)  # the user's own folder stays untouched
     from PySide6.QtWidgets import QApplication
 
+    from studio.ui.gui_gc import GuiThreadCollector
+
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Latent Studio self-check")
+    collector = GuiThreadCollector(app)  # as the app runs: garbage collected on this thread
     try:
         return run_self_check(home, started=started, timeout=args.timeout)
     finally:
+        collector.uninstall()
         if args.keep:
             print(f"self-check: kept {home}")
         else:

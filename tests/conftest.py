@@ -17,3 +17,21 @@ def studio_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("studio-home")
     monkeypatch.setenv("LATENT_STUDIO_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gui_thread_collector(qapp):
+    """Garbage collected on the GUI thread, as in the app (studio/ui/gui_gc.py): a test's
+    closed window collected on an engine's worker thread crashed a pytest worker."""
+    from studio.ui.gui_gc import GuiThreadCollector
+
+    collector = GuiThreadCollector(qapp)
+    yield collector
+    collector.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _collect_between_tests(gui_thread_collector):
+    """Tests that never run Qt's event loop (its timer checks) collect here, after each."""
+    yield
+    gui_thread_collector.check()

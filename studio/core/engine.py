@@ -277,8 +277,7 @@ class Engine:
                 warmed = True  # first idle moment: the lazy imports, away from any job
                 try:
                     importlib.import_module("studio.core.runtime").warm_up()
-                    gc.collect()
-                    gc.freeze()
+                    _collect_and_freeze()
                 except Exception:  # only a head start: the imports happen on first use anyway
                     log.exception("the engine's warm-up imports failed")
                 finally:
@@ -303,10 +302,7 @@ class Engine:
             return
         # by name, on this thread: see studio/core/runtime.py
         importlib.import_module("studio.core.runtime").set_threads(self.threads)
-        # Imports made most of the long-lived objects; keep them out of later full GCs,
-        # which otherwise stall the GUI thread for ~100 ms (DESIGN.md).
-        gc.collect()
-        gc.freeze()
+        _collect_and_freeze()
         self._runtime_ready = True
 
     def _run(self, job: Job) -> None:
@@ -390,6 +386,16 @@ class Engine:
 
     def _emit(self, event: str, job: Job, payload: Any) -> None:
         emit_to(self._listeners, event, job, payload)
+
+
+def _collect_and_freeze() -> None:
+    """Imports made most of the long-lived objects; keep them out of later full GCs, which
+    otherwise stall the GUI thread for ~100 ms (DESIGN.md). With automatic collection off,
+    the window collects on its own thread (studio/ui/gui_gc.py): a cycle holding a Qt
+    object must not be destroyed on this one, so it is only frozen here."""
+    if gc.isenabled():
+        gc.collect()
+    gc.freeze()
 
 
 def emit_to(listeners: list[Listener], event: str, job: Job, payload: Any) -> None:
