@@ -113,8 +113,7 @@ class FileLoader(QObject):
         self._queue: queue.Queue[tuple[str, int, Any, Any, bool] | None] = queue.Queue()
         self._pending = 0  # counted on the GUI thread only
         self._thread: threading.Thread | None = None
-        self._closed = False
-        self._gate = ThreadGate()  # the window may close while the thread delivers
+        self._gate = ThreadGate()  # closed with the window, which may go while the thread delivers
         self._delivered.connect(self._on_worker_delivered, Qt.ConnectionType.QueuedConnection)
 
     def busy(self) -> bool:
@@ -122,14 +121,14 @@ class FileLoader(QObject):
 
     def warm_up(self) -> None:
         """Start the thread, which first imports the image decoders (see _run)."""
-        if self._thread is None and not self._closed:
+        if self._thread is None and self._gate.is_open:
             self._thread = threading.Thread(target=self._run, name="studio-file-loader", daemon=True)
             self._thread.start()
 
     def load(self, paths: list[str], context: Any, fit: tuple[int, int], recipes: bool = True) -> None:
         """Read `paths` in order; `fit`: (resolution, channels) of the model; `recipes`:
         whether a file's recipe is restored (else every file is an image)."""
-        if self._closed:
+        if not self._gate.is_open:
             return
         self.warm_up()
         for index, path in enumerate(paths):
@@ -138,7 +137,6 @@ class FileLoader(QObject):
 
     def close(self) -> None:
         """Stop after the file being read; what is left is dropped."""
-        self._closed = True
         self._gate.close()
         self._queue.put(None)
 
@@ -157,7 +155,7 @@ class FileLoader(QObject):
 
     def _on_worker_delivered(self, opened: OpenedFile, context: Any) -> None:
         self._pending -= 1
-        if not self._closed:
+        if self._gate.is_open:
             self.file_read.emit(opened, context)
         if self._pending == 0:
             self.settled.emit()

@@ -302,7 +302,7 @@ class MainWindow(ActionsMixin, FilesMixin, HelpMixin, QMainWindow):
         self.file_loader.close()
         self.history_strip.release()
         if getattr(self, "remote_link", None) is not None:
-            self.remote_link.close_gate()
+            self.remote_link.release()
         if getattr(self, "train_dialog", None) is not None:
             self.train_dialog.close()  # pauses a run at a checkpoint, as quitting does
         super().closeEvent(event)

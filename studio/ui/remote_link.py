@@ -115,7 +115,7 @@ class RemoteLink(QObject):
         self.window.use_engine(self.local, self.local_library)
         self.label.hide()
 
-    def close_gate(self) -> None:
+    def release(self) -> None:
         """The window is closing: the connection's news no longer comes here."""
         self._gate.close()
 
